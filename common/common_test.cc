@@ -1,0 +1,66 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+using namespace vpcri;
+
+namespace {
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/vpcri-common-test.XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("log lines are key=value with quoting where needed") {
+  std::string line = log::format(log::Level::warn, "pod started", {{"id", "abc"}, {"name", "a \"b\"\n"}, {"empty", ""}});
+  CHECK(line.find(" level=warn msg=\"pod started\" id=abc name=\"a \\\"b\\\"\\n\" empty=\"\"") != std::string::npos);
+  CHECK(line.rfind("ts=", 0) == 0);
+}
+
+TEST_CASE("log level names parse") {
+  CHECK(log::parse_level("debug") == log::Level::debug);
+  CHECK(log::parse_level("warning") == log::Level::warn);
+  CHECK_FALSE(log::parse_level("loud").has_value());
+}
+
+TEST_CASE("write_file_atomic replaces content and sets the mode") {
+  TempDir dir;
+  std::string p = dir.path + "/f";
+  fs::write_file_atomic(p, "one", 0600);
+  fs::write_file_atomic(p, "two", 0640);
+  CHECK(fs::read_file(p) == "two");
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
+  // No temp files are left behind.
+  int entries = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
+  CHECK(entries == 1);
+}
+
+TEST_CASE("mkdir_p creates nested directories and refuses a file in the way") {
+  TempDir dir;
+  fs::mkdir_p(dir.path + "/a/b/c", 0700);
+  CHECK(std::filesystem::is_directory(dir.path + "/a/b/c"));
+  fs::write_file_atomic(dir.path + "/file", "x");
+  CHECK_THROWS_AS(fs::mkdir_p(dir.path + "/file/sub"), Error);
+}
+
+TEST_CASE("read_file of a missing file is not_found") {
+  try {
+    fs::read_file("/nonexistent/vpcri/file");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::not_found);
+  }
+}

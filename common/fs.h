@@ -1,0 +1,22 @@
+// Small filesystem helpers every layer needs. All throw vpcri::Error on failure.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+namespace vpcri::fs {
+
+std::string read_file(const std::string& path);
+
+// Replaces `path` atomically: write to a temp file in the same directory, fsync it, rename it
+// over `path`, fsync the directory. A crash leaves either the old or the new content, never a mix.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+// mkdir -p; existing directories are left as they are (their mode is not changed).
+void mkdir_p(const std::string& path, mode_t mode = 0755);
+
+bool exists(const std::string& path);
+
+}  // namespace vpcri::fs

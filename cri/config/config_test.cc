@@ -1,0 +1,105 @@
+#include "cri/config/config.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/fs.h"
+
+using namespace vpcri;
+using namespace vpcri::cri;
+
+namespace {
+// The message of the ConfigError that parsing `yaml` throws.
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_config(yaml, "/etc/vpcri/config.yaml");
+  } catch (const ConfigError& e) {
+    CHECK(e.code() == Errc::invalid_argument);
+    return e.what();
+  }
+  FAIL("expected a ConfigError for: " << yaml);
+  return {};
+}
+}  // namespace
+
+TEST_CASE("no file or an empty file gives the embedded defaults") {
+  Config c = load_config(std::nullopt, "/nonexistent/vpcri/config.yaml");
+  CHECK(c.root == "/var/lib/vpcri");
+  CHECK(c.state == "/run/vpcri");
+  CHECK(c.socket == "/run/vpcri/vpcri.sock");
+  CHECK(c.log_level == log::Level::info);
+  CHECK(c.source == "embedded defaults");
+  CHECK(parse_config("", "f").root == "/var/lib/vpcri");
+  CHECK(parse_config("# only a comment\n", "f").socket == "/run/vpcri/vpcri.sock");
+}
+
+TEST_CASE("every key is read") {
+  Config c = parse_config(
+      "root: /data/vpcri\n"
+      "state: /run/x\n"
+      "socket: /run/x/cri.sock\n"
+      "log_level: debug\n"
+      "cgroup_driver: cgroupfs\n",
+      "f.yaml");
+  CHECK(c.root == "/data/vpcri");
+  CHECK(c.state == "/run/x");
+  CHECK(c.socket == "/run/x/cri.sock");
+  CHECK(c.log_level == log::Level::debug);
+  CHECK(c.cgroup_driver == CgroupDriver::cgroupfs);
+  CHECK(c.source == "f.yaml");
+  CHECK(config_to_json(c).find("\"root\":\"/data/vpcri\"") != std::string::npos);
+}
+
+TEST_CASE("an unknown key is reported with file, line, column and the known keys") {
+  std::string e = error_of("root: /var/lib/vpcri\nlog_levle: debug\n");
+  CHECK(e.rfind("/etc/vpcri/config.yaml:2:1: log_levle: unknown key", 0) == 0);
+  CHECK(e.find("log_level") != std::string::npos);
+}
+
+TEST_CASE("a value of the wrong type is reported at the value") {
+  CHECK(error_of("root:\n  - /a\n  - /b\n").rfind("/etc/vpcri/config.yaml:2:3: root: expected a string, got a list", 0) == 0);
+  CHECK(error_of("state: {a: 1}\n").find(":1:8: state: expected a string, got a mapping") != std::string::npos);
+  CHECK(error_of("root:\n").find("root: expected a string, got nothing (null)") != std::string::npos);
+}
+
+TEST_CASE("bad values say what was expected") {
+  CHECK(error_of("root: var/lib\n").find(":1:7: root: expected an absolute path, got \"var/lib\"") != std::string::npos);
+  CHECK(error_of("log_level: loud\n").find(":1:12: log_level: expected one of debug, info, warn, error, got \"loud\"") !=
+        std::string::npos);
+  CHECK(error_of("cgroup_driver: xyz\n").find("cgroup_driver: expected one of cgroupfs, systemd") != std::string::npos);
+  CHECK(error_of("cgroup_driver: systemd\n").find("not supported yet") != std::string::npos);
+  std::string long_socket = "socket: /" + std::string(120, 's') + "\n";
+  CHECK(error_of(long_socket).find("socket: socket path is 121 bytes") != std::string::npos);
+}
+
+TEST_CASE("YAML syntax errors, duplicate keys and a non-mapping document are refused") {
+  CHECK(error_of("root: [unclosed\n").find("YAML syntax error") != std::string::npos);
+  CHECK(error_of("root: /a\nroot: /b\n").find(":2:1: root: duplicate key") != std::string::npos);
+  CHECK(error_of("- root\n").find(":1:1: expected a mapping of settings at the top, got a list") != std::string::npos);
+  CHECK(error_of("just a string\n").find("expected a mapping of settings at the top") != std::string::npos);
+  CHECK(error_of("? [a, b]\n: 1\n").find("keys must be plain names") != std::string::npos);
+}
+
+TEST_CASE("an explicitly named config file must exist; a present default file is read") {
+  CHECK_THROWS_WITH_AS(load_config(std::string("/nonexistent/c.yaml"), "/etc/x"),
+                       doctest::Contains("cannot read config file"), Error);
+  char tmpl[] = "/tmp/vpcri-config-test.XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  fs::write_file_atomic(dir + "/config.yaml", "log_level: warn\n");
+  Config c = load_config(std::nullopt, dir + "/config.yaml");
+  CHECK(c.log_level == log::Level::warn);
+  CHECK(c.source == dir + "/config.yaml");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("validate checks values that flags set") {
+  Config c;
+  c.root = "relative";
+  CHECK_THROWS_WITH_AS(validate(c), doctest::Contains("root: expected an absolute path"), Error);
+  c = Config{};
+  c.socket = "/" + std::string(200, 'x');
+  CHECK_THROWS_WITH_AS(validate(c), doctest::Contains("socket: socket path is"), Error);
+  CHECK_NOTHROW(validate(Config{}));
+}

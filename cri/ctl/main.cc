@@ -1,0 +1,156 @@
+// vpcrictl: vpcri's own CRI client, in the spirit of crictl. Works against any CRI endpoint.
+#include <getopt.h>
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "build_info.h"
+#include "cri/ctl/client.h"
+#include "cri/ctl/output.h"
+
+namespace vpcri::ctl {
+namespace {
+
+constexpr const char* kDefaultEndpoint = "unix:///run/vpcri/vpcri.sock";
+
+struct Options {
+  std::string endpoint;
+  std::chrono::milliseconds timeout{10000};
+  Format format = Format::table;
+};
+
+struct Command {
+  const char* summary;
+  std::function<int(Client&, const Options&, const std::vector<std::string>&)> run;
+};
+
+int cmd_version(Client& client, const Options& opts, const std::vector<std::string>&) {
+  runtime::v1::VersionRequest req;
+  req.set_version("v1");
+  runtime::v1::VersionResponse resp;
+  client.check(client.runtime().Version(client.context().get(), req, &resp), "Version");
+  if (opts.format == Format::json) {
+    std::cout << to_json(resp);
+    return 0;
+  }
+  Table t({"Version:", resp.version()});
+  t.add({"RuntimeName:", resp.runtime_name()});
+  t.add({"RuntimeVersion:", resp.runtime_version()});
+  t.add({"RuntimeApiVersion:", resp.runtime_api_version()});
+  t.print(std::cout);
+  return 0;
+}
+
+int cmd_info(Client& client, const Options& opts, const std::vector<std::string>&) {
+  runtime::v1::StatusRequest req;
+  req.set_verbose(true);
+  runtime::v1::StatusResponse resp;
+  client.check(client.runtime().Status(client.context().get(), req, &resp), "Status");
+  if (opts.format == Format::json) {
+    // Like `crictl info`: the status, with each verbose info value parsed as JSON where it is JSON.
+    nlohmann::ordered_json out;
+    out["status"] = nlohmann::json::parse(to_json(resp.status()));
+    for (const auto& [key, value] : resp.info()) {
+      auto parsed = nlohmann::json::parse(value, nullptr, false);
+      out[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  Table t({"CONDITION", "STATUS", "REASON", "MESSAGE"});
+  for (const auto& c : resp.status().conditions()) {
+    t.add({c.type(), c.status() ? "true" : "false", c.reason(), c.message()});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> table = {
+      {"version", {"show the runtime's name and version", cmd_version}},
+      {"info", {"show the runtime's conditions (-o json: also config and build info)", cmd_info}},
+  };
+  return table;
+}
+
+void usage(std::ostream& out) {
+  out << "Usage: vpcrictl [options] COMMAND [args]\n\n"
+         "A CRI client for vpcri (and any runtime.v1 endpoint).\n\nCommands:\n";
+  Table t({"  COMMAND", "DESCRIPTION"});
+  for (const auto& [name, cmd] : commands()) t.add({"  " + name, cmd.summary});
+  t.print(out);
+  out << "\nOptions:\n"
+         "  -r, --endpoint ENDPOINT  CRI endpoint (default: $VPCRI_ENDPOINT or "
+      << kDefaultEndpoint
+      << ")\n"
+         "  -t, --timeout SECONDS    per-request timeout (default: 10)\n"
+         "  -o, --output FORMAT      table or json (default: table)\n"
+         "  -h, --help               show this help\n"
+         "      --version            show vpcrictl's own version\n";
+}
+
+}  // namespace
+}  // namespace vpcri::ctl
+
+int main(int argc, char** argv) {
+  using namespace vpcri::ctl;
+  Options opts;
+  const char* env = std::getenv("VPCRI_ENDPOINT");
+  opts.endpoint = env && *env ? env : kDefaultEndpoint;
+  static const option options[] = {{"endpoint", required_argument, nullptr, 'r'},
+                                   {"timeout", required_argument, nullptr, 't'},
+                                   {"output", required_argument, nullptr, 'o'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {"version", no_argument, nullptr, 'V'},
+                                   {nullptr, 0, nullptr, 0}};
+  // "+" stops at the first non-option, so each command parses its own flags.
+  for (int opt; (opt = getopt_long(argc, argv, "+r:t:o:h", options, nullptr)) != -1;) {
+    switch (opt) {
+      case 'r': opts.endpoint = optarg; break;
+      case 't': {
+        char* end = nullptr;
+        double secs = std::strtod(optarg, &end);
+        if (*end || secs <= 0) {
+          std::cerr << "vpcrictl: --timeout: expected a positive number of seconds, got \"" << optarg << "\"\n";
+          return 2;
+        }
+        opts.timeout = std::chrono::milliseconds(static_cast<long>(secs * 1000));
+        break;
+      }
+      case 'o':
+        if (std::string(optarg) == "json") {
+          opts.format = Format::json;
+        } else if (std::string(optarg) == "table") {
+          opts.format = Format::table;
+        } else {
+          std::cerr << "vpcrictl: --output: expected table or json, got \"" << optarg << "\"\n";
+          return 2;
+        }
+        break;
+      case 'h': usage(std::cout); return 0;
+      case 'V': std::cout << "vpcrictl " VPCRI_VERSION "\n"; return 0;
+      default: usage(std::cerr); return 2;
+    }
+  }
+  if (optind >= argc) {
+    usage(std::cerr);
+    return 2;
+  }
+  std::string name = argv[optind];
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    std::cerr << "vpcrictl: unknown command \"" << name << "\"; see vpcrictl --help\n";
+    return 2;
+  }
+  std::vector<std::string> args(argv + optind + 1, argv + argc);
+  try {
+    Client client(opts.endpoint, opts.timeout);
+    return it->second.run(client, opts, args);
+  } catch (const std::exception& e) {
+    std::cerr << "vpcrictl " << name << ": " << e.what() << "\n";
+    return 1;
+  }
+}

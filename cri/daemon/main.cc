@@ -1,0 +1,98 @@
+// vpcrid: the vpcri daemon. Parses flags, loads the config and runs the CRI server.
+#include <getopt.h>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "build_info.h"
+#include "common/log.h"
+#include "cri/config/config.h"
+#include "cri/daemon/server.h"
+#include "cri/daemon/signals.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: vpcrid [options]
+
+vpcri's daemon: serves the Kubernetes CRI (runtime.v1) on a unix socket.
+
+Options:
+  --config PATH      config file (default: )" VPCRI_DEFAULT_CONFIG R"(; embedded defaults if absent)
+  --root DIR         persistent state: images, checkpoints (default: /var/lib/vpcri)
+  --state DIR        runtime state, gone at reboot (default: /run/vpcri)
+  --socket PATH      CRI socket (default: /run/vpcri/vpcri.sock)
+  --log-level LEVEL  debug, info, warn or error (default: info)
+  --check-config     validate the configuration, print it as JSON and exit
+  --version          print the version and exit
+  --help             print this help and exit
+
+Flags override the config file. Exit codes: 0 ok, 1 failure, 2 usage error.
+)";
+
+struct Flags {
+  std::optional<std::string> config, root, state, socket, log_level;
+  bool check_config = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vpcri;
+  enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp };
+  static const option options[] = {
+      {"config", required_argument, nullptr, kConfig},     {"root", required_argument, nullptr, kRoot},
+      {"state", required_argument, nullptr, kState},       {"socket", required_argument, nullptr, kSocket},
+      {"log-level", required_argument, nullptr, kLogLevel}, {"check-config", no_argument, nullptr, kCheckConfig},
+      {"version", no_argument, nullptr, kVersion},         {"help", no_argument, nullptr, kHelp},
+      {nullptr, 0, nullptr, 0}};
+  Flags flags;
+  for (int opt; (opt = getopt_long(argc, argv, "", options, nullptr)) != -1;) {
+    switch (opt) {
+      case kConfig: flags.config = optarg; break;
+      case kRoot: flags.root = optarg; break;
+      case kState: flags.state = optarg; break;
+      case kSocket: flags.socket = optarg; break;
+      case kLogLevel: flags.log_level = optarg; break;
+      case kCheckConfig: flags.check_config = true; break;
+      case kVersion: std::cout << "vpcrid " VPCRI_VERSION "\n"; return 0;
+      case kHelp: std::cout << kUsage; return 0;
+      default: std::cerr << kUsage; return 2;
+    }
+  }
+  if (optind < argc) {
+    std::cerr << "vpcrid: unexpected argument \"" << argv[optind] << "\"\n" << kUsage;
+    return 2;
+  }
+
+  cri::Config config;
+  try {
+    config = cri::load_config(flags.config, VPCRI_DEFAULT_CONFIG);
+    if (flags.root) config.root = *flags.root;
+    if (flags.state) config.state = *flags.state;
+    if (flags.socket) config.socket = *flags.socket;
+    if (flags.log_level) {
+      auto level = log::parse_level(*flags.log_level);
+      if (!level) throw Error(Errc::invalid_argument, "--log-level: expected one of debug, info, warn, error, got \"" +
+                                                          *flags.log_level + "\"");
+      config.log_level = *level;
+    }
+    cri::validate(config);
+  } catch (const std::exception& e) {
+    std::cerr << "vpcrid: invalid configuration: " << e.what() << "\n";
+    return 1;
+  }
+  if (flags.check_config) {
+    std::cout << cri::config_to_json(config) << "\n";
+    return 0;
+  }
+
+  log::set_level(config.log_level);
+  cri::block_stop_signals();
+  try {
+    return cri::run_daemon(config);
+  } catch (const std::exception& e) {
+    log::error("vpcrid failed", {{"error", e.what()}});
+    return 1;
+  }
+}

@@ -1,0 +1,95 @@
+// runtime.v1 RuntimeService and ImageService. Each implemented RPC lives in its own file
+// (version.cc, status.cc, ...); RPCs not built yet answer UNIMPLEMENTED naming the RPC.
+#pragma once
+
+#include "cri/api/cri_api.h"
+#include "cri/server/runtime_state.h"
+
+namespace vpcri::cri {
+
+namespace v1 = ::runtime::v1;
+
+// Unary RPCs that are not implemented yet: (name, request, response).
+#define VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(X)                                      \
+  X(RunPodSandbox, RunPodSandboxRequest, RunPodSandboxResponse)                   \
+  X(StopPodSandbox, StopPodSandboxRequest, StopPodSandboxResponse)                \
+  X(RemovePodSandbox, RemovePodSandboxRequest, RemovePodSandboxResponse)          \
+  X(PodSandboxStatus, PodSandboxStatusRequest, PodSandboxStatusResponse)          \
+  X(ListPodSandbox, ListPodSandboxRequest, ListPodSandboxResponse)                \
+  X(CreateContainer, CreateContainerRequest, CreateContainerResponse)             \
+  X(StartContainer, StartContainerRequest, StartContainerResponse)                \
+  X(StopContainer, StopContainerRequest, StopContainerResponse)                   \
+  X(RemoveContainer, RemoveContainerRequest, RemoveContainerResponse)             \
+  X(ListContainers, ListContainersRequest, ListContainersResponse)                \
+  X(ContainerStatus, ContainerStatusRequest, ContainerStatusResponse)             \
+  X(UpdateContainerResources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse) \
+  X(ReopenContainerLog, ReopenContainerLogRequest, ReopenContainerLogResponse)    \
+  X(ExecSync, ExecSyncRequest, ExecSyncResponse)                                  \
+  X(Exec, ExecRequest, ExecResponse)                                              \
+  X(Attach, AttachRequest, AttachResponse)                                        \
+  X(PortForward, PortForwardRequest, PortForwardResponse)                         \
+  X(ContainerStats, ContainerStatsRequest, ContainerStatsResponse)                \
+  X(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)    \
+  X(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)             \
+  X(ListPodSandboxStats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse) \
+  X(CheckpointContainer, CheckpointContainerRequest, CheckpointContainerResponse) \
+  X(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse) \
+  X(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse) \
+  X(UpdatePodSandboxResources, UpdatePodSandboxResourcesRequest, UpdatePodSandboxResourcesResponse)
+
+// Server-streaming RPCs that are not implemented yet: (name, request, streamed response).
+#define VPCRI_UNIMPLEMENTED_RUNTIME_STREAMS(X)                                    \
+  X(StreamPodSandboxes, StreamPodSandboxesRequest, StreamPodSandboxesResponse)    \
+  X(StreamContainers, StreamContainersRequest, StreamContainersResponse)          \
+  X(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse) \
+  X(StreamPodSandboxStats, StreamPodSandboxStatsRequest, StreamPodSandboxStatsResponse) \
+  X(GetContainerEvents, GetEventsRequest, ContainerEventResponse)                 \
+  X(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse)
+
+#define VPCRI_UNIMPLEMENTED_IMAGE_UNARY(X)                  \
+  X(ListImages, ListImagesRequest, ListImagesResponse)      \
+  X(ImageStatus, ImageStatusRequest, ImageStatusResponse)   \
+  X(PullImage, PullImageRequest, PullImageResponse)         \
+  X(RemoveImage, RemoveImageRequest, RemoveImageResponse)   \
+  X(ImageFsInfo, ImageFsInfoRequest, ImageFsInfoResponse)
+
+#define VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(X) X(StreamImages, StreamImagesRequest, StreamImagesResponse)
+
+#define VPCRI_DECLARE_UNARY(Name, Request, Response) \
+  grpc::Status Name(grpc::ServerContext*, const v1::Request*, v1::Response*) override;
+#define VPCRI_DECLARE_STREAM(Name, Request, Response) \
+  grpc::Status Name(grpc::ServerContext*, const v1::Request*, grpc::ServerWriter<v1::Response>*) override;
+
+class RuntimeService final : public v1::RuntimeService::Service {
+ public:
+  explicit RuntimeService(RuntimeState& state) : state_(state) {}
+
+  grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse*) override;
+  grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*, v1::StatusResponse*) override;
+  grpc::Status RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,
+                             v1::RuntimeConfigResponse*) override;
+  grpc::Status UpdateRuntimeConfig(grpc::ServerContext*, const v1::UpdateRuntimeConfigRequest*,
+                                   v1::UpdateRuntimeConfigResponse*) override;
+
+  VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(VPCRI_DECLARE_UNARY)
+  VPCRI_UNIMPLEMENTED_RUNTIME_STREAMS(VPCRI_DECLARE_STREAM)
+
+ private:
+  RuntimeState& state_;
+};
+
+class ImageService final : public v1::ImageService::Service {
+ public:
+  explicit ImageService(RuntimeState& state) : state_(state) {}
+
+  VPCRI_UNIMPLEMENTED_IMAGE_UNARY(VPCRI_DECLARE_UNARY)
+  VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(VPCRI_DECLARE_STREAM)
+
+ private:
+  [[maybe_unused]] RuntimeState& state_;
+};
+
+#undef VPCRI_DECLARE_UNARY
+#undef VPCRI_DECLARE_STREAM
+
+}  // namespace vpcri::cri

@@ -1,0 +1,194 @@
+#include "tests/integration/daemon_fixture.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "common/fd.h"
+#include "common/fs.h"
+
+namespace vpcri::test {
+namespace {
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+std::string binary(const char* env_name) {
+  const char* path = std::getenv(env_name);
+  if (!path || !*path) throw std::runtime_error(std::string("environment variable ") + env_name + " is not set");
+  return path;
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  auto args = c_argv(argv);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  UniqueFd out_fd(out_pipe[0]), err_fd(err_pipe[0]);
+  RunResult result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out_fd.get(), POLLIN, 0}, {err_fd.get(), POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[4096];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else {
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  result.exit_code = wait_exit_code(pid);
+  return result;
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/vpcri-test.XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Daemon::Daemon(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_exit_code(pid_);
+  }
+}
+
+std::vector<std::string> Daemon::args() const {
+  std::vector<std::string> argv = {binary("VPCRID"), "--root", root(), "--state", state(), "--socket", socket(),
+                                   "--log-level", "debug"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  return argv;
+}
+
+std::string Daemon::log() const {
+  try {
+    return fs::read_file(dir() + "/vpcrid.log");
+  } catch (...) {
+    return "";
+  }
+}
+
+void Daemon::start() {
+  // Readiness comes the way systemd gets it: READY=1 on $NOTIFY_SOCKET.
+  std::string notify_path = dir() + "/notify.sock";
+  ::unlink(notify_path.c_str());
+  UniqueFd notify(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+  if (::bind(notify.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    throw std::runtime_error("bind notify socket: " + std::string(std::strerror(errno)));
+  }
+  auto argv = args();
+  auto cargs = c_argv(argv);
+  std::string log_path = dir() + "/vpcrid.log";
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(log_fd, 2);
+    ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    ::execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{notify.get(), POLLIN, 0};
+    if (::poll(&p, 1, 100) == 1) {
+      char buf[256] = {};
+      ssize_t n = ::recv(notify.get(), buf, sizeof buf - 1, 0);
+      if (n > 0 && std::string(buf, static_cast<size_t>(n)).find("READY=1") != std::string::npos) {
+        channel_ = grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials());
+        runtime_ = runtime::v1::RuntimeService::NewStub(channel_);
+        images_ = runtime::v1::ImageService::NewStub(channel_);
+        return;
+      }
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("vpcrid exited before it was ready; log:\n" + log());
+    }
+  }
+  throw std::runtime_error("vpcrid was not ready within 30 s; log:\n" + log());
+}
+
+int Daemon::stop(int sig) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, sig);
+  int code = wait_exit_code(pid_);
+  pid_ = -1;
+  runtime_.reset();
+  images_.reset();
+  channel_.reset();
+  return code;
+}
+
+runtime::v1::RuntimeService::Stub& Daemon::runtime() {
+  if (!runtime_) throw std::runtime_error("daemon not started");
+  return *runtime_;
+}
+
+runtime::v1::ImageService::Stub& Daemon::images() {
+  if (!images_) throw std::runtime_error("daemon not started");
+  return *images_;
+}
+
+std::unique_ptr<grpc::ClientContext> context(std::chrono::seconds timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  return ctx;
+}
+
+}  // namespace vpcri::test
