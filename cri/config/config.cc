@@ -3,6 +3,7 @@
 #include <sys/un.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -69,6 +70,34 @@ class MapReader {
     });
   }
 
+  void boolean(const std::string& key, bool& target) {
+    with(key, [&](const YAML::Node& v, const std::string& kp) {
+      if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) {
+        target = v.Scalar() == "true";
+        return;
+      }
+      fail(v, kp, "expected true or false, got " + describe(v));
+    });
+  }
+
+  void string_list(const std::string& key, std::vector<std::string>& target,
+                   const std::function<std::string(const std::string&)>& check = nullptr) {
+    with(key, [&](const YAML::Node& v, const std::string& kp) {
+      if (!v.IsSequence()) fail(v, kp, "expected a list of strings, got " + describe(v));
+      std::vector<std::string> out;
+      for (size_t i = 0; i < v.size(); ++i) {
+        const YAML::Node item = v[i];
+        std::string item_path = kp + "[" + std::to_string(i) + "]";
+        if (!item.IsScalar()) fail(item, item_path, "expected a string, got " + describe(item));
+        if (check) {
+          if (std::string problem = check(item.Scalar()); !problem.empty()) fail(item, item_path, problem);
+        }
+        out.push_back(item.Scalar());
+      }
+      target = std::move(out);
+    });
+  }
+
   // Reports the first key that no reader asked for.
   void finish() const {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
@@ -98,6 +127,36 @@ class MapReader {
 std::string check_absolute_path(const std::string& value) {
   if (value.empty() || value[0] != '/') return "expected an absolute path, got \"" + value + "\"";
   if (value.find('\0') != std::string::npos) return "path contains a NUL byte";
+  return {};
+}
+
+std::string check_url(const std::string& value) {
+  for (const char* scheme : {"http://", "https://"}) {
+    if (value.rfind(scheme, 0) == 0) {
+      std::string rest = value.substr(std::string(scheme).size());
+      if (rest.empty() || rest[0] == '/') return "URL \"" + value + "\" has no host";
+      return {};
+    }
+  }
+  return "expected an http:// or https:// URL, got \"" + value + "\"";
+}
+
+std::string check_registry_host(const std::string& value) {
+  if (value.empty()) return "registry host is empty";
+  for (char c : value) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '_' ||
+          c == '[' || c == ']')) {
+      return "registry host \"" + value + "\" may only hold a host name and an optional :port (no scheme or path)";
+    }
+  }
+  return {};
+}
+
+std::string check_platform(const std::string& value) {
+  auto slash = value.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
+    return "expected os/architecture[/variant] such as linux/amd64, got \"" + value + "\"";
+  }
   return {};
 }
 
@@ -145,6 +204,37 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     }
     top.fail(v, kp, "expected one of cgroupfs, systemd, got " + describe(v));
   });
+  top.with("images", [&](const YAML::Node& v, const std::string& kp) {
+    if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
+    MapReader images(v, file, kp);
+    images.string("platform", config.images.platform, check_platform);
+    images.string_list("preload", config.images.preload, check_absolute_path);
+    images.string("sandbox_image", config.images.sandbox_image, [](const std::string& ref) {
+      return ref.empty() ? std::string("sandbox image reference is empty") : std::string();
+    });
+    images.string("sandbox_image_archive", config.images.sandbox_image_archive, check_absolute_path);
+    images.finish();
+  });
+  top.with("registries", [&](const YAML::Node& v, const std::string& kp) {
+    if (!v.IsMap()) top.fail(v, kp, "expected a mapping of registry hosts, got " + describe(v));
+    MapReader hosts(v, file, kp);  // checks for duplicate hosts
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string host = it->first.Scalar();
+      const std::string host_path = kp + "." + host;
+      if (auto problem = check_registry_host(host); !problem.empty()) top.fail(it->first, host_path, problem);
+      if (!it->second.IsMap()) top.fail(it->second, host_path, "expected a mapping, got " + describe(it->second));
+      RegistryHostConfig host_config;
+      MapReader reader(it->second, file, host_path);
+      reader.string_list("mirrors", host_config.mirrors, check_url);
+      reader.boolean("insecure_http", host_config.insecure_http);
+      reader.boolean("skip_host", host_config.skip_host);
+      reader.finish();
+      if (host_config.skip_host && host_config.mirrors.empty()) {
+        top.fail(it->second, host_path, "skip_host is true but no mirrors are listed: nothing could be pulled");
+      }
+      config.registries[host] = host_config;
+    }
+  });
   top.finish();
   return config;
 }
@@ -182,6 +272,15 @@ std::string config_to_json(const Config& config) {
   j["socket"] = config.socket;
   j["log_level"] = log::level_name(config.log_level);
   j["cgroup_driver"] = cgroup_driver_name(config.cgroup_driver);
+  j["images"] = {{"platform", config.images.platform},
+                 {"preload", config.images.preload},
+                 {"sandbox_image", config.images.sandbox_image},
+                 {"sandbox_image_archive", config.images.sandbox_image_archive}};
+  nlohmann::ordered_json registries = nlohmann::ordered_json::object();
+  for (const auto& [host, h] : config.registries) {
+    registries[host] = {{"mirrors", h.mirrors}, {"insecure_http", h.insecure_http}, {"skip_host", h.skip_host}};
+  }
+  j["registries"] = registries;
   return j.dump();
 }
 

@@ -2,9 +2,13 @@
 // command-line flags. Every key is documented in docs/config.md.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "build_info.h"
 
 #include "common/error.h"
 #include "common/log.h"
@@ -13,12 +17,31 @@ namespace vpcri::cri {
 
 enum class CgroupDriver { cgroupfs, systemd };
 
+// How to reach one registry host (as named in image references, e.g. "docker.io").
+struct RegistryHostConfig {
+  std::vector<std::string> mirrors;  // "http://host:port" or "https://host", tried in order first
+  bool insecure_http = false;        // talk plain HTTP to the host itself
+  bool skip_host = false;            // never contact the host itself, only its mirrors
+  bool operator==(const RegistryHostConfig&) const = default;
+};
+
+struct ImagesConfig {
+  std::string platform = "linux/amd64";  // picked from multi-platform images
+  std::vector<std::string> preload;      // image archives (OCI layout or docker save tars) imported at start
+  // The image every pod sandbox runs; built from pause/ and imported at start, so pods start
+  // on a node that reaches no registry.
+  std::string sandbox_image = "localhost/vpcri/pause:" VPCRI_VERSION;
+  std::string sandbox_image_archive = VPCRI_PAUSE_IMAGE_ARCHIVE;
+};
+
 struct Config {
   std::string root = "/var/lib/vpcri";          // persistent state: images, checkpoints
   std::string state = "/run/vpcri";             // runtime state: gone at reboot
   std::string socket = "/run/vpcri/vpcri.sock"; // CRI endpoint
   log::Level log_level = log::Level::info;
   CgroupDriver cgroup_driver = CgroupDriver::cgroupfs;
+  ImagesConfig images;
+  std::map<std::string, RegistryHostConfig> registries;
 
   std::string source = "embedded defaults";  // where it came from, for Status and logs
 };

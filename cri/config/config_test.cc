@@ -103,3 +103,46 @@ TEST_CASE("validate checks values that flags set") {
   CHECK_THROWS_WITH_AS(validate(c), doctest::Contains("socket: socket path is"), Error);
   CHECK_NOTHROW(validate(Config{}));
 }
+
+TEST_CASE("images and registries sections") {
+  Config c = parse_config(
+      "images:\n"
+      "  platform: linux/arm64\n"
+      "  preload: [/opt/images/a.tar, /opt/images/b.tar]\n"
+      "  sandbox_image: registry.k8s.io/pause:3.10\n"
+      "registries:\n"
+      "  docker.io:\n"
+      "    mirrors: [\"http://127.0.0.1:5000\", \"https://mirror.example\"]\n"
+      "  127.0.0.1:5000:\n"
+      "    insecure_http: true\n",
+      "f.yaml");
+  CHECK(c.images.platform == "linux/arm64");
+  CHECK(c.images.preload == std::vector<std::string>{"/opt/images/a.tar", "/opt/images/b.tar"});
+  CHECK(c.images.sandbox_image == "registry.k8s.io/pause:3.10");
+  REQUIRE(c.registries.count("docker.io") == 1);
+  CHECK(c.registries["docker.io"].mirrors.size() == 2);
+  CHECK_FALSE(c.registries["docker.io"].insecure_http);
+  CHECK(c.registries["127.0.0.1:5000"].insecure_http);
+  CHECK(Config{}.images.sandbox_image.rfind("localhost/vpcri/pause:", 0) == 0);
+}
+
+TEST_CASE("images and registries errors are located") {
+  CHECK(error_of("images:\n  platform: amd64\n").find(":2:13: images.platform: expected os/architecture") !=
+        std::string::npos);
+  CHECK(error_of("images:\n  preload: [rel.tar]\n").find("images.preload[0]: expected an absolute path") !=
+        std::string::npos);
+  CHECK(error_of("images:\n  preload: /a.tar\n").find("images.preload: expected a list of strings") !=
+        std::string::npos);
+  CHECK(error_of("images:\n  pltform: linux/amd64\n").find(":2:3: images.pltform: unknown key") != std::string::npos);
+  CHECK(error_of("registries:\n  docker.io:\n    mirrors: [ftp://x]\n")
+            .find(":3:15: registries.docker.io.mirrors[0]: expected an http:// or https:// URL") != std::string::npos);
+  CHECK(error_of("registries:\n  docker.io:\n    insecure_http: yes please\n")
+            .find("registries.docker.io.insecure_http: expected true or false") != std::string::npos);
+  CHECK(error_of("registries:\n  http://docker.io:\n    skip_host: false\n")
+            .find("may only hold a host name") != std::string::npos);
+  CHECK(error_of("registries:\n  docker.io:\n    skip_host: true\n").find("no mirrors are listed") !=
+        std::string::npos);
+  CHECK(error_of("registries:\n  docker.io: [a]\n").find("registries.docker.io: expected a mapping") !=
+        std::string::npos);
+  CHECK(error_of("registries:\n  docker.io: {}\n  docker.io: {}\n").find("duplicate key") != std::string::npos);
+}

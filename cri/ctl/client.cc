@@ -16,11 +16,14 @@ Client::Client(const std::string& endpoint, std::chrono::milliseconds timeout)
       timeout_(timeout),
       channel_(grpc::CreateChannel(grpc_target(endpoint), grpc::InsecureChannelCredentials())),
       runtime_(runtime::v1::RuntimeService::NewStub(channel_)),
-      images_(runtime::v1::ImageService::NewStub(channel_)) {}
+      images_(runtime::v1::ImageService::NewStub(channel_)),
+      admin_(::vpcri::v1::Admin::NewStub(channel_)) {}
 
-std::unique_ptr<grpc::ClientContext> Client::context() const {
+std::unique_ptr<grpc::ClientContext> Client::context() const { return context(timeout_); }
+
+std::unique_ptr<grpc::ClientContext> Client::context(std::chrono::milliseconds timeout) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
   return ctx;
 }
 

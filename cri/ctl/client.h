@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "admin.grpc.pb.h"
 #include "cri/api/cri_api.h"
 
 namespace vpcri::ctl {
@@ -20,9 +21,11 @@ class Client {
 
   runtime::v1::RuntimeService::Stub& runtime() { return *runtime_; }
   runtime::v1::ImageService::Stub& images() { return *images_; }
+  ::vpcri::v1::Admin::Stub& admin() { return *admin_; }
 
   // A context whose deadline is the configured timeout.
   std::unique_ptr<grpc::ClientContext> context() const;
+  std::unique_ptr<grpc::ClientContext> context(std::chrono::milliseconds timeout) const;
 
   // Throws a readable error ("Status: rpc error: code = Unavailable desc = ...") when !status.ok().
   void check(const grpc::Status& status, const char* rpc) const;
@@ -33,6 +36,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<runtime::v1::ImageService::Stub> images_;
+  std::unique_ptr<::vpcri::v1::Admin::Stub> admin_;
 };
 
 }  // namespace vpcri::ctl

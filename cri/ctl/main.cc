@@ -8,26 +8,21 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.h"
-#include "cri/ctl/client.h"
-#include "cri/ctl/output.h"
+#include "cri/ctl/commands.h"
 
 namespace vpcri::ctl {
 namespace {
 
 constexpr const char* kDefaultEndpoint = "unix:///run/vpcri/vpcri.sock";
 
-struct Options {
-  std::string endpoint;
-  std::chrono::milliseconds timeout{10000};
-  Format format = Format::table;
-};
-
 struct Command {
   const char* summary;
   std::function<int(Client&, const Options&, const std::vector<std::string>&)> run;
 };
 
-int cmd_version(Client& client, const Options& opts, const std::vector<std::string>&) {
+}  // namespace
+
+int cmd_version(Client& client, const Options& opts, const Args&) {
   runtime::v1::VersionRequest req;
   req.set_version("v1");
   runtime::v1::VersionResponse resp;
@@ -44,7 +39,7 @@ int cmd_version(Client& client, const Options& opts, const std::vector<std::stri
   return 0;
 }
 
-int cmd_info(Client& client, const Options& opts, const std::vector<std::string>&) {
+int cmd_info(Client& client, const Options& opts, const Args&) {
   runtime::v1::StatusRequest req;
   req.set_verbose(true);
   runtime::v1::StatusResponse resp;
@@ -68,10 +63,18 @@ int cmd_info(Client& client, const Options& opts, const std::vector<std::string>
   return 0;
 }
 
+namespace {
+
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"version", {"show the runtime's name and version", cmd_version}},
       {"info", {"show the runtime's conditions (-o json: also config and build info)", cmd_info}},
+      {"pull", {"pull an image, showing progress: pull [--creds USER:PASSWORD] IMAGE", cmd_pull}},
+      {"images", {"list images: images [-q] [IMAGE]", cmd_images}},
+      {"inspecti", {"show an image's status and config as JSON: inspecti IMAGE...", cmd_inspecti}},
+      {"rmi", {"remove images with all their tags: rmi IMAGE...", cmd_rmi}},
+      {"image", {"load an OCI layout or docker save tar: image import FILE", cmd_image}},
+      {"imagefsinfo", {"show the image filesystem's usage as JSON", cmd_imagefsinfo}},
   };
   return table;
 }
@@ -118,6 +121,7 @@ int main(int argc, char** argv) {
           return 2;
         }
         opts.timeout = std::chrono::milliseconds(static_cast<long>(secs * 1000));
+        opts.timeout_set = true;
         break;
       }
       case 'o':
@@ -149,6 +153,9 @@ int main(int argc, char** argv) {
   try {
     Client client(opts.endpoint, opts.timeout);
     return it->second.run(client, opts, args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "vpcrictl " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "vpcrictl " << name << ": " << e.what() << "\n";
     return 1;

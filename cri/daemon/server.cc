@@ -14,6 +14,7 @@
 #include "cri/daemon/lock_file.h"
 #include "cri/daemon/sd_notify.h"
 #include "cri/daemon/signals.h"
+#include "cri/server/admin_service.h"
 #include "cri/server/request_log.h"
 #include "cri/server/runtime_service.h"
 
@@ -54,13 +55,16 @@ int run_daemon(const Config& config) {
   remove_stale_socket(config.socket);
 
   RuntimeState state(config);
+  state.preload_images();
   RuntimeService runtime_service(state);
   ImageService image_service(state);
+  AdminService admin_service(state);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + config.socket, grpc::InsecureServerCredentials());
   builder.RegisterService(&runtime_service);
   builder.RegisterService(&image_service);
+  builder.RegisterService(&admin_service);
   // Images and exec output can be large; kubelet itself allows 16 MiB messages.
   builder.SetMaxReceiveMessageSize(16 << 20);
   builder.SetMaxSendMessageSize(16 << 20);

@@ -4,14 +4,11 @@
 
 namespace vpcri::cri {
 
-#define VPCRI_DEFINE_UNARY(Name, Request, Response) \
-  grpc::Status ImageService::Name(grpc::ServerContext*, const v1::Request*, v1::Response*) { return unimplemented(#Name); }
 #define VPCRI_DEFINE_STREAM(Name, Request, Response)                                                \
   grpc::Status ImageService::Name(grpc::ServerContext*, const v1::Request*, grpc::ServerWriter<v1::Response>*) { \
     return unimplemented(#Name);                                                                    \
   }
 
-VPCRI_UNIMPLEMENTED_IMAGE_UNARY(VPCRI_DEFINE_UNARY)
 VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(VPCRI_DEFINE_STREAM)
 
 }  // namespace vpcri::cri

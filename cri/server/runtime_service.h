@@ -46,13 +46,6 @@ namespace v1 = ::runtime::v1;
   X(GetContainerEvents, GetEventsRequest, ContainerEventResponse)                 \
   X(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse)
 
-#define VPCRI_UNIMPLEMENTED_IMAGE_UNARY(X)                  \
-  X(ListImages, ListImagesRequest, ListImagesResponse)      \
-  X(ImageStatus, ImageStatusRequest, ImageStatusResponse)   \
-  X(PullImage, PullImageRequest, PullImageResponse)         \
-  X(RemoveImage, RemoveImageRequest, RemoveImageResponse)   \
-  X(ImageFsInfo, ImageFsInfoRequest, ImageFsInfoResponse)
-
 #define VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(X) X(StreamImages, StreamImagesRequest, StreamImagesResponse)
 
 #define VPCRI_DECLARE_UNARY(Name, Request, Response) \
@@ -82,11 +75,15 @@ class ImageService final : public v1::ImageService::Service {
  public:
   explicit ImageService(RuntimeState& state) : state_(state) {}
 
-  VPCRI_UNIMPLEMENTED_IMAGE_UNARY(VPCRI_DECLARE_UNARY)
+  grpc::Status ListImages(grpc::ServerContext*, const v1::ListImagesRequest*, v1::ListImagesResponse*) override;
+  grpc::Status ImageStatus(grpc::ServerContext*, const v1::ImageStatusRequest*, v1::ImageStatusResponse*) override;
+  grpc::Status PullImage(grpc::ServerContext*, const v1::PullImageRequest*, v1::PullImageResponse*) override;
+  grpc::Status RemoveImage(grpc::ServerContext*, const v1::RemoveImageRequest*, v1::RemoveImageResponse*) override;
+  grpc::Status ImageFsInfo(grpc::ServerContext*, const v1::ImageFsInfoRequest*, v1::ImageFsInfoResponse*) override;
   VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(VPCRI_DECLARE_STREAM)
 
  private:
-  [[maybe_unused]] RuntimeState& state_;
+  RuntimeState& state_;
 };
 
 #undef VPCRI_DECLARE_UNARY

@@ -1,6 +1,7 @@
 // Daemon-wide state the RPC handlers share. Grows with pods, containers and images.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -8,12 +9,24 @@
 #include "cri/config/config.h"
 #include "net/cidr.h"
 #include "runtime/cgroup_mode.h"
+#include "runtime/image/image_manager.h"
 
 namespace vpcri::cri {
 
 class RuntimeState {
  public:
   explicit RuntimeState(Config config);
+  ~RuntimeState();
+
+  // Imports the sandbox image and the configured preload archives. A failure is logged, not
+  // fatal: the daemon still serves, and Status says why pods cannot start.
+  void preload_images();
+
+  runtime::image::ImageManager& images() { return *images_; }
+  // The sandbox image is pinned: kubelet's image GC keeps it and RemoveImage refuses it.
+  bool is_pinned(const runtime::image::Image& image) const;
+  // Empty when the sandbox image is present; else why pods cannot start.
+  std::string sandbox_image_problem() const;
 
   const Config& config() const { return config_; }
   runtime::CgroupMode cgroup_mode() const { return cgroup_mode_; }
@@ -28,6 +41,7 @@ class RuntimeState {
 
   Config config_;
   runtime::CgroupMode cgroup_mode_;
+  std::unique_ptr<runtime::image::ImageManager> images_;
   mutable std::mutex mu_;
   std::vector<net::Cidr> pod_cidrs_;
 };

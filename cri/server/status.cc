@@ -34,6 +34,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
   return handle_rpc("Status", [&] {
     auto* status = resp->mutable_status();
     std::string problem = runtime_problem(state_.config());
+    if (problem.empty()) problem = state_.sandbox_image_problem();
     add_condition(status, "RuntimeReady", problem.empty(), "RuntimeNotReady", problem);
     add_condition(status, "NetworkReady", false, "NetworkPluginNotReady",
                   "vpcri: pod networking is not implemented yet");

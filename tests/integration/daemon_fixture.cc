@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -110,6 +111,14 @@ std::vector<std::string> Daemon::args() const {
                                    "--log-level", "debug"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   return argv;
+}
+
+void Daemon::set_config(const std::string& yaml) {
+  std::string path = dir() + "/config.yaml";
+  fs::write_file_atomic(path, yaml);
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--config") == extra_args_.end()) {
+    extra_args_.insert(extra_args_.end(), {"--config", path});
+  }
 }
 
 std::string Daemon::log() const {

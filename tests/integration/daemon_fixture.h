@@ -45,6 +45,9 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Writes <tmp>/config.yaml and passes --config to every later start.
+  void set_config(const std::string& yaml);
+
   // Starts vpcrid and waits for READY=1; throws with the daemon's log if it exits or times out.
   void start();
   // Sends `sig` and waits for exit; returns the exit code (or -signal).

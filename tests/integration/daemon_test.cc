@@ -119,11 +119,14 @@ TEST_CASE("RPCs not built yet answer UNIMPLEMENTED naming the RPC") {
   CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
   CHECK(s.error_message().find("RunPodSandbox") != std::string::npos);
 
-  v1::ListImagesRequest list_req;
-  v1::ListImagesResponse list_resp;
-  s = d.images().ListImages(context().get(), list_req, &list_resp);
+  v1::StreamImagesRequest images_req;
+  auto images_ctx = context();
+  auto images_reader = d.images().StreamImages(images_ctx.get(), images_req);
+  v1::StreamImagesResponse images_resp;
+  CHECK_FALSE(images_reader->Read(&images_resp));
+  s = images_reader->Finish();
   CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(s.error_message().find("ListImages") != std::string::npos);
+  CHECK(s.error_message().find("StreamImages") != std::string::npos);
 
   v1::GetEventsRequest events_req;
   auto ctx = context();
