@@ -218,7 +218,8 @@ Result perform(const Request& request, const BodyHandler& on_body) {
     result.os_errno = static_cast<int>(os_errno);
     if (transfer.stalled) {
       result.error = "no data received for " + std::to_string(request.low_speed_time.count()) + " ms";
-    } else if (os_errno != 0 && (code == CURLE_COULDNT_CONNECT || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR)) {
+    } else if (os_errno != 0 &&
+               (code == CURLE_COULDNT_CONNECT || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR)) {
       result.error = std::strerror(result.os_errno);
     } else if (error_buffer[0] != '\0') {
       result.error = error_buffer;

@@ -36,7 +36,6 @@ bool is_manifest_type(const std::string& type) {
 
 struct Endpoint {
   std::string base;  // "https://registry-1.docker.io", no trailing slash
-  bool mirror = false;
   std::string label() const { return http::host_of(base); }
 };
 
@@ -132,6 +131,12 @@ void keep_error_body(std::string& out, std::string_view chunk) {
   if (out.size() < kMaxErrorBody) out.append(chunk.substr(0, kMaxErrorBody - out.size()));
 }
 
+std::string token_key(const Endpoint& ep, const Challenge& challenge, const std::string& scope,
+                      const Credentials& creds) {
+  return ep.base + "|" + challenge.param("realm") + "|" + challenge.param("service") + "|" + scope + "|" +
+         credentials_fingerprint(creds);
+}
+
 }  // namespace
 
 struct RegistryClient::Impl {
@@ -142,7 +147,7 @@ struct RegistryClient::Impl {
     std::string value;
     Clock::time_point valid_until;
   };
-  std::map<std::string, Token> tokens;  // endpoint|realm|service|scope|credentials -> token
+  std::map<std::string, Token> tokens;  // token_key() -> token
 
   explicit Impl(ClientConfig c) : config(std::move(c)) {}
 
@@ -150,13 +155,14 @@ struct RegistryClient::Impl {
     std::vector<Endpoint> out;
     HostConfig host_config;
     if (auto it = config.hosts.find(host); it != config.hosts.end()) host_config = it->second;
-    for (const auto& m : host_config.mirrors) out.push_back({mirror_base(m), true});
+    for (const auto& m : host_config.mirrors) out.push_back({mirror_base(m)});
     if (!host_config.skip_host) {
       std::string real = (host == "docker.io" || host == "index.docker.io") ? "registry-1.docker.io" : host;
-      out.push_back({(host_config.insecure_http ? "http://" : "https://") + real, false});
+      out.push_back({(host_config.insecure_http ? "http://" : "https://") + real});
     }
     if (out.empty()) {
-      throw Error(Errc::invalid_argument, "registry " + host + " has skip_host set and no mirrors: nowhere to pull from");
+      throw Error(Errc::invalid_argument,
+                  "registry " + host + " has skip_host set and no mirrors: nowhere to pull from");
     }
     return out;
   }
@@ -168,8 +174,9 @@ struct RegistryClient::Impl {
     delay = delay * std::uniform_int_distribution<int>(80, 120)(rng) / 100;  // spread synchronized retries
     if (head) {
       std::string retry_after = head->header("retry-after");
-      if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), [](unsigned char c) { return std::isdigit(c); }) &&
-          retry_after.size() < 6) {
+      bool seconds = !retry_after.empty() && retry_after.size() < 6 &&
+                     std::all_of(retry_after.begin(), retry_after.end(), [](unsigned char c) { return std::isdigit(c); });
+      if (seconds) {  // the HTTP-date form is not worth parsing here
         auto wanted = std::chrono::milliseconds(std::stoll(retry_after) * 1000);
         delay = std::max<std::chrono::milliseconds>(delay, std::min<std::chrono::milliseconds>(wanted, kMaxRetryAfter));
       }
@@ -179,7 +186,8 @@ struct RegistryClient::Impl {
 
   // Performs the request `make_request` builds, again on connection errors, 429 and 5xx, with
   // backoff, up to max_attempts (an attempt that delivered new bytes, see `progress`, resets
-  // the count). Returns the first answer that is not worth retrying; throws unavailable.
+  // the count). Returns the first answer not worth retrying, or the last 429/5xx answer;
+  // throws unavailable when the last attempt failed in transport.
   http::Result perform_retrying(const std::function<http::Request()>& make_request, const http::BodyHandler& on_body,
                                 const std::string& label, const std::function<int64_t()>& progress = nullptr) {
     int failures = 0;
@@ -216,8 +224,8 @@ struct RegistryClient::Impl {
                           const Credentials& creds, std::chrono::seconds& expires_in) {
     std::string realm = challenge.param("realm");
     if (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0) {
-      throw Error(Errc::invalid_argument, "registry " + ep.label() + " sent a Bearer challenge without a usable realm: \"" +
-                                              realm + "\"");
+      throw Error(Errc::invalid_argument,
+                  "registry " + ep.label() + " sent a Bearer challenge without a usable realm: \"" + realm + "\"");
     }
     std::string service = challenge.param("service");
     http::Request request;
@@ -263,7 +271,8 @@ struct RegistryClient::Impl {
       if (token.empty() && doc.contains("access_token") && doc["access_token"].is_string()) token = doc["access_token"];
     }
     if (token.empty()) {
-      throw Error(Errc::invalid_argument, "token server " + realm + " answered without a token: " + body.substr(0, 200));
+      throw Error(Errc::invalid_argument,
+                  "token server " + realm + " answered without a token: " + body.substr(0, 200));
     }
     expires_in = std::chrono::seconds(60);  // the spec's default
     if (doc.contains("expires_in") && doc["expires_in"].is_number_integer() && doc["expires_in"].get<int64_t>() > 0) {
@@ -283,12 +292,12 @@ struct RegistryClient::Impl {
     if (challenge.scheme == "basic") {
       auto up = user_password(creds);
       if (!up) {
-        throw Error(Errc::invalid_argument, "registry " + ep.label() + " requires authentication and no credentials were given");
+        throw Error(Errc::invalid_argument,
+                    "registry " + ep.label() + " requires authentication and no credentials were given");
       }
       return {"Basic " + base64_encode(up->user + ":" + up->password), false};
     }
-    std::string key = ep.base + "|" + challenge.param("realm") + "|" + challenge.param("service") + "|" + scope + "|" +
-                      credentials_fingerprint(creds);
+    std::string key = token_key(ep, challenge, scope, creds);
     {
       std::lock_guard lock(mutex);
       auto it = tokens.find(key);
@@ -303,10 +312,10 @@ struct RegistryClient::Impl {
     return {"Bearer " + token, true};
   }
 
-  void forget_token(const Endpoint& ep, const Challenge& challenge, const std::string& scope, const Credentials& creds) {
+  void forget_token(const Endpoint& ep, const Challenge& challenge, const std::string& scope,
+                    const Credentials& creds) {
     std::lock_guard lock(mutex);
-    tokens.erase(ep.base + "|" + challenge.param("realm") + "|" + challenge.param("service") + "|" + scope + "|" +
-                 credentials_fingerprint(creds));
+    tokens.erase(token_key(ep, challenge, scope, creds));
   }
 
   struct Answer {
@@ -377,8 +386,9 @@ struct RegistryClient::Impl {
         pick = std::find_if(offered.begin(), offered.end(), [](const Challenge& c) { return c.scheme == "basic"; });
       }
       if (pick == offered.end()) {
-        throw Error(Errc::invalid_argument, "registry " + ep.label() + " answered 401 without a usable WWW-Authenticate "
-                                                "challenge (got \"" + result.head.header("www-authenticate") + "\")");
+        throw Error(Errc::invalid_argument, "registry " + ep.label() +
+                                                " answered 401 without a usable WWW-Authenticate challenge (got \"" +
+                                                result.head.header("www-authenticate") + "\")");
       }
       std::string scope = pick->param("scope").empty() ? default_scope : pick->param("scope");
       bool anonymous = creds.username.empty() && creds.auth.empty() && creds.identity_token.empty() &&
@@ -388,8 +398,9 @@ struct RegistryClient::Impl {
       if (final) {
         std::string why = registry_error_text(error_body);
         if (anonymous) {
-          throw Error(Errc::invalid_argument, "authentication to " + ep.label() + " failed: anonymous pull of " + repository +
-                                                  " denied (repository missing or credentials required): " + why);
+          throw Error(Errc::invalid_argument, "authentication to " + ep.label() + " failed: anonymous pull of " +
+                                                  repository + " denied (repository missing or credentials required): " +
+                                                  why);
         }
         throw Error(Errc::invalid_argument, "authentication to " + ep.label() + " failed: the registry rejected the "
                                                 "credentials for " + scope + ": " + why);
@@ -434,7 +445,8 @@ Manifest RegistryClient::get_manifest(const std::string& host, const std::string
   check_repository(repository);
   const bool by_digest = reference.find(':') != std::string::npos;
   if (by_digest ? !is_valid_digest(reference) : !is_tag(reference)) {
-    throw Error(Errc::invalid_argument, "invalid manifest reference \"" + reference + "\" (want a tag or sha256:<hex>)");
+    throw Error(Errc::invalid_argument,
+                "invalid manifest reference \"" + reference + "\" (want a tag or sha256:<hex>)");
   }
   const std::string name = host + "/" + repository + (by_digest ? "@" : ":") + reference;
   Manifest manifest;
@@ -473,13 +485,15 @@ Manifest RegistryClient::get_manifest(const std::string& host, const std::string
     if (!said.empty() && is_valid_digest(said)) {
       std::string actual = digest_of(body, said.substr(0, said.find(':')));
       if (actual != said) {
-        throw Error(Errc::invalid_argument, "manifest digest mismatch: registry said " + said + ", content is " + actual + where);
+        throw Error(Errc::invalid_argument,
+                    "manifest digest mismatch: registry said " + said + ", content is " + actual + where);
       }
     }
     if (by_digest) {
       std::string actual = digest_of(body, reference.substr(0, reference.find(':')));
       if (actual != reference) {
-        throw Error(Errc::invalid_argument, "manifest digest mismatch: requested " + reference + ", content is " + actual + where);
+        throw Error(Errc::invalid_argument,
+                    "manifest digest mismatch: requested " + reference + ", content is " + actual + where);
       }
     }
     auto doc = nlohmann::json::parse(body, nullptr, false);
@@ -574,8 +588,8 @@ void RegistryClient::get_blob(const std::string& host, const std::string& reposi
                                               registry_error_text(answer.error_body));
     }
     if (status != 200 && status != 206) {
-      throw Error(Errc::invalid_argument, "registry " + ep.label() + " answered " + std::to_string(status) + " for blob " +
-                                              name + ": " + registry_error_text(answer.error_body));
+      throw Error(Errc::invalid_argument, "registry " + ep.label() + " answered " + std::to_string(status) +
+                                              " for blob " + name + ": " + registry_error_text(answer.error_body));
     }
     if (total >= 0 && delivered != total) {
       throw Error(Errc::invalid_argument, "blob " + name + " from " + ep.label() + " ended after " +
