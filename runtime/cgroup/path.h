@@ -1,0 +1,22 @@
+// Cgroup paths that come from requests (a pod's cgroup parent, a container id) are joined under
+// the host's cgroup mountpoints, so they are checked before any directory is touched.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace vpcri::runtime::cgroup {
+
+// Returns `path` in canonical form: one leading '/', single slashes, no trailing slash
+// ("kubepods//pod1/" -> "/kubepods/pod1"). Throws Error(invalid_argument) naming the problem for:
+// an empty path or "/" (the host's root cgroup is never ours), NUL or control characters,
+// invalid UTF-8, "." or ".." components, components longer than NAME_MAX, a systemd slice name
+// (the systemd cgroup driver is not supported), and names the kernel or the v1/v2 interface
+// reserves: "cgroup.*", "<controller>.*", "tasks", "notify_on_release", "release_agent".
+std::string validate_cgroup_path(std::string_view path);
+
+// Joins a cgroup path (already validated) under another one: ("/kubepods/pod1", "abc") ->
+// "/kubepods/pod1/abc". `child` must be a single component; it is validated too.
+std::string join_cgroup_path(std::string_view parent, std::string_view child);
+
+}  // namespace vpcri::runtime::cgroup

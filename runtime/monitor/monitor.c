@@ -1,0 +1,419 @@
+/* vpcri-monitor: the per-container process that outlives vpcrid (docs/ARCHITECTURE.md, "Process
+ * model"). It starts the container's first process, writes its stdout/stderr to the CRI log file,
+ * reopens that file on SIGUSR1, and records how the process ended in <state>/exit.
+ *
+ *   vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR] -- ARGV...
+ *
+ * State files (key=value lines, each replaced atomically):
+ *   <state>/monitor     pid, start_time of this monitor          (written first)
+ *   <state>/pid         pid, start_time, started_at[_ns] of the container process (right after fork)
+ *   <state>/exit        exit_code, signal, oom, finished_at[_ns], reason, message (before exiting)
+ *   <state>/log-reopen  count, error: result of the latest SIGUSR1 reopen
+ * --sync-fd (a socket from the spawner) gets one line, "ok" once the command runs or
+ * "error <errno> <what>", and the monitor does not exit before the spawner closes its end, so
+ * the spawner can always open a pidfd for it. Static C without allocation: < 1 MiB RSS. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cri_log.h"
+#include "state_file.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The exit code CRI runtimes report when the command could not be started (containerd: StartError). */
+enum { START_ERROR_EXIT_CODE = 128, DEFAULT_MAX_LINE = 16 * 1024, SPAWNER_WAIT_MS = 60 * 1000 };
+
+struct options {
+  const char *state;
+  const char *log;
+  const char *cgroup;
+  int sync_fd;
+  size_t max_line;
+  char **argv;
+};
+
+static int sync_fd = -1;
+
+/* Reports a failure to the spawner (and to stderr, for a human running the monitor by hand). */
+static void report_error(int err, const char *what) {
+  char line[1024];
+  int n = snprintf(line, sizeof line, "error %d %s\n", err, what);
+  if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+  if (sync_fd >= 0 && write(sync_fd, line, (size_t)n) < 0) {
+    /* nobody to tell */
+  }
+  fprintf(stderr, "vpcri-monitor: %s%s%s\n", what, err ? ": " : "", err ? strerror(err) : "");
+}
+
+static void usage_error(const char *what) {
+  report_error(0, what);
+  fprintf(stderr,
+          "usage: vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]"
+          " -- ARGV...\n");
+  exit(2);
+}
+
+static unsigned long parse_number(const char *s, const char *flag) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *s == '\0' || *end != '\0') {
+    char what[256];
+    snprintf(what, sizeof what, "%s needs a number, got \"%s\"", flag, s);
+    usage_error(what);
+  }
+  return v;
+}
+
+static void parse_options(int argc, char **argv, struct options *o) {
+  o->sync_fd = -1;
+  o->max_line = DEFAULT_MAX_LINE;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(a, "--version") == 0) {
+      printf("vpcri-monitor " VPCRI_VERSION "\n");
+      exit(0);
+    }
+    if (i + 1 >= argc) usage_error("missing value or command after an option");
+    const char *v = argv[++i];
+    if (strcmp(a, "--state") == 0) {
+      o->state = v;
+    } else if (strcmp(a, "--log") == 0) {
+      o->log = v;
+    } else if (strcmp(a, "--cgroup") == 0) {
+      o->cgroup = v;
+    } else if (strcmp(a, "--sync-fd") == 0) {
+      o->sync_fd = (int)parse_number(v, a);
+      sync_fd = o->sync_fd;
+    } else if (strcmp(a, "--max-line") == 0) {
+      o->max_line = parse_number(v, a);
+      if (o->max_line == 0 || o->max_line > 1024 * 1024) usage_error("--max-line must be 1..1048576");
+    } else {
+      char what[256];
+      snprintf(what, sizeof what, "unknown option \"%s\"", a);
+      usage_error(what);
+    }
+  }
+  if (o->state == NULL || o->state[0] != '/') usage_error("--state must be an absolute path");
+  if (o->log != NULL && o->log[0] != '/') usage_error("--log must be an absolute path");
+  if (i >= argc) usage_error("no command given after --");
+  o->argv = argv + i;
+}
+
+static int open_log(const char *path) {
+  if (path == NULL) return -1;
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+/* Runs in the forked child: becomes the container's first process with nothing of the monitor
+ * left but stdio. Every fd above 2 is closed on exec (the CVE-2024-21626 class: a leaked fd
+ * is a way out of the container), signals are back to their defaults. */
+static void exec_child(char **argv, int devnull, int out, int err, int exec_err) {
+  setsid();
+  if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    struct rlimit rl;
+    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
+    for (int fd = 3; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execv(argv[0], argv);
+fail:;
+  int e = errno;
+  if (write(exec_err, &e, sizeof e) < 0) {
+    /* the monitor sees EOF without an errno and reports an unknown start failure */
+  }
+  _exit(127);
+}
+
+static void now_rfc3339(char out[RFC3339NANO_LEN], long long *ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  format_rfc3339nano(&ts, out);
+  if (ns) *ns = timespec_ns(&ts);
+}
+
+/* Did the kernel OOM-kill anything in the container's cgroup? cgroup2 memory.events or
+ * cgroup1 memory.oom_control, both have an "oom_kill N" line. */
+static int cgroup_oom_killed(const char *cgroup) {
+  static const char *const files[] = {"memory.events", "memory.oom_control"};
+  if (cgroup == NULL) return 0;
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[PATH_MAX], buf[1024];
+    snprintf(path, sizeof path, "%s/%s", cgroup, files[i]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    for (char *line = buf; line != NULL; line = strchr(line, '\n')) {
+      if (*line == '\n') line++;
+      if (strncmp(line, "oom_kill ", 9) == 0) return strtoull(line + 9, NULL, 10) > 0;
+    }
+  }
+  return 0;
+}
+
+static void write_exit(const char *state, int exit_code, int sig, int oom, const char *reason,
+                       const char *message) {
+  char finished[RFC3339NANO_LEN], content[1536];
+  long long ns;
+  now_rfc3339(finished, &ns);
+  snprintf(content, sizeof content,
+           "exit_code=%d\nsignal=%d\noom=%d\nfinished_at=%s\nfinished_at_ns=%lld\nreason=%s\nmessage=%s\n",
+           exit_code, sig, oom, finished, ns, reason, message);
+  int err = state_write(state, "exit", content);
+  if (err) fprintf(stderr, "vpcri-monitor: writing %s/exit: %s\n", state, strerror(-err));
+}
+
+static void write_reopen_result(const char *state, unsigned long count, const char *path, int err) {
+  char content[PATH_MAX + 512];
+  const char *error = err == 0 ? "" : path == NULL ? "the container has no log file" : strerror(err);
+  snprintf(content, sizeof content, "count=%lu\npath=%s\nerrno=%d\nerror=%s\n", count, path ? path : "", err,
+           error);
+  state_write(state, "log-reopen", content);
+}
+
+struct stream {
+  struct cri_stream cri;
+  int fd; /* read end of the container's pipe, -1 once it is closed */
+};
+
+/* Reads one chunk (or, with `drain`, all that is buffered) of a pipe into the log; closes the
+ * pipe at end of stream. One chunk per wake-up keeps a chatty stream from starving the other. */
+static void pump(const struct cri_log *log, struct stream *s, int drain) {
+  for (;;) {
+    ssize_t n = read(s->fd, cri_stream_space(&s->cri), cri_stream_room(log, &s->cri));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    char now[RFC3339NANO_LEN];
+    now_rfc3339(now, NULL);
+    int eof = n <= 0;
+    cri_log_consume(log, &s->cri, eof ? 0 : (size_t)n, eof, now);
+    if (eof) {
+      close(s->fd);
+      s->fd = -1;
+      return;
+    }
+    if (!drain) return;
+  }
+}
+
+int main(int argc, char **argv) {
+  struct options opt;
+  memset(&opt, 0, sizeof opt);
+  /* Make sure fds 0-2 exist, so no pipe below lands on them and gets clobbered by dup2. */
+  for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR)) {
+  }
+  parse_options(argc, argv, &opt);
+  if (chdir("/") != 0) {
+    /* not fatal: only keeps a mount point busy */
+  }
+
+  /* The daemon signals the container, never the monitor: it ignores the usual stop signals and
+   * lives exactly as long as the container. SIGCHLD and SIGUSR1 arrive through a signalfd. */
+  signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would make the kernel reap the container for us */
+  signal(SIGUSR1, SIG_DFL);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGCHLD);
+  sigaddset(&handled, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &handled, NULL);
+  int sigfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0) {
+    report_error(errno, "signalfd");
+    return 1;
+  }
+  /* Orphans of the container are reparented here rather than to the host's init. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    report_error(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+    return 1;
+  }
+
+  char content[512], what[PATH_MAX + 64];
+  snprintf(what, sizeof what, "%s/exit", opt.state);
+  if (access(what, F_OK) == 0) {
+    snprintf(what, sizeof what, "state directory %s already holds an exit file: the container ran before",
+             opt.state);
+    report_error(0, what);
+    return 1;
+  }
+  snprintf(content, sizeof content, "pid=%d\nstart_time=%llu\n", (int)getpid(), proc_start_time(getpid()));
+  int err = state_write(opt.state, "monitor", content);
+  if (err) {
+    snprintf(what, sizeof what, "write %s/monitor", opt.state);
+    report_error(-err, what);
+    return 1;
+  }
+
+  struct cri_log log = {open_log(opt.log), opt.max_line};
+  if (opt.log != NULL && log.fd < 0) {
+    snprintf(what, sizeof what, "open log file %s", opt.log);
+    report_error(errno, what);
+    return 1;
+  }
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out[2], errp[2], exec_err[2];
+  if (devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC)) {
+    report_error(errno, "create the container's stdio pipes");
+    return 1;
+  }
+
+  char started[RFC3339NANO_LEN];
+  long long started_ns;
+  now_rfc3339(started, &started_ns);
+  pid_t child = fork();
+  if (child < 0) {
+    report_error(errno, "fork the container process");
+    return 1;
+  }
+  if (child == 0) exec_child(opt.argv, devnull, out[1], errp[1], exec_err[1]);
+  close(devnull);
+  close(out[1]);
+  close(errp[1]);
+  close(exec_err[1]);
+
+  snprintf(content, sizeof content, "pid=%d\nstart_time=%llu\nstarted_at=%s\nstarted_at_ns=%lld\n", (int)child,
+           proc_start_time(child), started, started_ns);
+  err = state_write(opt.state, "pid", content);
+  if (err) fprintf(stderr, "vpcri-monitor: writing %s/pid: %s\n", opt.state, strerror(-err));
+
+  /* The exec_err pipe closes on a successful exec, or carries the errno of a failed one. */
+  int exec_errno = 0;
+  ssize_t n;
+  do {
+    n = read(exec_err[0], &exec_errno, sizeof exec_errno);
+  } while (n < 0 && errno == EINTR);
+  close(exec_err[0]);
+  if (n != 0) {
+    if (n != (ssize_t)sizeof exec_errno) exec_errno = EIO;
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    snprintf(what, sizeof what, "exec \"%s\"", opt.argv[0]);
+    char message[PATH_MAX + 160];
+    snprintf(message, sizeof message, "%s: %s", what, strerror(exec_errno));
+    write_exit(opt.state, START_ERROR_EXIT_CODE, 0, 0, "StartError", message);
+    report_error(exec_errno, what);
+    return 1;
+  }
+  if (sync_fd >= 0 && write(sync_fd, "ok\n", 3) != 3) {
+    close(sync_fd); /* the spawner is gone; it will adopt us from the state files */
+    sync_fd = -1;
+  }
+
+  static char out_buf[DEFAULT_MAX_LINE + 1], err_buf[DEFAULT_MAX_LINE + 1];
+  struct stream streams[2] = {
+      {{"stdout", out_buf, 0}, out[0]},
+      {{"stderr", err_buf, 0}, errp[0]},
+  };
+  if (opt.max_line > DEFAULT_MAX_LINE) {
+    /* Only a non-default line size costs heap; the default stays in (untouched) static storage. */
+    streams[0].cri.buf = malloc(opt.max_line + 1);
+    streams[1].cri.buf = malloc(opt.max_line + 1);
+    if (!streams[0].cri.buf || !streams[1].cri.buf) {
+      fprintf(stderr, "vpcri-monitor: no memory for %zu-byte log lines\n", opt.max_line);
+      streams[0].cri.buf = out_buf;
+      streams[1].cri.buf = err_buf;
+      log.max_line = DEFAULT_MAX_LINE;
+    }
+  }
+  for (int i = 0; i < 2; i++) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
+
+  unsigned long reopens = 0;
+  int status = 0, exited = 0;
+  while (!exited) {
+    struct pollfd p[4] = {
+        {sigfd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
+    if (poll(p, 4, -1) < 0) continue;
+    for (int i = 0; i < 2; i++) {
+      if (p[1 + i].revents) pump(&log, &streams[i], 0);
+    }
+    if (p[3].revents) { /* the spawner has closed its end (or died): nothing more to wait for */
+      close(sync_fd);
+      sync_fd = -1;
+    }
+    if (p[0].revents) {
+      struct signalfd_siginfo si;
+      int reopen = 0;
+      while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGUSR1) reopen = 1;
+      }
+      if (reopen) {
+        int fd = open_log(opt.log);
+        int reopen_err = fd >= 0 ? 0 : opt.log == NULL ? EINVAL : errno;
+        if (fd >= 0) { /* on failure keep writing to the old file: nothing is lost */
+          if (log.fd >= 0) close(log.fd);
+          log.fd = fd;
+        }
+        write_reopen_result(opt.state, ++reopens, opt.log, reopen_err);
+      }
+      /* Reap everything: the container and any orphan reparented to us. */
+      for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) break;
+        if (pid == child) {
+          status = st;
+          exited = 1;
+        }
+      }
+    }
+  }
+
+  /* What the container wrote before exiting is still in the pipes: log it, then its end. */
+  for (int i = 0; i < 2; i++) {
+    if (streams[i].fd >= 0) pump(&log, &streams[i], 1);
+    if (streams[i].fd >= 0) { /* a descendant still holds the pipe: end the record here */
+      char now[RFC3339NANO_LEN];
+      now_rfc3339(now, NULL);
+      cri_log_consume(&log, &streams[i].cri, 0, 1, now);
+    }
+  }
+  int oom = cgroup_oom_killed(opt.cgroup);
+  if (WIFSIGNALED(status)) {
+    write_exit(opt.state, 128 + WTERMSIG(status), WTERMSIG(status), oom, oom ? "OOMKilled" : "Error", "");
+  } else {
+    int code = WEXITSTATUS(status);
+    write_exit(opt.state, code, 0, oom, oom ? "OOMKilled" : code == 0 ? "Completed" : "Error", "");
+  }
+
+  if (sync_fd >= 0) { /* the spawner has not taken its pidfd for us yet: let it */
+    struct pollfd p = {sync_fd, POLLIN, 0};
+    while (poll(&p, 1, SPAWNER_WAIT_MS) < 0 && errno == EINTR) {
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,77 @@
+// The daemon side of vpcri-monitor (docs/ARCHITECTURE.md, "Process model"): start a container's
+// monitor detached from vpcrid, watch it through a pidfd, and find it again after a restart.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/fd.h"
+#include "runtime/monitor/monitor_state.h"
+#include "runtime/monitor/process_ref.h"
+
+namespace vpcri::runtime {
+
+struct MonitorSpec {
+  std::string monitor_path;        // the vpcri-monitor binary (installed in libexecdir)
+  std::string state_dir;           // absolute, existing, empty: the monitor's files go here
+  std::string log_path;            // absolute CRI log file; empty discards the output
+  std::vector<std::string> argv;   // the container's first process; argv[0] is a path (no PATH lookup)
+  std::vector<std::string> env;    // environment of the monitor and the process; empty: a default PATH
+  std::string cgroup_dir;          // optional: whose memory.events / memory.oom_control tells an OOM kill
+  size_t max_log_line = 16 * 1024;  // longer lines are split into P records (containerd's default)
+  std::chrono::milliseconds start_timeout{10000};
+};
+
+// A running (or just finished) monitor. The monitor is not our child: its pidfd tells when it
+// ends, and then read_exit() of its state directory tells how the container ended.
+class MonitorHandle {
+ public:
+  MonitorHandle(std::string state_dir, ProcessRef monitor, ContainerStart container, UniqueFd pidfd);
+
+  const std::string& state_dir() const { return state_dir_; }
+  const ProcessRef& monitor() const { return monitor_; }
+  const ProcessRef& container() const { return container_.process; }
+  int64_t started_at_ns() const { return container_.started_at_ns; }
+  const std::string& started_at() const { return container_.started_at; }
+
+  // Becomes readable (POLLIN) when the monitor exits, i.e. after it recorded the exit: for epoll.
+  int pidfd() const { return pidfd_.get(); }
+  bool exited() const;
+
+  // Waits up to `timeout` for the monitor to exit; then how the container ended (an Unknown
+  // status if the monitor was killed before it could record it), else nullopt.
+  std::optional<ExitStatus> wait(std::chrono::milliseconds timeout) const;
+
+  // Signals the container's first process (never a process that recycled its pid); false if it
+  // has already exited.
+  bool signal_container(int sig) const;
+
+ private:
+  std::string state_dir_;
+  ProcessRef monitor_;
+  ContainerStart container_;
+  UniqueFd pidfd_;
+};
+
+// Starts vpcri-monitor detached (double fork, own session: it does not die with vpcrid) and
+// returns once the container's process runs. A command that cannot be executed fails here with
+// the exec error (Errc from its errno, e.g. not_found), and <state>/exit says StartError.
+MonitorHandle spawn_monitor(const MonitorSpec& spec);
+
+// After a daemon restart: the live monitor of `state_dir` (checked by pid and start time, so a
+// recycled pid is not adopted), or, if it is gone, how the container ended (recorded, or an
+// Unknown status when the monitor died without recording it). Throws not_found if the directory
+// does not exist.
+std::variant<MonitorHandle, ExitStatus> adopt(const std::string& state_dir);
+
+// ReopenContainerLog: asks the monitor to reopen its log path (after the old file was renamed)
+// and waits for its answer. Throws with the monitor's error if it could not (it then keeps
+// writing to the old file), failed_precondition if the container has exited, deadline_exceeded
+// if it does not answer. Callers serialize reopens of one container.
+void reopen_log(const MonitorHandle& handle, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+}  // namespace vpcri::runtime
