@@ -184,12 +184,17 @@ static int cgroup_oom_killed(const char *cgroup) {
 
 static void write_exit(const char *state, int exit_code, int sig, int oom, const char *reason,
                        const char *message) {
-  char finished[RFC3339NANO_LEN], content[1536];
+  char finished[RFC3339NANO_LEN], content[1536], flat[1024];
   long long ns;
+  /* One line per key: a newline in the message (say, from the command's name) must not split it. */
+  snprintf(flat, sizeof flat, "%s", message);
+  for (char *c = flat; *c; c++) {
+    if (*c == '\n') *c = ' ';
+  }
   now_rfc3339(finished, &ns);
   snprintf(content, sizeof content,
            "exit_code=%d\nsignal=%d\noom=%d\nfinished_at=%s\nfinished_at_ns=%lld\nreason=%s\nmessage=%s\n",
-           exit_code, sig, oom, finished, ns, reason, message);
+           exit_code, sig, oom, finished, ns, reason, flat);
   int err = state_write(state, "exit", content);
   if (err) fprintf(stderr, "vpcri-monitor: writing %s/exit: %s\n", state, strerror(-err));
 }
@@ -309,7 +314,14 @@ int main(int argc, char **argv) {
   snprintf(content, sizeof content, "pid=%d\nstart_time=%llu\nstarted_at=%s\nstarted_at_ns=%lld\n", (int)child,
            proc_start_time(child), started, started_ns);
   err = state_write(opt.state, "pid", content);
-  if (err) fprintf(stderr, "vpcri-monitor: writing %s/pid: %s\n", opt.state, strerror(-err));
+  if (err) { /* a container nobody could find again must not run */
+    kill(child, SIGKILL);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    snprintf(what, sizeof what, "write %s/pid", opt.state);
+    report_error(-err, what);
+    return 1;
+  }
 
   /* The exec_err pipe closes on a successful exec, or carries the errno of a failed one. */
   int exec_errno = 0;
