@@ -1,0 +1,111 @@
+// What vpcri-init does to become a container's (or a pod's pause, or an exec's) first process:
+// a plain value the daemon fills from the CRI request, written as JSON into the container's state
+// directory and read back by vpcri-init (see init.cc). runtime/ knows nothing of CRI: every
+// decision (which namespaces, which capabilities, which mounts) is already made here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vpcri::runtime::container {
+
+// How the process gets one kind of namespace.
+struct NamespaceSpec {
+  enum class Mode {
+    host,   // stay in the node's (vpcrid's) namespace: hostNetwork, hostIPC, hostPID
+    fresh,  // a new, empty namespace of its own
+    join,   // setns(2) into `path`: a pinned pod namespace file or /proc/<pid>/ns/<kind>
+  };
+  Mode mode = Mode::fresh;
+  std::string path;  // only for join
+  bool operator==(const NamespaceSpec&) const = default;
+};
+
+enum class Propagation { private_, rslave, rshared };
+
+// A bind mount into the container (CRI Mount, and the pod's hosts/resolv.conf/hostname/shm).
+struct BindMount {
+  std::string source;       // absolute host path; must exist
+  std::string destination;  // absolute path inside the container; created if missing
+  bool readonly = false;
+  Propagation propagation = Propagation::private_;
+  bool recursive = true;  // rbind (CRI mounts are recursive)
+  bool operator==(const BindMount&) const = default;
+};
+
+struct Rlimit {
+  std::string name;  // "RLIMIT_NOFILE"
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+  bool operator==(const Rlimit&) const = default;
+};
+
+struct SeccompSpec {
+  enum class Mode { unconfined, runtime_default, localhost };
+  Mode mode = Mode::unconfined;
+  std::string profile_path;  // localhost: absolute path of a JSON profile (docker/OCI format)
+  bool operator==(const SeccompSpec&) const = default;
+};
+
+// The process and who it runs as.
+struct ProcessSpec {
+  // args[0] is absolute, or looked up in the PATH of `env` inside the container's root.
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // KEY=VALUE, final (image env + CRI env already merged)
+  std::string cwd = "/";         // created if missing, as container runtimes do
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;
+  // The capability set ("CAP_CHOWN", ...): bounding, permitted, effective and inheritable all
+  // get exactly this set; ambient gets it too when uid != 0 (so non-root keeps what it was given).
+  std::vector<std::string> capabilities;
+  bool no_new_privs = false;
+  SeccompSpec seccomp;
+  std::vector<Rlimit> rlimits;
+  // Written to /proc/self/oom_score_adj; lowering it needs CAP_SYS_RESOURCE, and without that
+  // the value is raised to the current one instead of failing (containerd's
+  // restrict_oom_score_adj).
+  std::optional<int> oom_score_adj;
+  bool operator==(const ProcessSpec&) const = default;
+};
+
+struct InitSpec {
+  ProcessSpec process;
+
+  // Namespaces. The PID namespace is entered by whoever forks the process (vpcri-monitor
+  // --pidns, or vpcri-init's own fork for exec), since setns(CLONE_NEWPID) only affects children.
+  NamespaceSpec net, ipc, uts, pid;
+  // mnt: fresh for a container (rootfs set up below); join for an exec into a running container
+  // (then rootfs/mounts are ignored: the container's mount namespace already has them).
+  NamespaceSpec mnt;
+
+  // The container's root: the overlay already mounted by the daemon (host path). vpcri-init
+  // mounts /proc, /sys, /dev (tmpfs with the standard nodes), /dev/pts, /dev/mqueue under it,
+  // then `mounts`, then pivot_root, then masked and read-only paths.
+  std::string rootfs;
+  bool readonly_rootfs = false;
+  // Privileged: /sys read-write, the host's devices, no masked or read-only paths.
+  bool privileged = false;
+  std::vector<BindMount> mounts;
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+
+  std::string hostname;                       // set when uts is fresh and this is non-empty
+  std::map<std::string, std::string> sysctls;  // applied in the new namespaces before exec
+
+  // cgroup directories (one per hierarchy) the process moves itself into before exec, so no
+  // instruction of the user's program ever runs outside its cgroup.
+  std::vector<std::string> cgroup_dirs;
+
+  bool operator==(const InitSpec&) const = default;
+};
+
+// JSON (nlohmann) form, used for <state>/containers/<id>/init.json. from_json throws
+// vpcri::Error(invalid_argument) naming the bad field.
+std::string init_spec_to_json(const InitSpec& spec);
+InitSpec init_spec_from_json(const std::string& text);
+
+}  // namespace vpcri::runtime::container

@@ -1,0 +1,23 @@
+// Seccomp filters with libseccomp: containerd's RuntimeDefault profile, and Localhost profiles in
+// the JSON format kubelet users write (the docker/OCI seccomp profile format).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vpcri::runtime::security {
+
+// The RuntimeDefault profile: equivalent to containerd's default (moby's default.json for
+// amd64, capability-conditional syscalls included), as JSON text in that same format.
+const std::string& runtime_default_profile_json();
+
+// Validates a profile (file content): "" if it is loadable, else what is wrong (bad JSON, unknown
+// action or architecture). Unknown syscall names are skipped, as other runtimes do.
+std::string check_profile_json(const std::string& json);
+
+// In the calling process, just before exec: builds the filter from `json` for the native
+// architecture and loads it. `caps` is the process's final capability set (profiles may include
+// or exclude rules by capability). Throws vpcri::Error.
+void load_profile_json(const std::string& json, const std::vector<std::string>& caps);
+
+}  // namespace vpcri::runtime::security
