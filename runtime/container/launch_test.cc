@@ -182,7 +182,7 @@ TEST_CASE("runtime-container: a missing executable fails the launch and is recor
   spec = spec_for(c2.mount(), "true");
   spec.mounts = {{c2.dir / "no-such-source", "/data", false, Propagation::private_, true}};
   CHECK_THROWS_WITH(launch(binaries(), c2.state_dir, c2.log_path, spec, ""),
-                    doctest::Contains("mount " + c2.dir + "/no-such-source on /data: No such file or directory"));
+                    doctest::Contains(("mount " + c2.dir.path + "/no-such-source on /data: No such file or directory").c_str()));
 }
 
 TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and PID namespaces") {
@@ -191,22 +191,22 @@ TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and 
     std::string dir;
     ~Unpin() { unpin_pod_namespaces(dir); }
   } unpin{pod / "ns"};
-  PodNamespaces ns = pin_pod_namespaces(pod / "ns", {true, true, true, "pod-host"});
+  PodNamespaces ns = pin_pod_namespaces(pod / "ns", {true, true, false, "pod-host"});
   auto join = [](const std::string& path) { return NamespaceSpec{NamespaceSpec::Mode::join, path}; };
 
   Container first, second;
   Reaper reaper;
   std::string script = "echo $$; hostname; readlink /proc/self/ns/ipc";
+  // The first one plays pause: pid 1 of a fresh PID namespace, which is then pinned.
   InitSpec a = spec_for(first.mount(), script + "; exec sleep 1000");
   a.ipc = join(ns.ipc);
   a.uts = join(ns.uts);
-  a.pid = join(ns.pid);
   MonitorHandle h = launch(binaries(), first.state_dir, first.log_path, a, "");
   reaper.add(h);
   InitSpec b = spec_for(second.mount(), script);
   b.ipc = a.ipc;
   b.uts = a.uts;
-  b.pid = a.pid;
+  b.pid = join(pin_pid_namespace(pod / "ns", h.container().pid));
   MonitorHandle h2 = launch(binaries(), second.state_dir, second.log_path, b, "");
   reaper.add(h2);
   CHECK(wait_exit(h2).exit_code == 0);
