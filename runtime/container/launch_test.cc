@@ -3,6 +3,7 @@
 #include "runtime/container/launch.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -260,4 +261,44 @@ TEST_CASE("runtime-container: exec_sync runs in the container, returns its outpu
                     doctest::Contains("exec \"missing-binary\": executable file not found in $PATH"));
   h.signal_container(SIGKILL);
   wait_exit(h);
+}
+
+TEST_CASE("runtime-container: the process is in its cgroups before the command runs") {
+  // A pids cgroup of our own (v1), removed again whatever happens.
+  struct OwnCgroup {
+    std::string dir = "/sys/fs/cgroup/pids/vpcri-container-test-" + std::to_string(::getpid());
+    OwnCgroup() { REQUIRE(::mkdir(dir.c_str(), 0755) == 0); }
+    ~OwnCgroup() {
+      for (int i = 0; i < 500 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; i++) std::this_thread::sleep_for(10ms);
+    }
+  } cgroup;
+  Container c;
+  InitSpec spec = spec_for(c.mount(), "grep pids: /proc/self/cgroup");
+  spec.cgroup_dirs = {cgroup.dir};
+  CHECK(contains(run(c, spec), ":pids:/vpcri-container-test-" + std::to_string(::getpid()) + "\n"));
+}
+
+TEST_CASE("runtime-container: a hard limit above ours or a lower oom_score_adj without CAP_SYS_RESOURCE") {
+  std::string self = vpcri::fs::read_file("/proc/self/status");
+  bool sys_resource = (std::stoull(status_field(self, "CapEff"), nullptr, 16) >> 24 & 1) != 0;
+  rlimit nofile{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+
+  Container c;
+  InitSpec spec = spec_for(c.mount(), "ulimit -Hn");
+  spec.process.rlimits = {{"RLIMIT_NOFILE", nofile.rlim_cur, nofile.rlim_max + 1}};
+  if (sys_resource) {
+    CHECK(run(c, spec) == std::to_string(nofile.rlim_max + 1) + "\n");
+  } else {
+    CHECK_THROWS_WITH(launch(binaries(), c.state_dir, c.log_path, spec, ""),
+                      doctest::Contains("needs CAP_SYS_RESOURCE to raise the hard limit: Operation not permitted"));
+  }
+
+  // Lowering oom_score_adj needs the capability too; without it the current value stays.
+  Container c2;
+  int current = std::stoi(vpcri::fs::read_file("/proc/self/oom_score_adj"));
+  REQUIRE(current > -1000);
+  spec = spec_for(c2.mount(), "cat /proc/self/oom_score_adj");
+  spec.process.oom_score_adj = current - 1;
+  CHECK(run(c2, spec) == std::to_string(sys_resource ? current - 1 : current) + "\n");
 }
