@@ -112,13 +112,13 @@ TEST_CASE("runtime-container: read-only rootfs, masked and read-only paths, a re
   vpcri::fs::write_file_atomic(host / "file", "from the host\n");
   InitSpec spec = spec_for(c.mount(),
                            "touch /newfile 2>/dev/null || echo rootfs-ro; touch /dev/shm/x && echo shm-rw; "
-                           "echo kcore=$(cat /proc/kcore | wc -c); echo 1 > /proc/sys/kernel/domainname || echo sys-ro; "
+                           "echo timer_list=$(cat /proc/timer_list | wc -c); echo 1 > /proc/sys/kernel/domainname || echo sys-ro; "
                            "cat /data/file; touch /data/new 2>/dev/null || echo data-ro; cat /etc/single");
   spec.readonly_rootfs = true;
   spec.mounts = {{host.path, "/data", true, Propagation::private_, true},
                  {host / "file", "/etc/single", true, Propagation::rslave, false}};
   std::string out = run(c, spec);
-  CHECK(contains(out, "rootfs-ro\nshm-rw\nkcore=0\nsys-ro\nfrom the host\ndata-ro\nfrom the host\n"));
+  CHECK(contains(out, "rootfs-ro\nshm-rw\ntimer_list=0\nsys-ro\nfrom the host\ndata-ro\nfrom the host\n"));
   CHECK_FALSE(vpcri::fs::exists(host / "new"));
 }
 
@@ -301,4 +301,23 @@ TEST_CASE("runtime-container: a hard limit above ours or a lower oom_score_adj w
   spec = spec_for(c2.mount(), "cat /proc/self/oom_score_adj");
   spec.process.oom_score_adj = current - 1;
   CHECK(run(c2, spec) == std::to_string(sys_resource ? current - 1 : current) + "\n");
+}
+
+TEST_CASE("runtime-container: a Localhost seccomp profile; a privileged container") {
+  Container c;
+  TempDir host;
+  vpcri::fs::write_file_atomic(host / "profile.json", R"({"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]})");
+  InitSpec spec = spec_for(c.mount(), "mkdir /newdir 2>/dev/null || echo denied");
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "profile.json"};
+  CHECK(run(c, spec) == "denied\n");
+
+  // Privileged: /sys read-write, the host's devices, nothing masked, every capability.
+  Container c2;
+  spec = spec_for(c2.mount(), "grep ' /sys ' /proc/mounts; head -c 1 /proc/timer_list | wc -c; test -e /dev/kmsg && echo kmsg");
+  spec.privileged = true;
+  spec.process.capabilities = security::all_capabilities();
+  std::string out = run(c2, spec);
+  CHECK(contains(out, "sysfs /sys sysfs rw,"));
+  CHECK_MESSAGE(contains(out, "\n1\nkmsg\n"), out);
 }
