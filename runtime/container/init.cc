@@ -131,11 +131,12 @@ pid_t g_child = 0;
 void forward_signal(int sig) { ::kill(g_child, sig); }
 
 void fork_into_pidns() {
-  pid_t parent = ::getpid();
   g_child = ::fork();
   if (g_child < 0) init_failed("fork into the container's PID namespace");
+  // (The child cannot check getppid() against a parent outside its PID namespace: it reads 0.
+  // exec_sync's kill of the whole process group covers a parent killed before this prctl.)
   if (g_child == 0) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(1);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) init_failed("prctl(PR_SET_PDEATHSIG)");
     return;
   }
   ::close(kErrorFd);  // the child reports; EOF must come with its execve

@@ -3,6 +3,7 @@
 #include "runtime/container/launch.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -111,13 +112,13 @@ TEST_CASE("runtime-container: read-only rootfs, masked and read-only paths, a re
   vpcri::fs::write_file_atomic(host / "file", "from the host\n");
   InitSpec spec = spec_for(c.mount(),
                            "touch /newfile 2>/dev/null || echo rootfs-ro; touch /dev/shm/x && echo shm-rw; "
-                           "echo kcore=$(cat /proc/kcore | wc -c); echo 1 > /proc/sys/kernel/domainname || echo sys-ro; "
+                           "echo timer_list=$(cat /proc/timer_list | wc -c); echo 1 > /proc/sys/kernel/domainname || echo sys-ro; "
                            "cat /data/file; touch /data/new 2>/dev/null || echo data-ro; cat /etc/single");
   spec.readonly_rootfs = true;
   spec.mounts = {{host.path, "/data", true, Propagation::private_, true},
                  {host / "file", "/etc/single", true, Propagation::rslave, false}};
   std::string out = run(c, spec);
-  CHECK(contains(out, "rootfs-ro\nshm-rw\nkcore=0\nsys-ro\nfrom the host\ndata-ro\nfrom the host\n"));
+  CHECK(contains(out, "rootfs-ro\nshm-rw\ntimer_list=0\nsys-ro\nfrom the host\ndata-ro\nfrom the host\n"));
   CHECK_FALSE(vpcri::fs::exists(host / "new"));
 }
 
@@ -182,7 +183,7 @@ TEST_CASE("runtime-container: a missing executable fails the launch and is recor
   spec = spec_for(c2.mount(), "true");
   spec.mounts = {{c2.dir / "no-such-source", "/data", false, Propagation::private_, true}};
   CHECK_THROWS_WITH(launch(binaries(), c2.state_dir, c2.log_path, spec, ""),
-                    doctest::Contains("mount " + c2.dir + "/no-such-source on /data: No such file or directory"));
+                    doctest::Contains(("mount " + c2.dir.path + "/no-such-source on /data: No such file or directory").c_str()));
 }
 
 TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and PID namespaces") {
@@ -191,22 +192,22 @@ TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and 
     std::string dir;
     ~Unpin() { unpin_pod_namespaces(dir); }
   } unpin{pod / "ns"};
-  PodNamespaces ns = pin_pod_namespaces(pod / "ns", {true, true, true, "pod-host"});
+  PodNamespaces ns = pin_pod_namespaces(pod / "ns", {true, true, false, "pod-host"});
   auto join = [](const std::string& path) { return NamespaceSpec{NamespaceSpec::Mode::join, path}; };
 
   Container first, second;
   Reaper reaper;
   std::string script = "echo $$; hostname; readlink /proc/self/ns/ipc";
+  // The first one plays pause: pid 1 of a fresh PID namespace, which is then pinned.
   InitSpec a = spec_for(first.mount(), script + "; exec sleep 1000");
   a.ipc = join(ns.ipc);
   a.uts = join(ns.uts);
-  a.pid = join(ns.pid);
   MonitorHandle h = launch(binaries(), first.state_dir, first.log_path, a, "");
   reaper.add(h);
   InitSpec b = spec_for(second.mount(), script);
   b.ipc = a.ipc;
   b.uts = a.uts;
-  b.pid = a.pid;
+  b.pid = join(pin_pid_namespace(pod / "ns", h.container().pid));
   MonitorHandle h2 = launch(binaries(), second.state_dir, second.log_path, b, "");
   reaper.add(h2);
   CHECK(wait_exit(h2).exit_code == 0);
@@ -260,4 +261,63 @@ TEST_CASE("runtime-container: exec_sync runs in the container, returns its outpu
                     doctest::Contains("exec \"missing-binary\": executable file not found in $PATH"));
   h.signal_container(SIGKILL);
   wait_exit(h);
+}
+
+TEST_CASE("runtime-container: the process is in its cgroups before the command runs") {
+  // A pids cgroup of our own (v1), removed again whatever happens.
+  struct OwnCgroup {
+    std::string dir = "/sys/fs/cgroup/pids/vpcri-container-test-" + std::to_string(::getpid());
+    OwnCgroup() { REQUIRE(::mkdir(dir.c_str(), 0755) == 0); }
+    ~OwnCgroup() {
+      for (int i = 0; i < 500 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; i++) std::this_thread::sleep_for(10ms);
+    }
+  } cgroup;
+  Container c;
+  InitSpec spec = spec_for(c.mount(), "grep pids: /proc/self/cgroup");
+  spec.cgroup_dirs = {cgroup.dir};
+  CHECK(contains(run(c, spec), ":pids:/vpcri-container-test-" + std::to_string(::getpid()) + "\n"));
+}
+
+TEST_CASE("runtime-container: a hard limit above ours or a lower oom_score_adj without CAP_SYS_RESOURCE") {
+  std::string self = vpcri::fs::read_file("/proc/self/status");
+  bool sys_resource = (std::stoull(status_field(self, "CapEff"), nullptr, 16) >> 24 & 1) != 0;
+  rlimit nofile{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+
+  Container c;
+  InitSpec spec = spec_for(c.mount(), "ulimit -Hn");
+  spec.process.rlimits = {{"RLIMIT_NOFILE", nofile.rlim_cur, nofile.rlim_max + 1}};
+  if (sys_resource) {
+    CHECK(run(c, spec) == std::to_string(nofile.rlim_max + 1) + "\n");
+  } else {
+    CHECK_THROWS_WITH(launch(binaries(), c.state_dir, c.log_path, spec, ""),
+                      doctest::Contains("needs CAP_SYS_RESOURCE to raise the hard limit: Operation not permitted"));
+  }
+
+  // Lowering oom_score_adj needs the capability too; without it the current value stays.
+  Container c2;
+  int current = std::stoi(vpcri::fs::read_file("/proc/self/oom_score_adj"));
+  REQUIRE(current > -1000);
+  spec = spec_for(c2.mount(), "cat /proc/self/oom_score_adj");
+  spec.process.oom_score_adj = current - 1;
+  CHECK(run(c2, spec) == std::to_string(sys_resource ? current - 1 : current) + "\n");
+}
+
+TEST_CASE("runtime-container: a Localhost seccomp profile; a privileged container") {
+  Container c;
+  TempDir host;
+  vpcri::fs::write_file_atomic(host / "profile.json", R"({"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]})");
+  InitSpec spec = spec_for(c.mount(), "mkdir /newdir 2>/dev/null || echo denied");
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "profile.json"};
+  CHECK(run(c, spec) == "denied\n");
+
+  // Privileged: /sys read-write, the host's devices, nothing masked, every capability.
+  Container c2;
+  spec = spec_for(c2.mount(), "grep ' /sys ' /proc/mounts; head -c 1 /proc/timer_list | wc -c; test -e /dev/kmsg && echo kmsg");
+  spec.privileged = true;
+  spec.process.capabilities = security::all_capabilities();
+  std::string out = run(c2, spec);
+  CHECK(contains(out, "sysfs /sys sysfs rw,"));
+  CHECK_MESSAGE(contains(out, "\n1\nkmsg\n"), out);
 }

@@ -19,7 +19,9 @@ namespace {
 
 // The child that holds the new namespaces while they are bind-mounted: unshares, tells the
 // parent (one byte on `ready`), and waits for `done` to close. Async-signal-safe only.
-[[noreturn]] void holder(int flags, const std::string& hostname, int ready, int done) {
+[[noreturn]] void holder(int flags, const std::string& hostname, int ready, int done, int parent_ends[2]) {
+  ::close(parent_ends[0]);  // or `done` would never see EOF
+  ::close(parent_ends[1]);
   char result = 0;
   if (::unshare(flags) != 0) {
     result = 1;
@@ -58,8 +60,15 @@ void bind_namespace(pid_t holder_pid, const char* proc_name, const std::string& 
 
 PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec& spec) {
   if (spec.hostname.size() > 64) throw Error(Errc::invalid_argument, "hostname \"" + spec.hostname + "\" is too long");
+  if (spec.pid) {
+    // The kernel hands out a PID namespace only once it has a process (its pid 1):
+    // /proc/<pid>/ns/pid_for_children of a fresh one is ENOENT until then.
+    throw Error(Errc::invalid_argument,
+                "a pod PID namespace cannot be pinned before its first process: start pause with a fresh PID "
+                "namespace, then pin_pid_namespace() it");
+  }
   fs::mkdir_p(dir);
-  int flags = (spec.ipc ? CLONE_NEWIPC : 0) | (spec.uts ? CLONE_NEWUTS : 0) | (spec.pid ? CLONE_NEWPID : 0);
+  int flags = (spec.ipc ? CLONE_NEWIPC : 0) | (spec.uts ? CLONE_NEWUTS : 0);
   PodNamespaces out;
   if (flags == 0) return out;
 
@@ -71,7 +80,10 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork to create the pod namespaces");
-  if (child == 0) holder(flags, spec.hostname, ready_w.get(), done_r.get());
+  if (child == 0) {
+    int parent_ends[2] = {ready_r.get(), done_w.get()};
+    holder(flags, spec.hostname, ready_w.get(), done_r.get(), parent_ends);
+  }
   ready_w.reset();
   done_r.reset();
   std::vector<std::string> created;
@@ -90,8 +102,6 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
     }
     if (spec.ipc) bind_namespace(child, "ipc", out.ipc = dir + "/ipc", created);
     if (spec.uts) bind_namespace(child, "uts", out.uts = dir + "/uts", created);
-    // The child itself stays in our PID namespace; the new one is only its children's.
-    if (spec.pid) bind_namespace(child, "pid_for_children", out.pid = dir + "/pid", created);
   } catch (...) {
     finish_child();
     for (const std::string& path : created) {
@@ -105,6 +115,25 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
   }
   finish_child();
   return out;
+}
+
+std::string pin_pid_namespace(const std::string& dir, pid_t pid) {
+  fs::mkdir_p(dir);
+  std::vector<std::string> created;
+  std::string path = dir + "/pid";
+  try {
+    bind_namespace(pid, "pid", path, created);
+  } catch (...) {
+    for (const std::string& p : created) {
+      try {
+        unpin(p);
+      } catch (const Error&) {
+        // best effort: the original error is the one to report
+      }
+    }
+    throw;
+  }
+  return path;
 }
 
 void unpin_pod_namespaces(const std::string& dir) {

@@ -33,11 +33,17 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
     std::string dir;
     ~Unpin() { unpin_pod_namespaces(dir); }
   } guard{ns_dir};
-  PodNamespaces ns = pin_pod_namespaces(ns_dir, {true, true, true, "pinned"});
+  PodNamespaces ns = pin_pod_namespaces(ns_dir, {true, true, false, "pinned"});
   CHECK(ns.ipc == ns_dir + "/ipc");
   CHECK(ns.uts == ns_dir + "/uts");
-  CHECK(ns.pid == ns_dir + "/pid");
-  for (const auto& path : {ns.ipc, ns.uts, ns.pid}) CHECK_MESSAGE(is_mount_point(path), path);
+  CHECK(ns.pid.empty());
+  // A PID namespace is pinned from its first process (here: ours).
+  std::string pid_path = pin_pid_namespace(ns_dir, ::getpid());
+  CHECK(pid_path == ns_dir + "/pid");
+  for (const auto& path : {ns.ipc, ns.uts, pid_path}) CHECK_MESSAGE(is_mount_point(path), path);
+  struct stat pid_ns{};
+  REQUIRE(::stat(pid_path.c_str(), &pid_ns) == 0);
+  CHECK("pid:[" + std::to_string(pid_ns.st_ino) + "]" == ns_link("/proc/self/ns/pid"));
   struct stat ipc{}, uts{};
   REQUIRE(::stat(ns.ipc.c_str(), &ipc) == 0);
   REQUIRE(::stat(ns.uts.c_str(), &uts) == 0);
@@ -49,7 +55,7 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
   CHECK(is_mount_point(ns.ipc));
 
   unpin_pod_namespaces(ns_dir);
-  for (const auto& path : {ns.ipc, ns.uts, ns.pid}) {
+  for (const auto& path : {ns.ipc, ns.uts, pid_path}) {
     CHECK_FALSE(is_mount_point(path));
     CHECK_FALSE(vpcri::fs::exists(path));
   }
@@ -60,4 +66,6 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
   CHECK(only_ipc.uts.empty());
   CHECK(only_ipc.pid.empty());
   CHECK_FALSE(vpcri::fs::exists(ns_dir + "/uts"));
+  CHECK_THROWS_WITH_AS(pin_pod_namespaces(dir / "other", {false, false, true, ""}),
+                       doctest::Contains("cannot be pinned before its first process"), vpcri::Error);
 }
