@@ -74,7 +74,7 @@ void switch_user(const ProcessSpec& process) {
   if (::setresuid(process.uid, process.uid, process.uid) != 0) init_failed("setresuid " + std::to_string(process.uid));
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) init_failed("prctl(PR_SET_KEEPCAPS)");
   try {
-    security::apply_capabilities(process.capabilities, process.uid != 0);
+    security::apply_capabilities(process.capabilities, /*ambient=*/false);
   } catch (const Error& e) {
     throw InitError(EPERM, std::string("capabilities: ") + e.what());
   }

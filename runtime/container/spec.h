@@ -60,7 +60,8 @@ struct ProcessSpec {
   uint32_t gid = 0;
   std::vector<uint32_t> additional_gids;
   // The capability set ("CAP_CHOWN", ...): bounding, permitted, effective and inheritable all
-  // get exactly this set; ambient gets it too when uid != 0 (so non-root keeps what it was given).
+  // get exactly this set, ambient none. As with containerd and runc, a non-root process thus
+  // holds no capabilities in effect after exec (Kubernetes' documented behaviour).
   std::vector<std::string> capabilities;
   bool no_new_privs = false;
   SeccompSpec seccomp;
