@@ -86,6 +86,8 @@ struct RestoreSummary {
 class PodNetworkService {
  public:
   virtual ~PodNetworkService() = default;
+  // Once at start, before serving, with every sandbox that still exists.
+  virtual RestoreSummary restore(const std::vector<LiveSandbox>& live) = 0;
   // Throws Error(resource_exhausted) with the cause when the node has no free IP,
   // Error(already_exists) naming the holder when a host port is taken.
   virtual AttachResult attach(const AttachRequest& request) = 0;
@@ -117,7 +119,7 @@ class PodNetworks : public PodNetworkService {
   // IPAM checkpoint (keeping live sandboxes' IPs), host veths of dead sandboxes deleted with their
   // routes and rules, the nft table rewritten with the live sandboxes' host ports, conntrack of
   // released IPs flushed, then the pool manager started. Throws on a damaged checkpoint.
-  RestoreSummary restore(const std::vector<LiveSandbox>& live);
+  RestoreSummary restore(const std::vector<LiveSandbox>& live) override;
 
   // Allocates an IP (never waits for the provider), wires the pod's veth in its netns, adds its
   // host ports. On any failure everything done is undone (the IP is released) and the error passed on.
