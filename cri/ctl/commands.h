@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,36 @@ int cmd_inspecti(Client&, const Options&, const Args&);
 int cmd_rmi(Client&, const Options&, const Args&);
 int cmd_image(Client&, const Options&, const Args&);
 int cmd_imagefsinfo(Client&, const Options&, const Args&);
+int cmd_runp(Client&, const Options&, const Args&);
+int cmd_stopp(Client&, const Options&, const Args&);
+int cmd_rmp(Client&, const Options&, const Args&);
+int cmd_pods(Client&, const Options&, const Args&);
+int cmd_inspectp(Client&, const Options&, const Args&);
+int cmd_statsp(Client&, const Options&, const Args&);
+int cmd_create(Client&, const Options&, const Args&);
+int cmd_run(Client&, const Options&, const Args&);
+int cmd_start(Client&, const Options&, const Args&);
+int cmd_stop(Client&, const Options&, const Args&);
+int cmd_rm(Client&, const Options&, const Args&);
+int cmd_ps(Client&, const Options&, const Args&);
+int cmd_inspect(Client&, const Options&, const Args&);
+int cmd_logs(Client&, const Options&, const Args&);
+int cmd_exec(Client&, const Options&, const Args&);
+int cmd_stats(Client&, const Options&, const Args&);
+int cmd_update(Client&, const Options&, const Args&);
 
 // "12.3MB", like crictl (decimal units).
 std::string human_size(uint64_t bytes);
+
+// Deadline for calls that create, start, stop or remove pods and containers: the global
+// --timeout if given, else a few minutes (they may wait on images, networks and processes).
+std::chrono::milliseconds lifecycle_timeout(const Options& opts);
+
+// Nanoseconds since the epoch, the unit of the CRI's timestamps.
+int64_t now_ns();
+
+// RunPodSandbox with the config loaded from `config_file` into *config; returns the pod's id.
+std::string run_pod(Client& client, const Options& opts, const std::string& config_file, const std::string& handler,
+                    runtime::v1::PodSandboxConfig* config);
 
 }  // namespace vpcri::ctl

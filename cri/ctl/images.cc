@@ -29,11 +29,6 @@ std::pair<std::string, std::string> repo_and_tag(const std::string& ref) {
   return {ref.substr(0, colon), ref.substr(colon + 1)};
 }
 
-std::string short_id(const std::string& id) {
-  std::string hex = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
-  return hex.substr(0, 13);
-}
-
 }  // namespace
 
 std::string human_size(uint64_t bytes) {
@@ -80,8 +75,8 @@ int cmd_pull(Client& client, const Options& opts, const Args& args) {
       image_ref = msg.image_ref();
     } else if (show_progress) {
       std::string total = msg.total() >= 0 ? human_size(static_cast<uint64_t>(msg.total())) : "?";
-      std::cerr << "\r\033[K" << short_id(msg.what()) << ": " << human_size(static_cast<uint64_t>(msg.done())) << " / "
-                << total << std::flush;
+      std::cerr << "\r\033[K" << truncate_id(msg.what(), false) << ": "
+                << human_size(static_cast<uint64_t>(msg.done())) << " / " << total << std::flush;
     }
   }
   if (show_progress) std::cerr << "\r\033[K" << std::flush;
@@ -128,11 +123,11 @@ int cmd_images(Client& client, const Options& opts, const Args& args) {
   for (const auto& image : resp.images()) {
     if (image.repo_tags().empty()) {
       std::string repo = image.repo_digests().empty() ? "<none>" : image.repo_digests(0).substr(0, image.repo_digests(0).find('@'));
-      t.add({repo, "<none>", short_id(image.id()), human_size(image.size())});
+      t.add({repo, "<none>", truncate_id(image.id(), false), human_size(image.size())});
     }
     for (const auto& tag : image.repo_tags()) {
       auto [repo, version] = repo_and_tag(tag);
-      t.add({repo, version, short_id(image.id()), human_size(image.size())});
+      t.add({repo, version, truncate_id(image.id(), false), human_size(image.size())});
     }
   }
   t.print(std::cout);

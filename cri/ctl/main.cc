@@ -5,10 +5,10 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "build_info.h"
 #include "cri/ctl/commands.h"
+#include "cri/ctl/flags.h"
 
 namespace vpcri::ctl {
 namespace {
@@ -46,13 +46,7 @@ int cmd_info(Client& client, const Options& opts, const Args&) {
   client.check(client.runtime().Status(client.context().get(), req, &resp), "Status");
   if (opts.format == Format::json) {
     // Like `crictl info`: the status, with each verbose info value parsed as JSON where it is JSON.
-    nlohmann::ordered_json out;
-    out["status"] = nlohmann::json::parse(to_json(resp.status()));
-    for (const auto& [key, value] : resp.info()) {
-      auto parsed = nlohmann::json::parse(value, nullptr, false);
-      out[key] = parsed.is_discarded() ? nlohmann::json(value) : parsed;
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << status_with_info(resp.status(), resp.info());
     return 0;
   }
   Table t({"CONDITION", "STATUS", "REASON", "MESSAGE"});
@@ -75,6 +69,23 @@ const std::map<std::string, Command>& commands() {
       {"rmi", {"remove images with all their tags: rmi IMAGE...", cmd_rmi}},
       {"image", {"load an OCI layout or docker save tar: image import FILE", cmd_image}},
       {"imagefsinfo", {"show the image filesystem's usage as JSON", cmd_imagefsinfo}},
+      {"runp", {"run a pod from a config file: runp [--runtime H] POD_CONFIG", cmd_runp}},
+      {"stopp", {"stop pods: stopp POD_ID...", cmd_stopp}},
+      {"rmp", {"remove pods: rmp [-f] POD_ID...", cmd_rmp}},
+      {"pods", {"list pods: pods [--name RE] [--namespace RE] [--label K=V] [--state S] [-q] ...", cmd_pods}},
+      {"inspectp", {"show pods' status as JSON: inspectp POD_ID...", cmd_inspectp}},
+      {"statsp", {"show pods' resource usage: statsp [--id POD_ID] [--label K=V]", cmd_statsp}},
+      {"create", {"create a container: create POD_ID CONTAINER_CONFIG POD_CONFIG", cmd_create}},
+      {"run", {"run a pod and a container in it: run [--runtime H] CONTAINER_CONFIG POD_CONFIG", cmd_run}},
+      {"start", {"start containers: start ID...", cmd_start}},
+      {"stop", {"stop containers: stop [-t SECONDS] ID...", cmd_stop}},
+      {"rm", {"remove containers: rm [-f] ID...", cmd_rm}},
+      {"ps", {"list containers: ps [-a] [--pod POD_ID] [--name RE] [--label K=V] [--state S] [-q] ...", cmd_ps}},
+      {"inspect", {"show containers' status as JSON: inspect ID...", cmd_inspect}},
+      {"logs", {"print a container's logs: logs [-f] [--tail N] [-t] ID", cmd_logs}},
+      {"exec", {"run a command in a container (ExecSync): exec [--timeout S] ID CMD [ARG...]", cmd_exec}},
+      {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
+      {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
   };
   return table;
 }
@@ -153,6 +164,9 @@ int main(int argc, char** argv) {
   try {
     Client client(opts.endpoint, opts.timeout);
     return it->second.run(client, opts, args);
+  } catch (const HelpRequested& help) {
+    std::cout << help.text;
+    return 0;
   } catch (const std::invalid_argument& e) {
     std::cerr << "vpcrictl " << e.what() << "\n";
     return 2;

@@ -12,7 +12,7 @@ grpc::Status ImageService::ImageStatus(grpc::ServerContext*, const v1::ImageStat
     if (ref.empty()) throw Error(Errc::invalid_argument, "ImageStatus: image reference is empty");
     auto image = state_.images().find(ref);
     if (!image) return;  // kubelet expects an empty image, not an error, for an absent one
-    to_cri_image(*image, state_.is_pinned(*image), resp->mutable_image());
+    to_cri_image(*image, image->id == state_.pinned_image_id(), resp->mutable_image());
     if (req->verbose()) {
       nlohmann::json info;
       info["id"] = image->id;

@@ -11,7 +11,7 @@ grpc::Status ImageService::RemoveImage(grpc::ServerContext*, const v1::RemoveIma
     if (ref.empty()) throw Error(Errc::invalid_argument, "RemoveImage: image reference is empty");
     auto image = state_.images().find(ref);
     if (!image) return;  // idempotent
-    if (state_.is_pinned(*image)) {
+    if (image->id == state_.pinned_image_id()) {
       throw Error(Errc::failed_precondition, "RemoveImage: " + ref + " is the sandbox image every pod runs; it is kept");
     }
     state_.images().remove(image->id);

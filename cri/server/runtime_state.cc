@@ -80,9 +80,9 @@ void RuntimeState::preload_images() {
   }
 }
 
-bool RuntimeState::is_pinned(const runtime::image::Image& image) const {
+std::string RuntimeState::pinned_image_id() const {
   auto sandbox = images_->find(config_.images.sandbox_image);
-  return sandbox && sandbox->id == image.id;
+  return sandbox ? sandbox->id : std::string();
 }
 
 std::string RuntimeState::sandbox_image_problem() const {

@@ -27,8 +27,9 @@ class RuntimeState {
   void preload_images();
 
   runtime::image::ImageManager& images() { return *images_; }
-  // The sandbox image is pinned: kubelet's image GC keeps it and RemoveImage refuses it.
-  bool is_pinned(const runtime::image::Image& image) const;
+  // The id of the sandbox image, or "" when it is absent. That image is pinned: kubelet's image
+  // GC keeps it and RemoveImage refuses it. Callers listing many images look it up once.
+  std::string pinned_image_id() const;
   // Empty when the sandbox image is present; else why pods cannot start.
   std::string sandbox_image_problem() const;
 

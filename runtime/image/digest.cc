@@ -8,37 +8,7 @@
 
 namespace vpcri::runtime::image {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
-    throw Error(Errc::internal, "OpenSSL: cannot initialize a SHA-256 context");
-}
-
-void Sha256::update(const void* data, size_t size) {
-  if (finished_) throw Error(Errc::internal, "Sha256::update after finish");
-  if (size == 0) return;
-  if (EVP_DigestUpdate(ctx_.get(), data, size) != 1) throw Error(Errc::internal, "OpenSSL: SHA-256 update failed");
-}
-
-std::string Sha256::finish() {
-  if (finished_) throw Error(Errc::internal, "Sha256::finish called twice");
-  finished_ = true;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) throw Error(Errc::internal, "OpenSSL: SHA-256 final failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 0xf];
-  }
-  return out;
-}
-
-std::string sha256_digest(std::string_view data) {
-  Sha256 h;
-  h.update(data);
-  return h.finish();
-}
+std::string sha256_digest(std::string_view data) { return registry::digest_of(data, "sha256"); }
 
 bool is_valid_digest(std::string_view digest) {
   constexpr std::string_view prefix = "sha256:";

@@ -1,30 +1,17 @@
-// SHA-256 content digests in the OCI form "sha256:<64 lowercase hex>": streaming hashing and
-// validation. Only sha256 is accepted: it is what every registry and image format uses.
+// The image store's digest policy: only "sha256:<64 lowercase hex>" names blobs and snapshots
+// (what every registry and image format uses), and the hex part names their files.
 #pragma once
 
-#include <openssl/evp.h>
-
-#include <memory>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "runtime/registry/digest.h"
+
 namespace vpcri::runtime::image {
 
-class Sha256 {
- public:
-  Sha256();
-  void update(const void* data, size_t size);
-  void update(std::string_view data) { update(data.data(), data.size()); }
-  // Returns "sha256:<hex>"; the hasher cannot be updated afterwards.
-  std::string finish();
-
- private:
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
-  bool finished_ = false;
-};
+// Hashing is the registry client's (one OpenSSL wrapper for the project); sha256 is its default.
+using Sha256 = registry::DigestHasher;
 
 std::string sha256_digest(std::string_view data);
 

@@ -32,6 +32,8 @@ DigestHasher::DigestHasher(std::string_view algorithm) : algorithm_(algorithm), 
 }
 
 DigestHasher::~DigestHasher() = default;
+DigestHasher::DigestHasher(DigestHasher&&) noexcept = default;
+DigestHasher& DigestHasher::operator=(DigestHasher&&) noexcept = default;
 
 void DigestHasher::update(const void* data, size_t size) {
   if (EVP_DigestUpdate(ctx_->md, data, size) != 1) throw Error(Errc::internal, algorithm_ + " update failed");

@@ -19,6 +19,8 @@ class DigestHasher {
   ~DigestHasher();
   DigestHasher(const DigestHasher&) = delete;
   DigestHasher& operator=(const DigestHasher&) = delete;
+  DigestHasher(DigestHasher&&) noexcept;
+  DigestHasher& operator=(DigestHasher&&) noexcept;
 
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
