@@ -83,7 +83,6 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     container::PodNamespacesSpec ns_spec;
     ns_spec.ipc = !host_ipc;
     ns_spec.uts = !host_network;
-    ns_spec.pid = shared_pid;
     ns_spec.hostname = r.hostname;
     const container::PodNamespaces pinned = container::pin_pod_namespaces(paths.ns_dir, ns_spec);
 
@@ -115,9 +114,10 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
                         : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.ipc};
     spec.uts = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
                             : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.uts};
-    spec.pid = host_pid     ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
-               : shared_pid ? container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.pid}
-                            : container::NamespaceSpec{container::NamespaceSpec::Mode::fresh, ""};
+    // pause gets a PID namespace of its own; when the pod shares it, pause is its pid 1 and it is
+    // pinned below for the containers to join.
+    spec.pid = host_pid ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
+                        : container::NamespaceSpec{container::NamespaceSpec::Mode::fresh, ""};
     spec.mnt = {container::NamespaceSpec::Mode::fresh, ""};
     spec.rootfs = paths.rootfs;
     spec.readonly_rootfs = true;
@@ -150,6 +150,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
       monitor->wait(std::chrono::seconds(10));
     });
     r.pause = monitor->container();
+    if (shared_pid) container::pin_pid_namespace(paths.ns_dir, r.pause.pid);
     r.state = v1::SANDBOX_READY;
     store.save(r);
     auto pod = std::make_shared<Sandbox>(r);
