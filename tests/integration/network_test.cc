@@ -448,4 +448,21 @@ TEST_CASE("no pod range yet: the daemon serves, NetworkReady says why; kubelet's
   REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
   Pod pod(d, pod_config("late"));
   CHECK(contains(pod_ip(d, pod.id()), "10.99.0."));
+
+  // Verbose Status carries the pod network's status.
+  v1::StatusRequest status_req;
+  status_req.set_verbose(true);
+  v1::StatusResponse status_resp;
+  REQUIRE(d.runtime().Status(context().get(), status_req, &status_resp).ok());
+  auto network = nlohmann::json::parse(status_resp.info().at("network"));
+  CHECK(network.at("ready") == true);
+  CHECK(network.at("pod_network").at("node_range") == "10.99.0.0/24");
+  CHECK(network.at("pod_network").at("primary_interface") == "up0");
+
+  // A host-network pod gets no IP and no veth.
+  auto host_config = pod_config("host");
+  host_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  Pod host(d, host_config);
+  CHECK(pod_ip(d, host.id()).empty());
+  CHECK(node.eni_links().size() == 1);
 }
