@@ -1,5 +1,6 @@
 #include "cri/config/config.h"
 
+#include <arpa/inet.h>
 #include <sys/un.h>
 #include <yaml-cpp/yaml.h>
 
@@ -80,6 +81,25 @@ class MapReader {
     });
   }
 
+  void integer(const std::string& key, int& target, long min, long max) {
+    with(key, [&](const YAML::Node& v, const std::string& kp) {
+      std::string text = v.IsScalar() ? v.Scalar() : "";
+      size_t pos = 0;
+      long value = 0;
+      bool ok = !text.empty();
+      try {
+        value = ok ? std::stol(text, &pos) : 0;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      if (!ok || pos != text.size()) fail(v, kp, "expected an integer, got " + describe(v));
+      if (value < min || value > max) {
+        fail(v, kp, "expected " + std::to_string(min) + " to " + std::to_string(max) + ", got " + text);
+      }
+      target = static_cast<int>(value);
+    });
+  }
+
   void string_list(const std::string& key, std::vector<std::string>& target,
                    const std::function<std::string(const std::string&)>& check = nullptr) {
     with(key, [&](const YAML::Node& v, const std::string& kp) {
@@ -156,6 +176,29 @@ std::string check_platform(const std::string& value) {
   auto slash = value.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == value.size()) {
     return "expected os/architecture[/variant] such as linux/amd64, got \"" + value + "\"";
+  }
+  return {};
+}
+
+std::string check_ipv4(const std::string& value) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, value.c_str(), &a) != 1) return "expected an IPv4 address, got \"" + value + "\"";
+  return {};
+}
+
+std::string check_ipv4_cidr(const std::string& value) {
+  auto slash = value.find('/');
+  std::string problem = "expected an IPv4 CIDR such as 10.88.0.0/16, got \"" + value + "\"";
+  if (slash == std::string::npos || !check_ipv4(value.substr(0, slash)).empty()) return problem;
+  std::string len = value.substr(slash + 1);
+  if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos) return problem;
+  if (std::stoi(len) > 32) return problem;
+  return {};
+}
+
+std::string check_interface_name(const std::string& value) {
+  if (value.empty() || value.size() >= 16 || value.find('/') != std::string::npos) {
+    return "expected a network interface name (1-15 characters, no '/'), got \"" + value + "\"";
   }
   return {};
 }
@@ -242,6 +285,39 @@ Config parse_config(std::string_view yaml, const std::string& file) {
       config.registries[host] = host_config;
     }
   });
+  top.with("network", [&](const YAML::Node& v, const std::string& kp) {
+    if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
+    MapReader n(v, file, kp);
+    NetworkConfig& c = config.network;
+    n.with("provider", [&](const YAML::Node& p, const std::string& pkp) {
+      if (p.IsScalar() && (p.Scalar() == "local" || p.Scalar() == "none")) {
+        c.provider = p.Scalar();
+        return;
+      }
+      if (p.IsScalar() && p.Scalar() == "aws") n.fail(p, pkp, "the aws provider is not supported yet; use local");
+      n.fail(p, pkp, "expected one of local, none, got " + describe(p));
+    });
+    n.string("node_range", c.node_range, check_ipv4_cidr);
+    n.integer("mtu", c.mtu, 576, 9001);
+    n.integer("max_enis", c.max_enis, 1, 64);
+    n.integer("ips_per_eni", c.ips_per_eni, 2, 256);
+    n.integer("max_pods", c.max_pods, 0, 100000);
+    n.integer("warm_eni_target", c.warm_eni_target, 0, 64);
+    n.integer("warm_ip_target", c.warm_ip_target, 0, 100000);
+    n.integer("minimum_ip_target", c.minimum_ip_target, 0, 100000);
+    n.integer("cooldown_seconds", c.cooldown_seconds, 0, 86400);
+    n.boolean("external_snat", c.external_snat);
+    n.string_list("snat_exclude", c.snat_exclude, check_ipv4_cidr);
+    n.string("primary_interface", c.primary_interface, check_interface_name);
+    n.string("primary_ip", c.primary_ip, check_ipv4);
+    n.string("host_veth_prefix", c.host_veth_prefix, [](const std::string& p) {
+      if (p.empty() || p.size() > 4 || p.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+        return "expected 1-4 lowercase letters, got \"" + p + "\"";
+      }
+      return std::string();
+    });
+    n.finish();
+  });
   top.finish();
   return config;
 }
@@ -289,6 +365,22 @@ std::string config_to_json(const Config& config) {
     registries[host] = {{"mirrors", h.mirrors}, {"insecure_http", h.insecure_http}, {"skip_host", h.skip_host}};
   }
   j["registries"] = registries;
+  const NetworkConfig& n = config.network;
+  j["network"] = {{"provider", n.provider},
+                  {"node_range", n.node_range},
+                  {"mtu", n.mtu},
+                  {"max_enis", n.max_enis},
+                  {"ips_per_eni", n.ips_per_eni},
+                  {"max_pods", n.max_pods},
+                  {"warm_eni_target", n.warm_eni_target},
+                  {"warm_ip_target", n.warm_ip_target},
+                  {"minimum_ip_target", n.minimum_ip_target},
+                  {"cooldown_seconds", n.cooldown_seconds},
+                  {"external_snat", n.external_snat},
+                  {"snat_exclude", n.snat_exclude},
+                  {"primary_interface", n.primary_interface},
+                  {"primary_ip", n.primary_ip},
+                  {"host_veth_prefix", n.host_veth_prefix}};
   return j.dump();
 }
 

@@ -40,6 +40,31 @@ struct RuntimeConfig {
   std::string init_path = VPCRI_INIT_PATH;        // vpcri-init
 };
 
+// Pod networking (docs/config.md, "network"). Values are checked here; net::PodNetworks checks
+// the rest when the daemon builds it.
+struct NetworkConfig {
+  // "local": the node range carved into virtual ENIs; "none": no pod networking (pods get a
+  // network namespace with only loopback; NetworkReady stays false).
+  std::string provider = "local";
+  // IPv4 CIDR pods get their IPs from. "": kubelet's pod CIDR (UpdateRuntimeConfig); until it
+  // arrives NetworkReady is false.
+  std::string node_range;
+  int mtu = 9001;
+  int max_enis = 3;
+  int ips_per_eni = 10;
+  int max_pods = 0;  // 0: no cap
+  int warm_eni_target = 1;
+  int warm_ip_target = 0;     // 0: unset
+  int minimum_ip_target = 0;  // 0: unset
+  int cooldown_seconds = 30;  // a released IP is not reused for this long
+  bool external_snat = false;
+  std::vector<std::string> snat_exclude;  // IPv4 CIDRs (VPC, cluster) reached with the pod IP as source
+  std::string primary_interface;          // "": detected from the route to the outside world
+  std::string primary_ip;                 // "": that interface's address
+  std::string host_veth_prefix = "eni";
+  bool operator==(const NetworkConfig&) const = default;
+};
+
 struct Config {
   std::string root = "/var/lib/vpcri";          // persistent state: images, checkpoints
   std::string state = "/run/vpcri";             // runtime state: gone at reboot
@@ -49,6 +74,7 @@ struct Config {
   ImagesConfig images;
   RuntimeConfig runtime;
   std::map<std::string, RegistryHostConfig> registries;
+  NetworkConfig network;
 
   std::string source = "embedded defaults";  // where it came from, for Status and logs
 };

@@ -157,3 +157,51 @@ TEST_CASE("runtime helper binaries") {
         std::string::npos);
   CHECK(error_of("runtime:\n  monitr_path: /x\n").find(":2:3: runtime.monitr_path: unknown key") != std::string::npos);
 }
+
+TEST_CASE("network section: defaults, every key, located errors") {
+  Config d = parse_config("", "f");
+  CHECK(d.network.provider == "local");
+  CHECK(d.network.node_range.empty());
+  CHECK(d.network.cooldown_seconds == 30);
+  CHECK(d.network.mtu == 9001);
+  Config c = parse_config(
+      "network:\n"
+      "  provider: local\n"
+      "  node_range: 10.99.0.0/24\n"
+      "  mtu: 1500\n"
+      "  max_enis: 2\n"
+      "  ips_per_eni: 4\n"
+      "  max_pods: 6\n"
+      "  warm_eni_target: 0\n"
+      "  warm_ip_target: 2\n"
+      "  minimum_ip_target: 3\n"
+      "  cooldown_seconds: 2\n"
+      "  external_snat: true\n"
+      "  snat_exclude: [10.0.0.0/8]\n"
+      "  primary_interface: up0\n"
+      "  primary_ip: 192.168.50.1\n"
+      "  host_veth_prefix: eni\n",
+      "f");
+  CHECK(c.network.node_range == "10.99.0.0/24");
+  CHECK(c.network.mtu == 1500);
+  CHECK(c.network.max_enis == 2);
+  CHECK(c.network.ips_per_eni == 4);
+  CHECK(c.network.max_pods == 6);
+  CHECK(c.network.warm_eni_target == 0);
+  CHECK(c.network.warm_ip_target == 2);
+  CHECK(c.network.minimum_ip_target == 3);
+  CHECK(c.network.cooldown_seconds == 2);
+  CHECK(c.network.external_snat);
+  CHECK(c.network.snat_exclude == std::vector<std::string>{"10.0.0.0/8"});
+  CHECK(c.network.primary_interface == "up0");
+  CHECK(c.network.primary_ip == "192.168.50.1");
+  CHECK(error_of("network:\n  node_range: 10.99.0.0/33\n") ==
+        "/etc/vpcri/config.yaml:2:15: network.node_range: expected an IPv4 CIDR such as 10.88.0.0/16, got \"10.99.0.0/33\"");
+  CHECK(error_of("network:\n  mtu: big\n").find("2:8: network.mtu: expected an integer") != std::string::npos);
+  CHECK(error_of("network:\n  mtu: 100\n").find("network.mtu: expected 576 to 9001, got 100") != std::string::npos);
+  CHECK(error_of("network:\n  provider: aws\n").find("network.provider: the aws provider is not supported yet") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  snat_exclude: [nope]\n").find("network.snat_exclude[0]: expected an IPv4 CIDR") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  cooldown: 3\n").find("network.cooldown: unknown key") != std::string::npos);
+}

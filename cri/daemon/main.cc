@@ -23,6 +23,8 @@ Options:
   --state DIR        runtime state, gone at reboot (default: /run/vpcri)
   --socket PATH      CRI socket (default: /run/vpcri/vpcri.sock)
   --log-level LEVEL  debug, info, warn or error (default: info)
+  --network-provider PROVIDER
+                     local or none (overrides network.provider; none: pods get only loopback)
   --check-config     validate the configuration, print it as JSON and exit
   --version          print the version and exit
   --help             print this help and exit
@@ -31,7 +33,7 @@ Flags override the config file. Exit codes: 0 ok, 1 failure, 2 usage error.
 )";
 
 struct Flags {
-  std::optional<std::string> config, root, state, socket, log_level;
+  std::optional<std::string> config, root, state, socket, log_level, network_provider;
   bool check_config = false;
 };
 
@@ -39,12 +41,13 @@ struct Flags {
 
 int main(int argc, char** argv) {
   using namespace vpcri;
-  enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp };
+  enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp, kNetworkProvider };
   static const option options[] = {
       {"config", required_argument, nullptr, kConfig},     {"root", required_argument, nullptr, kRoot},
       {"state", required_argument, nullptr, kState},       {"socket", required_argument, nullptr, kSocket},
       {"log-level", required_argument, nullptr, kLogLevel}, {"check-config", no_argument, nullptr, kCheckConfig},
       {"version", no_argument, nullptr, kVersion},         {"help", no_argument, nullptr, kHelp},
+      {"network-provider", required_argument, nullptr, kNetworkProvider},
       {nullptr, 0, nullptr, 0}};
   Flags flags;
   for (int opt; (opt = getopt_long(argc, argv, "", options, nullptr)) != -1;) {
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
       case kState: flags.state = optarg; break;
       case kSocket: flags.socket = optarg; break;
       case kLogLevel: flags.log_level = optarg; break;
+      case kNetworkProvider: flags.network_provider = optarg; break;
       case kCheckConfig: flags.check_config = true; break;
       case kVersion: std::cout << "vpcrid " VPCRI_VERSION "\n"; return 0;
       case kHelp: std::cout << kUsage; return 0;
@@ -76,6 +80,13 @@ int main(int argc, char** argv) {
       if (!level) throw Error(Errc::invalid_argument, "--log-level: expected one of debug, info, warn, error, got \"" +
                                                           *flags.log_level + "\"");
       config.log_level = *level;
+    }
+    if (flags.network_provider) {
+      if (*flags.network_provider != "local" && *flags.network_provider != "none") {
+        throw Error(Errc::invalid_argument,
+                    "--network-provider: expected local or none, got \"" + *flags.network_provider + "\"");
+      }
+      config.network.provider = *flags.network_provider;
     }
     cri::validate(config);
   } catch (const std::exception& e) {

@@ -59,6 +59,9 @@ int run_daemon(const Config& config) {
   state.preload_images();
   // Before serving: containers hold their images again, live monitors are watched again.
   recover(state);
+  // Before serving too: every live pod keeps its IP, stale veths go. If networking cannot start
+  // (no range yet), the daemon still serves and Status says why.
+  state.start_network();
   RuntimeService runtime_service(state);
   ImageService image_service(state);
   AdminService admin_service(state);

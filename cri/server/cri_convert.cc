@@ -74,7 +74,7 @@ void to_cri(const SandboxRecord& r, v1::PodSandboxStatus* out) {
   *out->mutable_metadata() = r.config.metadata();
   out->set_state(r.state);
   out->set_created_at(r.created_at);
-  out->mutable_network()->set_ip("");  // pod networking is not wired yet
+  out->mutable_network()->set_ip(r.ip);  // "" for host network and once stopped
   *out->mutable_linux()->mutable_namespaces()->mutable_options() =
       r.config.linux().security_context().namespace_options();
   *out->mutable_labels() = r.config.labels();

@@ -181,11 +181,30 @@ void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
   auto cgroup = sandbox_cgroup(state, r);
   if (cgroup.exists()) cgroup.kill_all(SIGKILL);
   mark_sandbox_notready(state, *pod);
+  // The IP goes into cooldown, the veth, routes, rules and host ports go (idempotent).
+  if (!is_host_network(r.config)) {
+    if (auto network = state.network()) {
+      network->detach(r.id);
+      pod->update([&](SandboxRecord& rec) {
+        if (rec.ip.empty()) return;
+        rec.ip.clear();
+        state.store().save(rec);
+      });
+    } else if (!r.ip.empty()) {
+      log::warn("pod network not running: pod sandbox's IP is released at its next start",
+                {{"id", r.id}, {"ip", r.ip}});
+    }
+  }
 }
 
 void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
   const PodPaths p = pod_paths(state.store(), pod.id);
   std::string error;
+  if (!is_host_network(pod.config)) {
+    step(error, "detaching the pod network", [&] {
+      if (auto network = state.network()) network->detach(pod.id);
+    });
+  }
   step(error, "unmounting /dev/shm", [&] { runtime::snapshot::unmount_all(p.shm); });
   step(error, "removing the pause rootfs", [&] {
     runtime::snapshot::remove_rootfs_overlay(state.store().pod_root(pod.id), p.rootfs);

@@ -54,6 +54,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     const bool shared_pid = ns.pid() == v1::POD;
     std::map<std::string, std::string> sysctls(linux.sysctls().begin(), linux.sysctls().end());
     validate_sysctls(sysctls, host_network, host_ipc);
+    const std::vector<net::PortMapping> host_ports = host_network ? std::vector<net::PortMapping>{} : port_mappings(config);
     auto image = state_.images().find(state_.config().images.sandbox_image);
     if (!image) throw Error(Errc::failed_precondition, "RunPodSandbox: " + state_.sandbox_image_problem());
 
@@ -79,7 +80,20 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     // Every later step is undone by the one idempotent teardown.
     undo.push("tearing down", [&] { teardown_sandbox(state_, r); });
 
-    if (!host_network) net::create_pod_netns_file(paths.netns);
+    if (!host_network) {
+      net::create_pod_netns_file(paths.netns);
+      // The pod's IP, veth and host ports; teardown_sandbox (above) detaches it again on failure.
+      auto network = state_.network();
+      if (network) {
+        try {
+          r.ip = network->attach({r.id, meta.namespace_(), meta.name(), paths.netns, host_ports}).ip.to_string();
+        } catch (const Error& e) {
+          throw Error(e.code(), std::string("RunPodSandbox: attaching the pod network: ") + e.what());
+        }
+      } else if (!state_.pod_networking_off()) {
+        throw Error(Errc::unavailable, "RunPodSandbox: pod network is not ready: " + state_.network_problem());
+      }
+    }
     container::PodNamespacesSpec ns_spec;
     ns_spec.ipc = !host_ipc;
     ns_spec.uts = !host_network;
@@ -157,7 +171,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     store.sandboxes.insert(pod);
     watch_sandbox(state_, pod, monitor);
     undo.commit();
-    log::info("pod sandbox ready", {{"id", r.id}, {"name", name}, {"pause_pid", std::to_string(r.pause.pid)}});
+    log::info("pod sandbox ready", {{"id", r.id}, {"name", name}, {"pause_pid", std::to_string(r.pause.pid)}, {"ip", r.ip}});
     resp->set_pod_sandbox_id(r.id);
   });
 }

@@ -24,7 +24,79 @@ runtime::image::ManagerConfig image_manager_config(const Config& config) {
   return out;
 }
 
+net::PodNetworkConfig pod_network_config(const Config& config, const std::vector<net::Cidr>& pod_cidrs) {
+  const NetworkConfig& n = config.network;
+  net::PodNetworkConfig c;
+  std::string why;
+  if (!n.node_range.empty()) {
+    auto range = net::Cidr::parse(n.node_range, &why);
+    if (!range) throw Error(Errc::invalid_argument, "network.node_range " + n.node_range + ": " + why);
+    c.node_range = *range;
+  } else {
+    const net::Cidr* v4 = nullptr;
+    for (const auto& cidr : pod_cidrs) {
+      if (cidr.network.family == AF_INET) v4 = &cidr;
+    }
+    if (!v4) {
+      throw Error(Errc::failed_precondition,
+                  "no pod IP range yet: network.node_range is not set and kubelet has not sent a pod CIDR "
+                  "(UpdateRuntimeConfig)");
+    }
+    c.node_range = *v4;
+  }
+  c.max_enis = n.max_enis;
+  c.ips_per_eni = n.ips_per_eni;
+  c.max_pods = n.max_pods;
+  c.warm.warm_eni_target = n.warm_eni_target;
+  c.warm.warm_ip_target = n.warm_ip_target;
+  c.warm.minimum_ip_target = n.minimum_ip_target;
+  c.mtu = n.mtu;
+  c.host_veth_prefix = n.host_veth_prefix;
+  for (const auto& text : n.snat_exclude) {
+    auto cidr = net::Cidr::parse(text, &why);
+    if (!cidr) throw Error(Errc::invalid_argument, "network.snat_exclude " + text + ": " + why);
+    c.snat_exclude.push_back(*cidr);
+  }
+  c.external_snat = n.external_snat;
+  c.primary_interface = n.primary_interface;
+  if (!n.primary_ip.empty()) {
+    auto ip = net::IpAddress::parse(n.primary_ip);
+    if (!ip) throw Error(Errc::invalid_argument, "network.primary_ip " + n.primary_ip + " is not an IP address");
+    c.primary_ip = *ip;
+  }
+  c.state_dir = config.root + "/network";
+  c.cooldown = std::chrono::seconds(n.cooldown_seconds);
+  c.pool_check_interval = std::chrono::seconds(1);
+  return c;
+}
+
 }  // namespace
+
+std::vector<net::PortMapping> port_mappings(const ::runtime::v1::PodSandboxConfig& config) {
+  std::vector<net::PortMapping> out;
+  for (const auto& m : config.port_mappings()) {
+    if (m.host_port() <= 0) continue;  // no host port: nothing to map
+    if (m.host_port() > 65535 || m.container_port() <= 0 || m.container_port() > 65535) {
+      throw Error(Errc::invalid_argument, "port mapping " + std::to_string(m.host_port()) + " -> " +
+                                              std::to_string(m.container_port()) + ": ports must be 1-65535");
+    }
+    net::PortMapping p;
+    switch (m.protocol()) {
+      case ::runtime::v1::UDP: p.protocol = net::PortProtocol::udp; break;
+      case ::runtime::v1::SCTP: p.protocol = net::PortProtocol::sctp; break;
+      default: p.protocol = net::PortProtocol::tcp; break;
+    }
+    p.container_port = static_cast<uint16_t>(m.container_port());
+    p.host_port = static_cast<uint16_t>(m.host_port());
+    p.host_ip = m.host_ip();
+    out.push_back(p);
+  }
+  return out;
+}
+
+bool is_host_network(const ::runtime::v1::PodSandboxConfig& config) {
+  return config.linux().security_context().namespace_options().network() == ::runtime::v1::NODE;
+}
 
 RuntimeState::RuntimeState(Config config)
     : config_(std::move(config)),
@@ -50,6 +122,70 @@ RuntimeState::RuntimeState(Config config)
 }
 
 RuntimeState::~RuntimeState() = default;
+
+std::shared_ptr<net::PodNetworkService> RuntimeState::network() const {
+  std::lock_guard lock(mu_);
+  return network_;
+}
+
+std::string RuntimeState::network_problem() const {
+  std::shared_ptr<net::PodNetworkService> network;
+  {
+    std::lock_guard lock(mu_);
+    if (!network_) return network_problem_.empty() ? "pod network not started yet" : network_problem_;
+    network = network_;
+  }
+  return network->not_ready_reason();
+}
+
+void RuntimeState::set_network(std::shared_ptr<net::PodNetworkService> network) {
+  std::lock_guard lock(mu_);
+  network_ = std::move(network);
+  network_problem_.clear();
+}
+
+bool RuntimeState::start_network() {
+  std::lock_guard start_lock(network_start_mu_);
+  if (network()) return true;
+  if (pod_networking_off()) {
+    std::lock_guard lock(mu_);
+    network_problem_ = "pod networking is off (network.provider: none): pods get a network namespace with only loopback";
+    return false;
+  }
+  try {
+    net::PodNetworkConfig net_config = pod_network_config(config_, pod_cidrs());
+    fs::mkdir_p(net_config.state_dir, 0700);
+    auto network = std::make_shared<net::PodNetworks>(net_config);
+    std::vector<net::LiveSandbox> live;
+    for (const auto& pod : store_.sandboxes.all()) {
+      const SandboxRecord r = pod->get();
+      if (r.ip.empty() || is_host_network(r.config)) continue;
+      live.push_back({r.id, port_mappings(r.config)});
+    }
+    const net::RestoreSummary summary = network->restore(live);
+    for (const auto& id : summary.live_without_ip) {
+      log::warn("pod sandbox lost its IP while vpcrid was down", {{"id", id}});
+    }
+    for (const auto& id : summary.hostports_skipped) {
+      log::warn("pod sandbox's host ports conflict; not restored", {{"id", id}});
+    }
+    // The local provider fills the pool at once; pods asked for right after start find IPs.
+    if (!network->wait_ready(std::chrono::seconds(5))) log::warn("pod IP pool still empty after 5s");
+    log::info("pod network started", {{"node_range", net_config.node_range.to_string()},
+                                      {"kept", std::to_string(summary.kept.size())},
+                                      {"released", std::to_string(summary.released.size())},
+                                      {"deleted_veths", std::to_string(summary.deleted_veths.size())}});
+    std::lock_guard lock(mu_);
+    network_ = std::move(network);
+    network_problem_.clear();
+    return true;
+  } catch (const std::exception& e) {
+    log::error("pod network cannot start", {{"error", e.what()}});
+    std::lock_guard lock(mu_);
+    network_problem_ = std::string("pod network cannot start: ") + e.what();
+    return false;
+  }
+}
 
 void RuntimeState::preload_images() {
   std::vector<std::string> archives;

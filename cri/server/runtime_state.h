@@ -10,12 +10,17 @@
 #include "cri/server/reaper.h"
 #include "cri/server/store.h"
 #include "net/cidr.h"
+#include "net/pod_network.h"
 #include "runtime/cgroup/root.h"
 #include "runtime/cgroup_mode.h"
 #include "runtime/container/launch.h"
 #include "runtime/image/image_manager.h"
 
 namespace vpcri::cri {
+
+// The host ports of a pod sandbox config, as the pod network takes them.
+std::vector<net::PortMapping> port_mappings(const ::runtime::v1::PodSandboxConfig& config);
+bool is_host_network(const ::runtime::v1::PodSandboxConfig& config);
 
 class RuntimeState {
  public:
@@ -49,6 +54,21 @@ class RuntimeState {
   std::vector<net::Cidr> pod_cidrs() const;
   void set_pod_cidrs(const std::vector<net::Cidr>& cidrs);
 
+  // Pod networking (net::PodNetworks). nullptr until start_network succeeded.
+  std::shared_ptr<net::PodNetworkService> network() const;
+  // Why network() is nullptr (or why it is not ready); "" when ready.
+  std::string network_problem() const;
+  // Builds the pod network from config.network (node range: the configured one, else the pod
+  // CIDR from UpdateRuntimeConfig) and restores it with the live sandboxes (those holding an
+  // IP, with their host ports). Call after recover() and before serving; UpdateRuntimeConfig
+  // calls it again while it is not running. A failure is logged and kept for Status, not thrown.
+  // Returns whether the network runs.
+  bool start_network();
+  // network.provider is none: pods get no IP, RunPodSandbox does not need the network.
+  bool pod_networking_off() const { return config_.network.provider == "none"; }
+  // Tests: use this service instead of building PodNetworks.
+  void set_network(std::shared_ptr<net::PodNetworkService> network);
+
  private:
   std::string pod_cidr_path() const;
 
@@ -60,6 +80,9 @@ class RuntimeState {
   Reaper reaper_;  // after store_: stopped before the objects its callbacks use go away
   mutable std::mutex mu_;
   std::vector<net::Cidr> pod_cidrs_;
+  std::mutex network_start_mu_;  // one start_network at a time
+  std::shared_ptr<net::PodNetworkService> network_;  // under mu_
+  std::string network_problem_;                      // under mu_
 };
 
 }  // namespace vpcri::cri

@@ -36,8 +36,9 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     std::string problem = runtime_problem(state_.config());
     if (problem.empty()) problem = state_.sandbox_image_problem();
     add_condition(status, "RuntimeReady", problem.empty(), "RuntimeNotReady", problem);
-    add_condition(status, "NetworkReady", false, "NetworkPluginNotReady",
-                  "vpcri: pod networking is not implemented yet");
+    const std::string network_problem = state_.network_problem();
+    add_condition(status, "NetworkReady", network_problem.empty(), "NetworkPluginNotReady",
+                  "vpcri: " + network_problem);
 
     // One handler, the default; the features it lacks are reported as false, not guessed.
     auto* handler = resp->add_runtime_handlers();
@@ -55,7 +56,9 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
       info["build"] = build.dump();
       nlohmann::json cidrs = nlohmann::json::array();
       for (const auto& c : state_.pod_cidrs()) cidrs.push_back(c.to_string());
-      info["network"] = nlohmann::json{{"pod_cidrs", cidrs}}.dump();
+      nlohmann::json network{{"pod_cidrs", cidrs}, {"ready", network_problem.empty()}, {"reason", network_problem}};
+      if (auto service = state_.network()) network["pod_network"] = service->status();
+      info["network"] = network.dump();
     }
   });
 }

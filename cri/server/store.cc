@@ -209,6 +209,7 @@ void Store::save(const SandboxRecord& r) const {
          {"cgroup_parent", r.cgroup_parent},
          {"owns_cgroup_parent", r.owns_cgroup_parent},
          {"hostname", r.hostname},
+         {"ip", r.ip},
          {"pause", process_to_json(r.pause)}};
   fs::mkdir_p(pod_root(r.id), 0700);
   fs::write_file_atomic(pod_root(r.id) + "/pod.json", j.dump() + "\n", 0600);
@@ -257,6 +258,7 @@ std::vector<SandboxRecord> Store::load_sandboxes() const {
     r.cgroup_parent = j.at("cgroup_parent").get<std::string>();
     r.owns_cgroup_parent = j.at("owns_cgroup_parent").get<bool>();
     r.hostname = j.at("hostname").get<std::string>();
+    r.ip = j.value("ip", std::string());
     r.pause = process_from_json(j.at("pause"));
     return r;
   });

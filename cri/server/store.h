@@ -28,6 +28,9 @@ struct SandboxRecord {
   std::string cgroup_parent;         // the pod's cgroup (kubelet's cgroup_parent, or ours)
   bool owns_cgroup_parent = false;   // no cgroup_parent was given: vpcri made (and removes) it
   std::string hostname;
+  // The pod IP while the pod is attached to the pod network (RunPodSandbox until
+  // StopPodSandbox); "" for host-network pods and once detached.
+  std::string ip;
   runtime::ProcessRef pause;         // pid 0 once it is known to have ended
 };
 

@@ -23,6 +23,11 @@ grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*, const v1:
     }
     if (cidrs.size() > 2) throw Error(Errc::invalid_argument, "pod_cidr lists more than two CIDRs: " + text);
     state_.set_pod_cidrs(cidrs);
+    // kubelet's flow: the node's pod CIDR arrives after start; networking may start now.
+    if (!state_.network() && state_.config().network.node_range.empty() &&
+        !state_.pod_networking_off()) {
+      state_.start_network();
+    }
   });
 }
 

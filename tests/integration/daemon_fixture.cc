@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -110,6 +111,9 @@ std::vector<std::string> Daemon::args() const {
   std::vector<std::string> argv = {binary("VPCRID"), "--root", root(), "--state", state(), "--socket", socket(),
                                    "--log-level", "debug"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  // A daemon outside a test's own node namespace must never touch the host's networking
+  // (sysctls, nftables, veths): pods get only loopback there.
+  if (netns_.empty()) argv.insert(argv.end(), {"--network-provider", "none"});
   return argv;
 }
 
@@ -145,6 +149,10 @@ void Daemon::start() {
   std::string log_path = dir() + "/vpcrid.log";
   pid_ = ::fork();
   if (pid_ == 0) {
+    if (!netns_.empty()) {
+      int ns_fd = ::open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) _exit(126);
+    }
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(log_fd, 2);
     ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);

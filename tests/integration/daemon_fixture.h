@@ -45,6 +45,12 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Starts vpcrid inside this network namespace (e.g. /run/netns/NAME): setns in the child
+  // before exec, like `nsenter --net=PATH` (unlike `ip netns exec`, the mounts stay as they are).
+  void set_netns(const std::string& path) { netns_ = path; }
+  // Sends SIGKILL and waits (a crash); the pods and their monitors stay.
+  void kill9() { stop(9); }
+
   // Writes <tmp>/config.yaml and passes --config to every later start.
   void set_config(const std::string& yaml);
 
@@ -67,6 +73,7 @@ class Daemon {
  private:
   TempDir tmp_;
   std::vector<std::string> extra_args_;
+  std::string netns_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;

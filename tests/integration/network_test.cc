@@ -1,0 +1,468 @@
+// Pod networking through the CRI against the real vpcrid, run inside a "node" network namespace
+// made here, whose primary interface up0 is a veth to an "outside" namespace (as in
+// net/pod_network_test.cc). All traffic stays inside these namespaces; they are deleted at the
+// end, pods first, also when a check fails.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/integration/daemon_fixture.h"
+
+using namespace vpcri::test;
+namespace v1 = runtime::v1;
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kImage = "docker.io/vpcri/imported:latest";
+constexpr const char* kNodeIp = "192.168.50.1";
+constexpr const char* kOutsideIp = "192.168.50.2";
+const std::string kIp = "/usr/sbin/ip";
+const std::string kNsenter = "/usr/bin/nsenter";
+const std::string kBusybox = "/bin/busybox";
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string fixtures_dir() { return (stdfs::path(__FILE__).parent_path().parent_path() / "fixtures").string(); }
+
+const std::string& image_archive() {
+  static TempDir dir;
+  static std::string path;
+  if (path.empty()) {
+    RunResult built = run({"/usr/bin/python3", fixtures_dir() + "/images.py", "build", "--out", dir.path()});
+    REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+    path = dir.path() + "/oci-amd64.tar";
+  }
+  return path;
+}
+
+void run_ok(const std::vector<std::string>& argv) {
+  RunResult r = run(argv);
+  std::string cmd;
+  for (const auto& a : argv) cmd += a + " ";
+  REQUIRE_MESSAGE(r.exit_code == 0, cmd << ": " << r.err << r.out);
+}
+
+std::vector<std::string> in_netns(const std::string& path, std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {kNsenter, "--net=" + path});
+  return argv;
+}
+
+// A node namespace with up0 (192.168.50.1/24, default route via the outside) and an outside
+// namespace routing the pod range to the node.
+class NodeNet {
+ public:
+  NodeNet() {
+    std::random_device rd;
+    tag_ = std::to_string(rd() % 1000000);
+    node_ = "vpcri-nw-" + tag_ + "-node";
+    outside_ = "vpcri-nw-" + tag_ + "-out";
+    run_ok({kIp, "netns", "add", node_});
+    run_ok({kIp, "netns", "add", outside_});
+    ip(node_, {"link", "set", "lo", "up"});
+    ip(outside_, {"link", "set", "lo", "up"});
+    ip(node_, {"link", "add", "up0", "type", "veth", "peer", "name", "out0", "netns", outside_});
+    ip(node_, {"addr", "add", std::string(kNodeIp) + "/24", "dev", "up0"});
+    ip(node_, {"link", "set", "up0", "up"});
+    ip(node_, {"route", "add", "default", "via", kOutsideIp});
+    ip(outside_, {"addr", "add", std::string(kOutsideIp) + "/24", "dev", "out0"});
+    ip(outside_, {"link", "set", "out0", "up"});
+    ip(outside_, {"route", "add", "10.99.0.0/24", "via", kNodeIp});
+  }
+  ~NodeNet() {
+    run({kIp, "netns", "delete", node_});
+    run({kIp, "netns", "delete", outside_});
+  }
+  std::string node_path() const { return "/run/netns/" + node_; }
+  std::string outside_path() const { return "/run/netns/" + outside_; }
+  std::string node_cmd(std::vector<std::string> argv) const {
+    RunResult r = run(in_netns(node_path(), std::move(argv)));
+    return r.out + r.err;
+  }
+  std::vector<std::string> eni_links() const {
+    std::vector<std::string> out;
+    auto links = nlohmann::json::parse(run({kIp, "-n", node_, "-j", "link", "show"}).out);
+    for (const auto& l : links) {
+      std::string name = l["ifname"];
+      if (name.rfind("eni", 0) == 0) out.push_back(name);
+    }
+    return out;
+  }
+
+ private:
+  static void ip(const std::string& ns, std::vector<std::string> args) {
+    args.insert(args.begin(), {kIp, "-n", ns});
+    run_ok(args);
+  }
+  std::string tag_, node_, outside_;
+};
+
+std::string network_config(const std::string& network_yaml) {
+  return "images:\n  preload: [\"" + image_archive() + "\"]\nruntime:\n  monitor_path: \"" + binary("VPCRI_MONITOR") +
+         "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\nnetwork:\n" + network_yaml;
+}
+
+v1::RuntimeCondition network_condition(Daemon& d) {
+  v1::StatusRequest req;
+  v1::StatusResponse resp;
+  auto s = d.runtime().Status(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  for (const auto& c : resp.status().conditions()) {
+    if (c.type() == "NetworkReady") return c;
+  }
+  FAIL("no NetworkReady condition");
+  return {};
+}
+
+bool wait_network_ready(Daemon& d) {
+  for (int i = 0; i < 100; ++i) {
+    if (network_condition(d).status()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+v1::PodSandboxConfig pod_config(const std::string& name) {
+  v1::PodSandboxConfig c;
+  c.mutable_metadata()->set_name(name);
+  c.mutable_metadata()->set_namespace_("default");
+  c.mutable_metadata()->set_uid("uid-" + name);
+  c.set_hostname(name);
+  return c;
+}
+
+grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
+  v1::RunPodSandboxRequest req;
+  *req.mutable_config() = config;
+  v1::RunPodSandboxResponse resp;
+  auto s = d.runtime().RunPodSandbox(context(60s).get(), req, &resp);
+  *id = resp.pod_sandbox_id();
+  return s;
+}
+
+grpc::Status stop_pod(Daemon& d, const std::string& id) {
+  v1::StopPodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::StopPodSandboxResponse resp;
+  return d.runtime().StopPodSandbox(context(60s).get(), req, &resp);
+}
+
+grpc::Status remove_pod(Daemon& d, const std::string& id) {
+  v1::RemovePodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::RemovePodSandboxResponse resp;
+  return d.runtime().RemovePodSandbox(context(60s).get(), req, &resp);
+}
+
+v1::PodSandboxStatusResponse pod_status(Daemon& d, const std::string& id) {
+  v1::PodSandboxStatusRequest req;
+  req.set_pod_sandbox_id(id);
+  req.set_verbose(true);
+  v1::PodSandboxStatusResponse resp;
+  auto s = d.runtime().PodSandboxStatus(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp;
+}
+
+std::string pod_ip(Daemon& d, const std::string& id) { return pod_status(d, id).status().network().ip(); }
+std::string pod_netns(Daemon& d, const std::string& id) {
+  return nlohmann::json::parse(pod_status(d, id).info().at("info")).at("netns").get<std::string>();
+}
+
+// Removes the pod however the test ends (while the daemon runs).
+class Pod {
+ public:
+  Pod(Daemon& d, v1::PodSandboxConfig config) : d_(d), config_(std::move(config)) {
+    grpc::Status s = run_pod(d, config_, &id_);
+    REQUIRE_MESSAGE(s.ok(), s.error_message());
+  }
+  ~Pod() {
+    if (d_.running() && !id_.empty()) CHECK_MESSAGE(remove_pod(d_, id_).ok(), "removing pod " << id_);
+  }
+  void forget() { id_.clear(); }
+  const std::string& id() const { return id_; }
+  const v1::PodSandboxConfig& config() const { return config_; }
+
+ private:
+  Daemon& d_;
+  v1::PodSandboxConfig config_;
+  std::string id_;
+};
+
+std::string run_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script) {
+  v1::CreateContainerRequest req;
+  req.set_pod_sandbox_id(pod.id());
+  auto* c = req.mutable_config();
+  c->mutable_metadata()->set_name(name);
+  c->mutable_image()->set_image(kImage);
+  c->add_command("/bin/sh");
+  c->add_command("-c");
+  c->add_args(script);
+  *req.mutable_sandbox_config() = pod.config();
+  v1::CreateContainerResponse resp;
+  auto s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  v1::StartContainerRequest start;
+  start.set_container_id(resp.container_id());
+  v1::StartContainerResponse started;
+  s = d.runtime().StartContainer(context(60s).get(), start, &started);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.container_id();
+}
+
+void stop_and_remove_container(Daemon& d, const std::string& id) {
+  v1::StopContainerRequest stop;
+  stop.set_container_id(id);
+  stop.set_timeout(0);
+  v1::StopContainerResponse stopped;
+  auto s = d.runtime().StopContainer(context(60s).get(), stop, &stopped);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  v1::RemoveContainerRequest rm;
+  rm.set_container_id(id);
+  v1::RemoveContainerResponse removed;
+  s = d.runtime().RemoveContainer(context(60s).get(), rm, &removed);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+}
+
+v1::ExecSyncResponse exec(Daemon& d, const std::string& id, const std::string& script) {
+  v1::ExecSyncRequest req;
+  req.set_container_id(id);
+  req.add_cmd("/bin/sh");
+  req.add_cmd("-c");
+  req.add_cmd(script);
+  req.set_timeout(20);
+  v1::ExecSyncResponse resp;
+  auto s = d.runtime().ExecSync(context(30s).get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp;
+}
+
+bool ping(const std::string& from_netns, const std::string& to) {
+  RunResult r = run(in_netns(from_netns, {kBusybox, "ping", "-c1", "-W3", to}));
+  if (r.exit_code != 0) MESSAGE("ping " << to << " from " << from_netns << " failed: " << r.out << r.err);
+  return r.exit_code == 0;
+}
+
+// A one-connection TCP server in `netns` on `port`: answers with what it got and reports the
+// peer's address (what the receiving pod sees as the source).
+class TcpServer {
+ public:
+  TcpServer(const std::string& netns, int port) {
+    std::string code =
+        "import socket,sys\n"
+        "s=socket.socket()\n"
+        "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+        "s.bind(('0.0.0.0'," + std::to_string(port) + "))\n"
+        "s.listen(1)\n"
+        "open(sys.argv[1],'w').close()\n"
+        "s.settimeout(25)\n"
+        "c,a=s.accept()\n"
+        "c.sendall(c.recv(100))\n"
+        "c.close()\n"
+        "print(a[0])\n";
+    std::string ready = ready_.path() + "/listening";
+    result_ = std::async(std::launch::async, [netns, code, ready] {
+      return run(in_netns(netns, {"/usr/bin/python3", "-c", code, ready}), 40s);
+    });
+    for (int i = 0; i < 200 && !stdfs::exists(ready); ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE_MESSAGE(stdfs::exists(ready), "TCP server did not start in " << netns);
+  }
+  // The peer address the server saw.
+  std::string peer() {
+    RunResult r = result_.get();
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    std::string out = r.out;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+  }
+
+ private:
+  TempDir ready_;
+  std::future<RunResult> result_;
+};
+
+std::string nc_send(const std::string& netns, const std::string& ip, int port) {
+  RunResult r = run(in_netns(netns, {"/bin/sh", "-c", "echo hello-vpcri | " + kBusybox + " nc -w 5 " + ip + " " +
+                                                         std::to_string(port)}),
+                    20s);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("pods on a node: IPs, reachability without NAT, localhost, container restart, host ports, teardown") {
+  NodeNet node;
+  Daemon d;
+  d.set_netns(node.node_path());
+  d.set_config(network_config("  node_range: 10.99.0.0/24\n  snat_exclude: [10.0.0.0/8]\n  mtu: 1500\n"));
+  d.start();
+  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+
+  auto web_config = pod_config("web");
+  auto* hp = web_config.add_port_mappings();
+  hp->set_protocol(v1::TCP);
+  hp->set_container_port(8080);
+  hp->set_host_port(18080);
+  Pod web(d, web_config);
+  Pod client(d, pod_config("client"));
+  const std::string web_ip = pod_ip(d, web.id()), client_ip = pod_ip(d, client.id());
+  CHECK(contains(web_ip, "10.99.0."));
+  CHECK(contains(client_ip, "10.99.0."));
+  CHECK(web_ip != client_ip);
+  const std::string web_ns = pod_netns(d, web.id()), client_ns = pod_netns(d, client.id());
+
+  SUBCASE("reachability") {
+    CHECK(ping(web_ns, client_ip));
+    CHECK(ping(client_ns, web_ip));
+    CHECK(ping(web_ns, kNodeIp));
+    CHECK(ping(node.node_path(), web_ip));
+    // TCP between pods keeps the sender's pod IP as the source (no NAT).
+    TcpServer server(web_ns, 8080);
+    CHECK(contains(nc_send(client_ns, web_ip, 8080), "hello-vpcri"));
+    CHECK(server.peer() == client_ip);
+  }
+
+  SUBCASE("host port reachable from outside the node") {
+    TcpServer server(web_ns, 8080);
+    CHECK(contains(nc_send(node.outside_path(), kNodeIp, 18080), "hello-vpcri"));
+    CHECK(server.peer() == kOutsideIp);
+  }
+
+  SUBCASE("containers of one pod talk over localhost; a restarted container keeps the pod IP") {
+    run_container(d, client, "server", "while true; do nc -l -p 9000 -e echo from-server; done");
+    std::string other = run_container(d, client, "other", "sleep 1000");
+    std::string got;
+    for (int i = 0; i < 50 && !contains(got, "from-server"); ++i) {
+      got = exec(d, other, "nc 127.0.0.1 9000 </dev/null").stdout();
+      if (!contains(got, "from-server")) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(contains(got, "from-server"));
+    CHECK(contains(exec(d, other, "ip -4 addr show eth0").stdout(), client_ip + "/32"));
+    stop_and_remove_container(d, other);
+    other = run_container(d, client, "other", "sleep 1000");
+    CHECK(contains(exec(d, other, "ip -4 addr show eth0").stdout(), client_ip + "/32"));
+    CHECK(pod_ip(d, client.id()) == client_ip);
+    CHECK(exec(d, other, "ping -c1 -W3 " + web_ip).exit_code() == 0);
+  }
+
+  SUBCASE("teardown leaves no veth, route, rule or nft rule; stop is idempotent") {
+    CHECK(node.eni_links().size() == 2);
+    CHECK(contains(node.node_cmd({"nft", "list", "ruleset"}), web_ip));
+    for (Pod* p : {&web, &client}) {
+      REQUIRE(stop_pod(d, p->id()).ok());
+      CHECK(stop_pod(d, p->id()).ok());
+      CHECK(pod_ip(d, p->id()).empty());
+      REQUIRE(remove_pod(d, p->id()).ok());
+      p->forget();
+    }
+    CHECK(node.eni_links().empty());
+    for (const auto& ip : {web_ip, client_ip}) {
+      CHECK_FALSE(contains(node.node_cmd({kIp, "route", "show", "table", "all"}), ip));
+      CHECK_FALSE(contains(node.node_cmd({kIp, "rule", "show"}), ip));
+      CHECK_FALSE(contains(node.node_cmd({"nft", "list", "ruleset"}), ip));
+    }
+    CHECK_FALSE(contains(node.node_cmd({"nft", "list", "ruleset"}), "18080"));
+  }
+}
+
+TEST_CASE("vpcrid killed and restarted: pods keep their IPs, nothing twice; exhaustion; cooldown") {
+  NodeNet node;
+  Daemon d;
+  d.set_netns(node.node_path());
+  // One ENI of 4 addresses, its first never given to a pod: 3 pod IPs.
+  constexpr int kCooldown = 20;
+  d.set_config(network_config("  node_range: 10.99.0.0/28\n  max_enis: 1\n  ips_per_eni: 4\n  mtu: 1500\n"
+                              "  cooldown_seconds: " + std::to_string(kCooldown) + "\n"));
+  d.start();
+  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+  Pod a(d, pod_config("a"));
+  Pod b(d, pod_config("b"));
+  const std::string ip_a = pod_ip(d, a.id()), ip_b = pod_ip(d, b.id());
+  REQUIRE(!ip_a.empty());
+  REQUIRE(ip_a != ip_b);
+
+  d.kill9();
+  d.start();
+  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+  CHECK(pod_ip(d, a.id()) == ip_a);
+  CHECK(pod_ip(d, b.id()) == ip_b);
+  CHECK(pod_status(d, a.id()).status().state() == v1::SANDBOX_READY);
+  CHECK(ping(pod_netns(d, a.id()), ip_b));
+
+  Pod c(d, pod_config("c"));
+  const std::string ip_c = pod_ip(d, c.id());
+  CHECK(!ip_c.empty());
+  CHECK(ip_c != ip_a);
+  CHECK(ip_c != ip_b);
+
+  // The pool is full: the next pod fails at once with the cause, and leaves nothing behind.
+  std::string id;
+  grpc::Status s = run_pod(d, pod_config("d"), &id);
+  CHECK(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_MESSAGE(contains(s.error_message(), "no free IP on this node"), s.error_message());
+  CHECK(node.eni_links().size() == 3);
+
+  // c's IP cools down before anyone gets it again.
+  REQUIRE(remove_pod(d, c.id()).ok());
+  c.forget();
+  auto released = std::chrono::steady_clock::now();
+  s = run_pod(d, pod_config("d"), &id);
+  if (std::chrono::steady_clock::now() - released < std::chrono::seconds(kCooldown - 2)) {
+    CHECK_MESSAGE(s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED, s.error_message());
+    CHECK_MESSAGE(contains(s.error_message(), "cooling down"), s.error_message());
+  }
+  if (s.ok()) REQUIRE(remove_pod(d, id).ok());
+  std::this_thread::sleep_until(released + std::chrono::seconds(kCooldown + 2));
+  Pod later(d, pod_config("d"));
+  CHECK(pod_ip(d, later.id()) == ip_c);
+}
+
+TEST_CASE("no pod range yet: the daemon serves, NetworkReady says why; kubelet's pod CIDR makes it ready") {
+  NodeNet node;
+  Daemon d;
+  d.set_netns(node.node_path());
+  d.set_config(network_config("  mtu: 1500\n"));
+  d.start();
+  v1::RuntimeCondition c = network_condition(d);
+  CHECK_FALSE(c.status());
+  CHECK(c.reason() == "NetworkPluginNotReady");
+  CHECK_MESSAGE(contains(c.message(), "pod CIDR"), c.message());
+  std::string id;
+  grpc::Status s = run_pod(d, pod_config("early"), &id);
+  CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(node.eni_links().empty());
+
+  v1::UpdateRuntimeConfigRequest req;
+  req.mutable_runtime_config()->mutable_network_config()->set_pod_cidr("10.99.0.0/24");
+  v1::UpdateRuntimeConfigResponse resp;
+  s = d.runtime().UpdateRuntimeConfig(context(30s).get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+  Pod pod(d, pod_config("late"));
+  CHECK(contains(pod_ip(d, pod.id()), "10.99.0."));
+
+  // Verbose Status carries the pod network's status.
+  v1::StatusRequest status_req;
+  status_req.set_verbose(true);
+  v1::StatusResponse status_resp;
+  REQUIRE(d.runtime().Status(context().get(), status_req, &status_resp).ok());
+  auto network = nlohmann::json::parse(status_resp.info().at("network"));
+  CHECK(network.at("ready") == true);
+  CHECK(network.at("pod_network").at("node_range") == "10.99.0.0/24");
+  CHECK(network.at("pod_network").at("primary_interface") == "up0");
+
+  // A host-network pod gets no IP and no veth.
+  auto host_config = pod_config("host");
+  host_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  Pod host(d, host_config);
+  CHECK(pod_ip(d, host.id()).empty());
+  CHECK(node.eni_links().size() == 1);
+}
