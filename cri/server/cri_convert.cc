@@ -59,6 +59,44 @@ bool labels_match(const Labels& selector, const Labels& labels) {
   return true;
 }
 
+std::vector<SandboxRecord> select_sandboxes(Store& store, const std::string& id, const Labels& selector) {
+  std::vector<std::shared_ptr<Sandbox>> pods;
+  if (id.empty()) {
+    pods = store.sandboxes.all();
+  } else if (auto pod = store.sandboxes.find(id)) {
+    pods.push_back(pod);
+  }
+  std::vector<SandboxRecord> out;
+  for (const auto& pod : pods) {
+    SandboxRecord r = pod->get();
+    if (labels_match(selector, r.config.labels())) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<ContainerRecord> select_containers(Store& store, const std::string& id, const std::string& pod_id,
+                                               const Labels& selector) {
+  std::string full_pod_id;
+  if (!pod_id.empty()) {
+    auto pod = store.sandboxes.find(pod_id);
+    if (!pod) return {};
+    full_pod_id = pod->id();
+  }
+  std::vector<std::shared_ptr<Container>> containers;
+  if (id.empty()) {
+    containers = store.containers.all();
+  } else if (auto c = store.containers.find(id)) {
+    containers.push_back(c);
+  }
+  std::vector<ContainerRecord> out;
+  for (const auto& c : containers) {
+    ContainerRecord r = c->get();
+    if (!full_pod_id.empty() && r.sandbox_id != full_pod_id) continue;
+    if (labels_match(selector, r.config.labels())) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void to_cri(const SandboxRecord& r, v1::PodSandbox* out) {
   out->set_id(r.id);
   *out->mutable_metadata() = r.config.metadata();

@@ -4,6 +4,7 @@
 #include <google/protobuf/map.h>
 
 #include <string>
+#include <vector>
 
 #include "cri/server/runtime_state.h"
 
@@ -13,6 +14,13 @@ using Labels = google::protobuf::Map<std::string, std::string>;
 
 // Every selector label is present with the same value.
 bool labels_match(const Labels& selector, const Labels& labels);
+
+// What the List* filters of pods and containers select: the one object `id` names (a prefix
+// too; none if it names nothing) or all, then only those matching the label selector and, for
+// containers, the pod `pod_id` names. Snapshots of the records, in no particular order.
+std::vector<SandboxRecord> select_sandboxes(Store& store, const std::string& id, const Labels& selector);
+std::vector<ContainerRecord> select_containers(Store& store, const std::string& id, const std::string& pod_id,
+                                               const Labels& selector);
 
 void to_cri(const SandboxRecord& r, v1::PodSandbox* out);
 void to_cri(const SandboxRecord& r, v1::PodSandboxStatus* out);

@@ -8,23 +8,9 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::List
                                             v1::ListContainersResponse* resp) {
   return handle_rpc("ListContainers", [&] {
     const auto& filter = req->filter();
-    std::vector<std::shared_ptr<Container>> containers;
-    if (!filter.id().empty()) {
-      if (auto c = state_.store().containers.find(filter.id())) containers.push_back(c);
-    } else {
-      containers = state_.store().containers.all();
-    }
-    std::string pod_id = filter.pod_sandbox_id();
-    if (!pod_id.empty()) {
-      auto pod = state_.store().sandboxes.find(pod_id);
-      if (!pod) return;
-      pod_id = pod->id();
-    }
-    for (const auto& c : containers) {
-      const ContainerRecord r = c->get();
+    for (const auto& r :
+         select_containers(state_.store(), filter.id(), filter.pod_sandbox_id(), filter.label_selector())) {
       if (filter.has_state() && filter.state().state() != r.state) continue;
-      if (!pod_id.empty() && r.sandbox_id != pod_id) continue;
-      if (!labels_match(filter.label_selector(), r.config.labels())) continue;
       to_cri(r, resp->add_containers());
     }
   });

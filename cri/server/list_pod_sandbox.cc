@@ -8,16 +8,8 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*, const v1::List
                                             v1::ListPodSandboxResponse* resp) {
   return handle_rpc("ListPodSandbox", [&] {
     const auto& filter = req->filter();
-    std::vector<std::shared_ptr<Sandbox>> pods;
-    if (!filter.id().empty()) {
-      if (auto pod = state_.store().sandboxes.find(filter.id())) pods.push_back(pod);
-    } else {
-      pods = state_.store().sandboxes.all();
-    }
-    for (const auto& pod : pods) {
-      const SandboxRecord r = pod->get();
+    for (const auto& r : select_sandboxes(state_.store(), filter.id(), filter.label_selector())) {
       if (filter.has_state() && filter.state().state() != r.state) continue;
-      if (!labels_match(filter.label_selector(), r.config.labels())) continue;
       to_cri(r, resp->add_items());
     }
   });

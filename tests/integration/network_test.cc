@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/pods.h"
 
 using namespace vpcri::test;
 namespace v1 = runtime::v1;
@@ -31,18 +32,7 @@ const std::string kBusybox = "/bin/busybox";
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-std::string fixtures_dir() { return (stdfs::path(__FILE__).parent_path().parent_path() / "fixtures").string(); }
 
-const std::string& image_archive() {
-  static TempDir dir;
-  static std::string path;
-  if (path.empty()) {
-    RunResult built = run({"/usr/bin/python3", fixtures_dir() + "/images.py", "build", "--out", dir.path()});
-    REQUIRE_MESSAGE(built.exit_code == 0, built.err);
-    path = dir.path() + "/oci-amd64.tar";
-  }
-  return path;
-}
 
 void run_ok(const std::vector<std::string>& argv) {
   RunResult r = run(argv);
@@ -106,7 +96,7 @@ class NodeNet {
 };
 
 std::string network_config(const std::string& network_yaml) {
-  return "images:\n  preload: [\"" + image_archive() + "\"]\nruntime:\n  monitor_path: \"" + binary("VPCRI_MONITOR") +
+  return "images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" + binary("VPCRI_MONITOR") +
          "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\nnetwork:\n" + network_yaml;
 }
 
@@ -139,63 +129,15 @@ v1::PodSandboxConfig pod_config(const std::string& name) {
   return c;
 }
 
-grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
-  v1::RunPodSandboxRequest req;
-  *req.mutable_config() = config;
-  v1::RunPodSandboxResponse resp;
-  auto s = d.runtime().RunPodSandbox(context(60s).get(), req, &resp);
-  *id = resp.pod_sandbox_id();
-  return s;
-}
 
-grpc::Status stop_pod(Daemon& d, const std::string& id) {
-  v1::StopPodSandboxRequest req;
-  req.set_pod_sandbox_id(id);
-  v1::StopPodSandboxResponse resp;
-  return d.runtime().StopPodSandbox(context(60s).get(), req, &resp);
-}
 
-grpc::Status remove_pod(Daemon& d, const std::string& id) {
-  v1::RemovePodSandboxRequest req;
-  req.set_pod_sandbox_id(id);
-  v1::RemovePodSandboxResponse resp;
-  return d.runtime().RemovePodSandbox(context(60s).get(), req, &resp);
-}
 
-v1::PodSandboxStatusResponse pod_status(Daemon& d, const std::string& id) {
-  v1::PodSandboxStatusRequest req;
-  req.set_pod_sandbox_id(id);
-  req.set_verbose(true);
-  v1::PodSandboxStatusResponse resp;
-  auto s = d.runtime().PodSandboxStatus(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp;
-}
 
 std::string pod_ip(Daemon& d, const std::string& id) { return pod_status(d, id).status().network().ip(); }
 std::string pod_netns(Daemon& d, const std::string& id) {
   return nlohmann::json::parse(pod_status(d, id).info().at("info")).at("netns").get<std::string>();
 }
 
-// Removes the pod however the test ends (while the daemon runs).
-class Pod {
- public:
-  Pod(Daemon& d, v1::PodSandboxConfig config) : d_(d), config_(std::move(config)) {
-    grpc::Status s = run_pod(d, config_, &id_);
-    REQUIRE_MESSAGE(s.ok(), s.error_message());
-  }
-  ~Pod() {
-    if (d_.running() && !id_.empty()) CHECK_MESSAGE(remove_pod(d_, id_).ok(), "removing pod " << id_);
-  }
-  void forget() { id_.clear(); }
-  const std::string& id() const { return id_; }
-  const v1::PodSandboxConfig& config() const { return config_; }
-
- private:
-  Daemon& d_;
-  v1::PodSandboxConfig config_;
-  std::string id_;
-};
 
 std::string run_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script) {
   v1::CreateContainerRequest req;

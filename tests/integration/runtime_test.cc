@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/pods.h"
 
 using namespace vpcri::test;
 namespace v1 = runtime::v1;
@@ -24,22 +25,10 @@ namespace {
 
 const std::string kImage = "docker.io/vpcri/imported:latest";
 
-std::string fixtures_dir() { return (stdfs::path(__FILE__).parent_path().parent_path() / "fixtures").string(); }
 
-// One image archive for the whole test run.
-const std::string& image_archive() {
-  static TempDir dir;
-  static std::string path;
-  if (path.empty()) {
-    RunResult built = run({"/usr/bin/python3", fixtures_dir() + "/images.py", "build", "--out", dir.path()});
-    REQUIRE_MESSAGE(built.exit_code == 0, built.err);
-    path = dir.path() + "/oci-amd64.tar";
-  }
-  return path;
-}
 
 void start_daemon(Daemon& d) {
-  d.set_config("images:\n  preload: [\"" + image_archive() + "\"]\nruntime:\n  monitor_path: \"" +
+  d.set_config("images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" +
                binary("VPCRI_MONITOR") + "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\n");
   d.start();
 }
@@ -58,40 +47,8 @@ v1::PodSandboxConfig pod_config(const std::string& name, const std::string& log_
   return c;
 }
 
-grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
-  v1::RunPodSandboxRequest req;
-  *req.mutable_config() = config;
-  v1::RunPodSandboxResponse resp;
-  auto s = d.runtime().RunPodSandbox(context(60s).get(), req, &resp);
-  *id = resp.pod_sandbox_id();
-  return s;
-}
 
-grpc::Status remove_pod(Daemon& d, const std::string& id) {
-  v1::RemovePodSandboxRequest req;
-  req.set_pod_sandbox_id(id);
-  v1::RemovePodSandboxResponse resp;
-  return d.runtime().RemovePodSandbox(context(60s).get(), req, &resp);
-}
 
-// Removes the pod (and so its containers) however the test ends.
-class Pod {
- public:
-  Pod(Daemon& d, const v1::PodSandboxConfig& config) : d_(d), config_(config) {
-    grpc::Status s = run_pod(d, config, &id_);
-    REQUIRE_MESSAGE(s.ok(), s.error_message());
-  }
-  ~Pod() {
-    if (d_.running() && !id_.empty()) CHECK_MESSAGE(remove_pod(d_, id_).ok(), "removing pod " << id_);
-  }
-  const std::string& id() const { return id_; }
-  const v1::PodSandboxConfig& config() const { return config_; }
-
- private:
-  Daemon& d_;
-  v1::PodSandboxConfig config_;
-  std::string id_;
-};
 
 v1::ContainerConfig container_config(const std::string& name, std::vector<std::string> args) {
   v1::ContainerConfig c;
@@ -213,15 +170,6 @@ std::vector<v1::PodSandbox> list_pods(Daemon& d, const v1::PodSandboxFilter& fil
   return {resp.items().begin(), resp.items().end()};
 }
 
-v1::PodSandboxStatusResponse pod_status(Daemon& d, const std::string& id) {
-  v1::PodSandboxStatusRequest req;
-  req.set_pod_sandbox_id(id);
-  req.set_verbose(true);
-  v1::PodSandboxStatusResponse resp;
-  grpc::Status s = d.runtime().PodSandboxStatus(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp;
-}
 
 std::string read(const std::string& path) {
   try {

@@ -1,0 +1,66 @@
+#include "tests/integration/pods.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+namespace vpcri::test {
+
+namespace v1 = runtime::v1;
+using namespace std::chrono_literals;
+
+const std::string& test_image_archive() {
+  static TempDir dir;
+  static std::string path;
+  if (path.empty()) {
+    const auto fixtures = std::filesystem::path(__FILE__).parent_path().parent_path() / "fixtures";
+    RunResult built = run({"/usr/bin/python3", (fixtures / "images.py").string(), "build", "--out", dir.path()});
+    REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+    path = dir.path() + "/oci-amd64.tar";
+  }
+  return path;
+}
+
+grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
+  v1::RunPodSandboxRequest req;
+  *req.mutable_config() = config;
+  v1::RunPodSandboxResponse resp;
+  auto s = d.runtime().RunPodSandbox(context(60s).get(), req, &resp);
+  *id = resp.pod_sandbox_id();
+  return s;
+}
+
+grpc::Status stop_pod(Daemon& d, const std::string& id) {
+  v1::StopPodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::StopPodSandboxResponse resp;
+  return d.runtime().StopPodSandbox(context(60s).get(), req, &resp);
+}
+
+grpc::Status remove_pod(Daemon& d, const std::string& id) {
+  v1::RemovePodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::RemovePodSandboxResponse resp;
+  return d.runtime().RemovePodSandbox(context(60s).get(), req, &resp);
+}
+
+v1::PodSandboxStatusResponse pod_status(Daemon& d, const std::string& id) {
+  v1::PodSandboxStatusRequest req;
+  req.set_pod_sandbox_id(id);
+  req.set_verbose(true);
+  v1::PodSandboxStatusResponse resp;
+  grpc::Status s = d.runtime().PodSandboxStatus(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp;
+}
+
+Pod::Pod(Daemon& d, v1::PodSandboxConfig config) : d_(d), config_(std::move(config)) {
+  grpc::Status s = run_pod(d, config_, &id_);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+}
+
+Pod::~Pod() {
+  if (d_.running() && !id_.empty()) CHECK_MESSAGE(remove_pod(d_, id_).ok(), "removing pod " << id_);
+}
+
+}  // namespace vpcri::test
