@@ -4,9 +4,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -17,11 +19,23 @@
 namespace vpcri::runtime::container {
 namespace {
 
+// Closes every fd above 2 but `keep_a` and `keep_b`.
+void close_all_but(int keep_a, int keep_b) {
+  const unsigned lo = static_cast<unsigned>(std::min(keep_a, keep_b));
+  const unsigned hi = static_cast<unsigned>(std::max(keep_a, keep_b));
+  // close_range fails with EINVAL for an empty range, which is fine.
+  ::syscall(SYS_close_range, 3U, lo - 1, 0U);
+  ::syscall(SYS_close_range, lo + 1, hi - 1, 0U);
+  ::syscall(SYS_close_range, hi + 1, ~0U, 0U);
+}
+
 // The child that holds the new namespaces while they are bind-mounted: unshares, tells the
 // parent (one byte on `ready`), and waits for `done` to close. Async-signal-safe only.
-[[noreturn]] void holder(int flags, const std::string& hostname, int ready, int done, int parent_ends[2]) {
-  ::close(parent_ends[0]);  // or `done` would never see EOF
-  ::close(parent_ends[1]);
+[[noreturn]] void holder(int flags, const std::string& hostname, int ready, int done) {
+  // It never execs, so O_CLOEXEC does not help: without this it would keep the parent's ends of
+  // its own pipes, and of the pipes of pins running concurrently in other threads, and those
+  // holders' `done` would never see EOF (a hang under concurrent RunPodSandbox).
+  close_all_but(ready, done);
   char result = 0;
   if (::unshare(flags) != 0) {
     result = 1;
@@ -81,8 +95,7 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork to create the pod namespaces");
   if (child == 0) {
-    int parent_ends[2] = {ready_r.get(), done_w.get()};
-    holder(flags, spec.hostname, ready_w.get(), done_r.get(), parent_ends);
+    holder(flags, spec.hostname, ready_w.get(), done_r.get());
   }
   ready_w.reset();
   done_r.reset();

@@ -4,7 +4,11 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "runtime/container/test_support.h"
 
@@ -68,4 +72,35 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
   CHECK_FALSE(vpcri::fs::exists(ns_dir + "/uts"));
   CHECK_THROWS_WITH_AS(pin_pod_namespaces(dir / "other", {false, false, true, ""}),
                        doctest::Contains("cannot be pinned before its first process"), vpcri::Error);
+}
+
+TEST_CASE("runtime-container: concurrent pins do not wait on each other") {
+  // Each holder child inherits every fd open in the process at its fork, including the pipe ends
+  // of pins running in other threads; it must close them, or those pins never finish (a bug
+  // once seen as a hang of concurrent RunPodSandbox). A regression hangs here until the test's
+  // timeout.
+  TempDir dir;
+  constexpr int kThreads = 12, kRounds = 5;
+  std::vector<std::thread> threads;
+  std::atomic<int> pinned{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; round++) {
+        std::string ns_dir = dir / ("ns-" + std::to_string(t) + "-" + std::to_string(round));
+        try {
+          PodNamespaces ns = pin_pod_namespaces(ns_dir, {true, true, false, "concurrent"});
+          if (is_mount_point(ns.ipc) && is_mount_point(ns.uts)) pinned++;
+        } catch (const std::exception& e) {
+          std::lock_guard lock(mu);
+          errors.push_back(e.what());
+        }
+        unpin_pod_namespaces(ns_dir);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK_MESSAGE(errors.empty(), (errors.empty() ? "" : errors.front()));
+  CHECK(pinned == kThreads * kRounds);
 }
