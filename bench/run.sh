@@ -14,6 +14,7 @@
 # also on failure. Nothing outside the namespaces is changed: no host routes, addresses or
 # firewall rules.
 set -euo pipefail
+{  # parsed whole before it runs: editing this file during a run cannot break the run
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$SRC/build
@@ -255,7 +256,7 @@ for round in $(seq "$ROUNDS"); do
     ip -n "$ns" link set lo up
     start_registry "$ns" "$dir"
     CGROUPS+=("$cg")
-    mkdir -p "/sys/fs/cgroup/cpuacct$cg/daemon"
+    mkdir -p "/sys/fs/cgroup/cpuacct$cg/daemon" "/sys/fs/cgroup/cpuacct$cg/pods"
     case $rt in
       containerd)
         write_containerd_config "$dir" "$cg"
@@ -281,6 +282,7 @@ for round in $(seq "$ROUNDS"); do
     rc=0
     "$BENCH" --endpoint "unix://$sock" --name "$rt" --image "$IMAGE" --pull "$PAUSE_REF" \
       --daemon-pid "$DPID" --helpers "$helpers" --cpu-cgroup "/sys/fs/cgroup/cpuacct$cg/daemon" \
+      --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" \
       --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
       "${LOAD_ARGS[@]}" || rc=$?
     [ $rc = 0 ] || { log "$rt round $round: vpcri-bench exited $rc; daemon log tail:"; tail -20 "$dir/daemon.log" >&2; }
@@ -301,3 +303,5 @@ else
   python3 "$SRC/bench/report.py" --out "$out" --runc "$runc_version" "$TMP/results"/*.json
   log "wrote $out/results.md"
 fi
+exit 0
+}
