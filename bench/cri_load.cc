@@ -159,7 +159,8 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  // p * n first: 0.99 * 100 is 99.000...01 in floating point, and its ceiling 100.
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()) / 100.0 - 1e-9));
   if (rank < 1) rank = 1;
   return v[std::min(rank, v.size()) - 1];
 }
