@@ -19,18 +19,20 @@ const char* errc_name(Errc code) {
   return "unknown";
 }
 
-void throw_errno(const std::string& what, int err) {
-  Errc code = Errc::internal;
+Errc errc_from_errno(int err) {
   switch (err) {
-    case ENOENT: code = Errc::not_found; break;
-    case EEXIST: code = Errc::already_exists; break;
+    case ENOENT: return Errc::not_found;
+    case EEXIST: return Errc::already_exists;
     case ENOSPC:
     case EDQUOT:
-    case ENOMEM: code = Errc::resource_exhausted; break;
-    case EINVAL: code = Errc::invalid_argument; break;
-    default: break;
+    case ENOMEM: return Errc::resource_exhausted;
+    case EINVAL: return Errc::invalid_argument;
+    default: return Errc::internal;
   }
-  throw Error(code, what + ": " + std::strerror(err));
+}
+
+void throw_errno(const std::string& what, int err) {
+  throw Error(errc_from_errno(err), what + ": " + std::strerror(err));
 }
 
 }  // namespace vpcri

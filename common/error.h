@@ -31,7 +31,10 @@ class Error : public std::runtime_error {
   Errc code_;
 };
 
-// Throws Errc::internal (or a closer code for a few errno values) with "<what>: <strerror(err)>".
+// The code for an errno value: Errc::internal but for a few with a closer meaning (ENOENT: not_found...).
+Errc errc_from_errno(int err);
+
+// Throws errc_from_errno(err) with "<what>: <strerror(err)>".
 [[noreturn]] void throw_errno(const std::string& what, int err = errno);
 
 }  // namespace vpcri

@@ -215,6 +215,13 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     images.string("sandbox_image_archive", config.images.sandbox_image_archive, check_absolute_path);
     images.finish();
   });
+  top.with("runtime", [&](const YAML::Node& v, const std::string& kp) {
+    if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
+    MapReader runtime(v, file, kp);
+    runtime.string("monitor_path", config.runtime.monitor_path, check_absolute_path);
+    runtime.string("init_path", config.runtime.init_path, check_absolute_path);
+    runtime.finish();
+  });
   top.with("registries", [&](const YAML::Node& v, const std::string& kp) {
     if (!v.IsMap()) top.fail(v, kp, "expected a mapping of registry hosts, got " + describe(v));
     MapReader hosts(v, file, kp);  // checks for duplicate hosts
@@ -276,6 +283,7 @@ std::string config_to_json(const Config& config) {
                  {"preload", config.images.preload},
                  {"sandbox_image", config.images.sandbox_image},
                  {"sandbox_image_archive", config.images.sandbox_image_archive}};
+  j["runtime"] = {{"monitor_path", config.runtime.monitor_path}, {"init_path", config.runtime.init_path}};
   nlohmann::ordered_json registries = nlohmann::ordered_json::object();
   for (const auto& [host, h] : config.registries) {
     registries[host] = {{"mirrors", h.mirrors}, {"insecure_http", h.insecure_http}, {"skip_host", h.skip_host}};

@@ -34,6 +34,12 @@ struct ImagesConfig {
   std::string sandbox_image_archive = VPCRI_PAUSE_IMAGE_ARCHIVE;
 };
 
+// The helper binaries vpcrid starts for every container and pod.
+struct RuntimeConfig {
+  std::string monitor_path = VPCRI_MONITOR_PATH;  // vpcri-monitor
+  std::string init_path = VPCRI_INIT_PATH;        // vpcri-init
+};
+
 struct Config {
   std::string root = "/var/lib/vpcri";          // persistent state: images, checkpoints
   std::string state = "/run/vpcri";             // runtime state: gone at reboot
@@ -41,6 +47,7 @@ struct Config {
   log::Level log_level = log::Level::info;
   CgroupDriver cgroup_driver = CgroupDriver::cgroupfs;
   ImagesConfig images;
+  RuntimeConfig runtime;
   std::map<std::string, RegistryHostConfig> registries;
 
   std::string source = "embedded defaults";  // where it came from, for Status and logs

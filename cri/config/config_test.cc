@@ -146,3 +146,14 @@ TEST_CASE("images and registries errors are located") {
         std::string::npos);
   CHECK(error_of("registries:\n  docker.io: {}\n  docker.io: {}\n").find("duplicate key") != std::string::npos);
 }
+
+TEST_CASE("runtime helper binaries") {
+  Config c = parse_config("runtime:\n  monitor_path: /opt/vpcri/vpcri-monitor\n  init_path: /opt/vpcri/vpcri-init\n",
+                          "f.yaml");
+  CHECK(c.runtime.monitor_path == "/opt/vpcri/vpcri-monitor");
+  CHECK(c.runtime.init_path == "/opt/vpcri/vpcri-init");
+  CHECK(Config{}.runtime.monitor_path.find("vpcri-monitor") != std::string::npos);
+  CHECK(error_of("runtime:\n  init_path: vpcri-init\n").find(":2:14: runtime.init_path: expected an absolute path") !=
+        std::string::npos);
+  CHECK(error_of("runtime:\n  monitr_path: /x\n").find(":2:3: runtime.monitr_path: unknown key") != std::string::npos);
+}

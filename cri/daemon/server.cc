@@ -15,6 +15,7 @@
 #include "cri/daemon/sd_notify.h"
 #include "cri/daemon/signals.h"
 #include "cri/server/admin_service.h"
+#include "cri/server/lifecycle.h"
 #include "cri/server/request_log.h"
 #include "cri/server/runtime_service.h"
 
@@ -56,6 +57,8 @@ int run_daemon(const Config& config) {
 
   RuntimeState state(config);
   state.preload_images();
+  // Before serving: containers hold their images again, live monitors are watched again.
+  recover(state);
   RuntimeService runtime_service(state);
   ImageService image_service(state);
   AdminService admin_service(state);

@@ -11,27 +11,9 @@ namespace v1 = ::runtime::v1;
 
 // Unary RPCs that are not implemented yet: (name, request, response).
 #define VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(X)                                      \
-  X(RunPodSandbox, RunPodSandboxRequest, RunPodSandboxResponse)                   \
-  X(StopPodSandbox, StopPodSandboxRequest, StopPodSandboxResponse)                \
-  X(RemovePodSandbox, RemovePodSandboxRequest, RemovePodSandboxResponse)          \
-  X(PodSandboxStatus, PodSandboxStatusRequest, PodSandboxStatusResponse)          \
-  X(ListPodSandbox, ListPodSandboxRequest, ListPodSandboxResponse)                \
-  X(CreateContainer, CreateContainerRequest, CreateContainerResponse)             \
-  X(StartContainer, StartContainerRequest, StartContainerResponse)                \
-  X(StopContainer, StopContainerRequest, StopContainerResponse)                   \
-  X(RemoveContainer, RemoveContainerRequest, RemoveContainerResponse)             \
-  X(ListContainers, ListContainersRequest, ListContainersResponse)                \
-  X(ContainerStatus, ContainerStatusRequest, ContainerStatusResponse)             \
-  X(UpdateContainerResources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse) \
-  X(ReopenContainerLog, ReopenContainerLogRequest, ReopenContainerLogResponse)    \
-  X(ExecSync, ExecSyncRequest, ExecSyncResponse)                                  \
   X(Exec, ExecRequest, ExecResponse)                                              \
   X(Attach, AttachRequest, AttachResponse)                                        \
   X(PortForward, PortForwardRequest, PortForwardResponse)                         \
-  X(ContainerStats, ContainerStatsRequest, ContainerStatsResponse)                \
-  X(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)    \
-  X(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)             \
-  X(ListPodSandboxStats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse) \
   X(CheckpointContainer, CheckpointContainerRequest, CheckpointContainerResponse) \
   X(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse) \
   X(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse) \
@@ -63,6 +45,26 @@ class RuntimeService final : public v1::RuntimeService::Service {
                              v1::RuntimeConfigResponse*) override;
   grpc::Status UpdateRuntimeConfig(grpc::ServerContext*, const v1::UpdateRuntimeConfigRequest*,
                                    v1::UpdateRuntimeConfigResponse*) override;
+
+  // Pods and containers: one file per RPC (run_pod_sandbox.cc, ...).
+  VPCRI_DECLARE_UNARY(RunPodSandbox, RunPodSandboxRequest, RunPodSandboxResponse)
+  VPCRI_DECLARE_UNARY(StopPodSandbox, StopPodSandboxRequest, StopPodSandboxResponse)
+  VPCRI_DECLARE_UNARY(RemovePodSandbox, RemovePodSandboxRequest, RemovePodSandboxResponse)
+  VPCRI_DECLARE_UNARY(PodSandboxStatus, PodSandboxStatusRequest, PodSandboxStatusResponse)
+  VPCRI_DECLARE_UNARY(ListPodSandbox, ListPodSandboxRequest, ListPodSandboxResponse)
+  VPCRI_DECLARE_UNARY(CreateContainer, CreateContainerRequest, CreateContainerResponse)
+  VPCRI_DECLARE_UNARY(StartContainer, StartContainerRequest, StartContainerResponse)
+  VPCRI_DECLARE_UNARY(StopContainer, StopContainerRequest, StopContainerResponse)
+  VPCRI_DECLARE_UNARY(RemoveContainer, RemoveContainerRequest, RemoveContainerResponse)
+  VPCRI_DECLARE_UNARY(ListContainers, ListContainersRequest, ListContainersResponse)
+  VPCRI_DECLARE_UNARY(ContainerStatus, ContainerStatusRequest, ContainerStatusResponse)
+  VPCRI_DECLARE_UNARY(UpdateContainerResources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse)
+  VPCRI_DECLARE_UNARY(ReopenContainerLog, ReopenContainerLogRequest, ReopenContainerLogResponse)
+  VPCRI_DECLARE_UNARY(ExecSync, ExecSyncRequest, ExecSyncResponse)
+  VPCRI_DECLARE_UNARY(ContainerStats, ContainerStatsRequest, ContainerStatsResponse)
+  VPCRI_DECLARE_UNARY(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)
+  VPCRI_DECLARE_UNARY(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)
+  VPCRI_DECLARE_UNARY(ListPodSandboxStats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse)
 
   VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(VPCRI_DECLARE_UNARY)
   VPCRI_UNIMPLEMENTED_RUNTIME_STREAMS(VPCRI_DECLARE_STREAM)

@@ -29,7 +29,9 @@ runtime::image::ManagerConfig image_manager_config(const Config& config) {
 RuntimeState::RuntimeState(Config config)
     : config_(std::move(config)),
       cgroup_mode_(runtime::detect_cgroup_mode()),
-      images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_))) {
+      cgroup_root_(runtime::cgroup::discover_cgroup_root()),
+      images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_))),
+      store_(config_.root, config_.state) {
   const std::string path = pod_cidr_path();
   if (!fs::exists(path)) return;
   // A damaged file must not keep the daemon from starting: kubelet can send the CIDRs again.

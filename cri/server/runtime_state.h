@@ -7,8 +7,12 @@
 #include <vector>
 
 #include "cri/config/config.h"
+#include "cri/server/reaper.h"
+#include "cri/server/store.h"
 #include "net/cidr.h"
+#include "runtime/cgroup/root.h"
 #include "runtime/cgroup_mode.h"
+#include "runtime/container/launch.h"
 #include "runtime/image/image_manager.h"
 
 namespace vpcri::cri {
@@ -31,6 +35,14 @@ class RuntimeState {
 
   const Config& config() const { return config_; }
   runtime::CgroupMode cgroup_mode() const { return cgroup_mode_; }
+  const runtime::cgroup::CgroupRoot& cgroup_root() const { return cgroup_root_; }
+  runtime::container::Binaries binaries() const {
+    return {config_.runtime.monitor_path, config_.runtime.init_path};
+  }
+
+  // Pods and containers, and the thread that records their exits.
+  Store& store() { return store_; }
+  Reaper& reaper() { return reaper_; }
 
   // The pod CIDRs (one per IP family) kubelet hands over with UpdateRuntimeConfig; persisted
   // under the root dir, because kubelet does not send them again when only vpcrid restarts.
@@ -42,7 +54,10 @@ class RuntimeState {
 
   Config config_;
   runtime::CgroupMode cgroup_mode_;
+  runtime::cgroup::CgroupRoot cgroup_root_;
   std::unique_ptr<runtime::image::ImageManager> images_;
+  Store store_;
+  Reaper reaper_;  // after store_: stopped before the objects its callbacks use go away
   mutable std::mutex mu_;
   std::vector<net::Cidr> pod_cidrs_;
 };

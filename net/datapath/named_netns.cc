@@ -1,17 +1,16 @@
 #include "net/datapath/named_netns.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "net/datapath/netns_file.h"
 
 namespace vpcri::net {
 namespace {
@@ -33,26 +32,6 @@ void prepare_run_dir() {
   }
 }
 
-// Makes a new namespace on a throwaway thread and pins it with a bind mount. The thread exits
-// right after, so no thread of ours is left inside it.
-void create_and_pin(const std::string& path) {
-  int err = 0;
-  std::string what;
-  std::thread worker([&] {
-    if (::unshare(CLONE_NEWNET) != 0) {
-      err = errno;
-      what = "creating a network namespace";
-      return;
-    }
-    if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-      err = errno;
-      what = "bind-mounting the new network namespace on " + path;
-    }
-  });
-  worker.join();
-  if (err != 0) throw_errno(what, err);
-}
-
 }  // namespace
 
 NamedNetNs NamedNetNs::create(const std::string& name) {
@@ -61,15 +40,7 @@ NamedNetNs NamedNetNs::create(const std::string& name) {
   }
   prepare_run_dir();
   std::string path = std::string(kRunDir) + "/" + name;
-  UniqueFd placeholder(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
-  if (!placeholder) throw_errno("creating " + path);
-  placeholder.reset();
-  try {
-    create_and_pin(path);
-  } catch (...) {
-    ::unlink(path.c_str());
-    throw;
-  }
+  create_netns_file(path);
   return NamedNetNs(name);
 }
 

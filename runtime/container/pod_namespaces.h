@@ -4,6 +4,8 @@
 // network layer's (the daemon passes its path in).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace vpcri::runtime::container {
@@ -11,19 +13,28 @@ namespace vpcri::runtime::container {
 struct PodNamespacesSpec {
   bool ipc = true;        // false: the pod uses the node's IPC namespace
   bool uts = true;        // false: the node's UTS namespace (hostNetwork pods)
-  bool pid = false;       // true: a pod-wide PID namespace (shareProcessNamespace)
+  // Must stay false: the kernel gives no handle on a PID namespace before its first process
+  // (pid_for_children is ENOENT until then), so an empty one cannot be pinned; pin_pod_namespaces
+  // throws invalid_argument. A pod-wide PID namespace (shareProcessNamespace) is pause's fresh
+  // one (launch with pid fresh), pinned with pin_pid_namespace() once pause runs.
+  bool pid = false;
   std::string hostname;   // set in the new UTS namespace
 };
 
 struct PodNamespaces {
   std::string ipc;  // "<dir>/ipc" or "" when not created
   std::string uts;
-  std::string pid;  // a PID namespace with no process yet: the first process to enter it (pause) is its pid 1
+  std::string pid;  // always "" (see PodNamespacesSpec::pid)
 };
 
 // Creates the namespaces in a short-lived child and bind-mounts each on <dir>/<kind> (dir is
 // created). On failure nothing is left mounted. Throws vpcri::Error.
 PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec& spec);
+
+// Pins the PID namespace of `pid` (pause, its pid 1) on <dir>/pid and returns that path: later
+// containers join it by path and never race a recycled pid. The namespace still ends with its
+// pid 1 (a launch joining it then fails). Throws vpcri::Error.
+std::string pin_pid_namespace(const std::string& dir, pid_t pid);
 
 // Unmounts and deletes <dir>/{ipc,uts,pid}; idempotent, safe after a crash half-way.
 void unpin_pod_namespaces(const std::string& dir);

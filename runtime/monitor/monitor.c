@@ -2,7 +2,8 @@
  * model"). It starts the container's first process, writes its stdout/stderr to the CRI log file,
  * reopens that file on SIGUSR1, and records how the process ended in <state>/exit.
  *
- *   vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR] -- ARGV...
+ *   vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]
+ *                 [--pidns new|PATH] [--init-pipe] -- ARGV...
  *
  * State files (key=value lines, each replaced atomically):
  *   <state>/monitor     pid, start_time of this monitor          (written first)
@@ -10,13 +11,25 @@
  *   <state>/exit        exit_code, signal, oom, finished_at[_ns], reason, message (before exiting)
  *   <state>/log-reopen  count, error: result of the latest SIGUSR1 reopen
  * --sync-fd (a socket from the spawner) gets one line, "ok" once the command runs or
- * "error <errno> <what>", and the monitor does not exit before the spawner closes its end, so
- * the spawner can always open a pidfd for it. Static C without allocation: < 1 MiB RSS. */
+ * "error <errno> <message>" (the message complete, reason included), and the monitor does not
+ * exit before the spawner closes its end, so the spawner can always open a pidfd for it.
+ *
+ * --pidns: the container process is forked into a new PID namespace ("new": it is that
+ * namespace's pid 1) or into the one at PATH (a pinned pod namespace, or /proc/<pid>/ns/pid).
+ *
+ * --init-pipe: the command (vpcri-init) finds the write end of the start-error pipe at fd 3,
+ * the one fd above stdio it inherits. It writes a 4-byte errno and an optional UTF-8 message
+ * (up to INIT_MESSAGE_MAX bytes) when a setup step fails, then exits; a successful execve of
+ * the user's command closes it (vpcri-init sets it close-on-exec last) and EOF says "started".
+ * Without --init-pipe only the monitor's own execve of ARGV reports through it.
+ *
+ * Static C without allocation: < 1 MiB RSS. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +51,15 @@
 
 /* The exit code CRI runtimes report when the command could not be started (containerd: StartError). */
 enum { START_ERROR_EXIT_CODE = 128, DEFAULT_MAX_LINE = 16 * 1024, SPAWNER_WAIT_MS = 60 * 1000 };
+/* The init pipe's fd in the container process, and the longest message read from it. */
+enum { INIT_PIPE_FD = 3, INIT_MESSAGE_MAX = 1024 };
 
 struct options {
   const char *state;
   const char *log;
   const char *cgroup;
+  const char *pidns; /* NULL: the monitor's own; "new"; or a namespace file */
+  int init_pipe;
   int sync_fd;
   size_t max_line;
   char **argv;
@@ -50,22 +67,34 @@ struct options {
 
 static int sync_fd = -1;
 
-/* Reports a failure to the spawner (and to stderr, for a human running the monitor by hand). */
-static void report_error(int err, const char *what) {
-  char line[1024];
-  int n = snprintf(line, sizeof line, "error %d %s\n", err, what);
-  if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+/* Reports a failure to the spawner (and to stderr, for a human running the monitor by hand).
+ * `message` is complete: nothing is appended to it. */
+static void report_message(int err, const char *message) {
+  char line[INIT_MESSAGE_MAX + 64];
+  int n = snprintf(line, sizeof line, "error %d %s", err, message);
+  if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+  for (int i = 0; i < n; i++) { /* one line, whatever the message holds */
+    if (line[i] == '\n') line[i] = ' ';
+  }
+  line[n++] = '\n';
   if (sync_fd >= 0 && write(sync_fd, line, (size_t)n) < 0) {
     /* nobody to tell */
   }
-  fprintf(stderr, "vpcri-monitor: %s%s%s\n", what, err ? ": " : "", err ? strerror(err) : "");
+  fprintf(stderr, "vpcri-monitor: %s\n", message);
+}
+
+/* "<what>: <strerror(err)>", or just `what` when err is 0. */
+static void report_error(int err, const char *what) {
+  char message[PATH_MAX + 256];
+  snprintf(message, sizeof message, "%s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+  report_message(err, message);
 }
 
 static void usage_error(const char *what) {
   report_error(0, what);
   fprintf(stderr,
           "usage: vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]"
-          " -- ARGV...\n");
+          " [--pidns new|PATH] [--init-pipe] -- ARGV...\n");
   exit(2);
 }
 
@@ -95,6 +124,10 @@ static void parse_options(int argc, char **argv, struct options *o) {
       printf("vpcri-monitor " VPCRI_VERSION "\n");
       exit(0);
     }
+    if (strcmp(a, "--init-pipe") == 0) {
+      o->init_pipe = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage_error("missing value or command after an option");
     const char *v = argv[++i];
     if (strcmp(a, "--state") == 0) {
@@ -103,6 +136,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
       o->log = v;
     } else if (strcmp(a, "--cgroup") == 0) {
       o->cgroup = v;
+    } else if (strcmp(a, "--pidns") == 0) {
+      o->pidns = v;
     } else if (strcmp(a, "--sync-fd") == 0) {
       o->sync_fd = (int)parse_number(v, a);
       sync_fd = o->sync_fd;
@@ -117,6 +152,9 @@ static void parse_options(int argc, char **argv, struct options *o) {
   }
   if (o->state == NULL || o->state[0] != '/') usage_error("--state must be an absolute path");
   if (o->log != NULL && o->log[0] != '/') usage_error("--log must be an absolute path");
+  if (o->pidns != NULL && strcmp(o->pidns, "new") != 0 && o->pidns[0] != '/') {
+    usage_error("--pidns must be \"new\" or an absolute path");
+  }
   if (i >= argc) usage_error("no command given after --");
   o->argv = argv + i;
 }
@@ -127,16 +165,22 @@ static int open_log(const char *path) {
 }
 
 /* Runs in the forked child: becomes the container's first process with nothing of the monitor
- * left but stdio. Every fd above 2 is closed on exec (the CVE-2024-21626 class: a leaked fd
- * is a way out of the container), signals are back to their defaults. */
-static void exec_child(char **argv, int devnull, int out, int err, int exec_err) {
+ * left but stdio (and, with init_pipe, the start-error pipe at INIT_PIPE_FD). Every other fd
+ * above 2 is closed on exec (the CVE-2024-21626 class: a leaked fd is a way out of the
+ * container), signals are back to their defaults. */
+static void exec_child(char **argv, int devnull, int out, int err, int exec_err, int init_pipe) {
   setsid();
   if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
+  if (init_pipe) { /* after stdio: fd 3 may have held one of them */
+    if (dup2(exec_err, INIT_PIPE_FD) < 0) goto fail;
+    exec_err = INIT_PIPE_FD;
+  }
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     struct rlimit rl;
     int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
     for (int fd = 3; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
+  if (init_pipe && fcntl(INIT_PIPE_FD, F_SETFD, 0) != 0) goto fail;
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -151,6 +195,57 @@ fail:;
     /* the monitor sees EOF without an errno and reports an unknown start failure */
   }
   _exit(127);
+}
+
+/* Joins or creates the PID namespace the next fork's child lands in (the monitor itself stays
+ * where it is: CLONE_NEWPID only affects children). Returns 0, or -1 after reporting. */
+static int enter_pidns(const char *pidns) {
+  char what[PATH_MAX + 64];
+  if (pidns == NULL) return 0;
+  if (strcmp(pidns, "new") == 0) {
+    if (unshare(CLONE_NEWPID) == 0) return 0;
+    report_error(errno, "unshare(CLONE_NEWPID)");
+    return -1;
+  }
+  int fd = open(pidns, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
+    int e = errno;
+    snprintf(what, sizeof what, "%s PID namespace %s", fd < 0 ? "open" : "join", pidns);
+    if (fd >= 0) close(fd);
+    report_error(e, what);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+/* Reads the start-error pipe to its end: -1 when it closed empty (the command runs), else the
+ * errno (0 if unknown) with the writer's message, NUL-terminated and on one line, in `message`
+ * ("" when it sent none). */
+static int read_start_error(int fd, char *message, size_t size) {
+  char buf[sizeof(int) + INIT_MESSAGE_MAX];
+  size_t got = 0;
+  for (;;) {
+    char discard[256];
+    int full = got == sizeof buf;
+    ssize_t n = full ? read(fd, discard, sizeof discard) : read(fd, buf + got, sizeof buf - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (!full) got += (size_t)n;
+  }
+  message[0] = '\0';
+  if (got == 0) return -1;
+  if (got < sizeof(int)) return EIO;
+  int err;
+  memcpy(&err, buf, sizeof err);
+  size_t len = got - sizeof err;
+  if (len > size - 1) len = size - 1;
+  memcpy(message, buf + sizeof err, len);
+  message[len] = '\0';
+  for (char *c = message; *c; c++) {
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  }
+  return err < 0 ? 0 : err;
 }
 
 static void now_rfc3339(char out[RFC3339NANO_LEN], long long *ns) {
@@ -297,6 +392,8 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (enter_pidns(opt.pidns) != 0) return 1;
+
   char started[RFC3339NANO_LEN];
   long long started_ns;
   now_rfc3339(started, &started_ns);
@@ -305,7 +402,7 @@ int main(int argc, char **argv) {
     report_error(errno, "fork the container process");
     return 1;
   }
-  if (child == 0) exec_child(opt.argv, devnull, out[1], errp[1], exec_err[1]);
+  if (child == 0) exec_child(opt.argv, devnull, out[1], errp[1], exec_err[1], opt.init_pipe);
   close(devnull);
   close(out[1]);
   close(errp[1]);
@@ -323,22 +420,20 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  /* The exec_err pipe closes on a successful exec, or carries the errno of a failed one. */
-  int exec_errno = 0;
-  ssize_t n;
-  do {
-    n = read(exec_err[0], &exec_errno, sizeof exec_errno);
-  } while (n < 0 && errno == EINTR);
+  /* The exec_err pipe closes on a successful exec, or carries the errno (and, from vpcri-init,
+   * a message) of a failed start. */
+  char message[INIT_MESSAGE_MAX + PATH_MAX + 64];
+  int exec_errno = read_start_error(exec_err[0], message, sizeof message);
   close(exec_err[0]);
-  if (n != 0) {
-    if (n != (ssize_t)sizeof exec_errno) exec_errno = EIO;
+  if (exec_errno >= 0) {
     while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
     }
-    snprintf(what, sizeof what, "exec \"%s\"", opt.argv[0]);
-    char message[PATH_MAX + 160];
-    snprintf(message, sizeof message, "%s: %s", what, strerror(exec_errno));
+    if (message[0] == '\0') {
+      snprintf(message, sizeof message, "exec \"%s\": %s", opt.argv[0],
+               exec_errno ? strerror(exec_errno) : "the process exited before it could start");
+    }
     write_exit(opt.state, START_ERROR_EXIT_CODE, 0, 0, "StartError", message);
-    report_error(exec_errno, what);
+    report_message(exec_errno, message);
     return 1;
   }
   if (sync_fd >= 0 && write(sync_fd, "ok\n", 3) != 3) {

@@ -74,14 +74,20 @@ void write_number(int fd, int value) {
   ::execve(path, argv, envp);
   int err = errno;
   static const char kPrefix[] = "error ";
-  static const char kWhat[] = " exec vpcri-monitor\n";
+  static const char kWhat[] = " exec vpcri-monitor: ";
+  // strerrordesc_np only indexes a static table: safe here, unlike strerror.
+  const char* reason = ::strerrordesc_np(err);
+  if (reason == nullptr) reason = "unknown error";
   if (::write(kSyncFd, kPrefix, sizeof kPrefix - 1) < 0) ::_exit(127);
   write_number(kSyncFd, err);
-  if (::write(kSyncFd, kWhat, sizeof kWhat - 1) < 0) ::_exit(127);
+  if (::write(kSyncFd, kWhat, sizeof kWhat - 1) < 0 || ::write(kSyncFd, reason, ::strlen(reason)) < 0 ||
+      ::write(kSyncFd, "\n", 1) < 0) {
+    ::_exit(127);
+  }
   ::_exit(127);
 }
 
-// The monitor's one-line answer on the sync socket ("ok" or "error <errno> <what>").
+// The monitor's one-line answer on the sync socket ("ok" or "error <errno> <message>").
 std::string read_sync_line(int fd, const std::string& state_dir, milliseconds timeout) {
   std::string line;
   auto deadline = Clock::now() + timeout;
@@ -109,13 +115,13 @@ std::string read_sync_line(int fd, const std::string& state_dir, milliseconds ti
 }
 
 [[noreturn]] void throw_monitor_error(const std::string& line, const std::string& state_dir) {
-  // "error <errno> <what>"
+  // "error <errno> <message>": the message is complete (the errno's text is in it when it
+  // matters, and a vpcri-init message has its own wording), the errno picks the code.
   std::string rest = line.substr(6);
   size_t space = rest.find(' ');
   int err = std::atoi(rest.substr(0, space).c_str());
   std::string what = "vpcri-monitor for " + state_dir + ": " + (space == std::string::npos ? "" : rest.substr(space + 1));
-  if (err != 0) throw_errno(what, err);
-  throw Error(Errc::internal, what);
+  throw Error(err != 0 ? errc_from_errno(err) : Errc::internal, what);
 }
 
 ExitStatus unknown_exit(std::string message) {
@@ -158,6 +164,9 @@ void validate(const MonitorSpec& spec) {
   if (spec.state_dir.empty() || spec.state_dir[0] != '/') bad("state directory \"" + spec.state_dir + "\" is not absolute");
   if (!spec.log_path.empty() && spec.log_path[0] != '/') bad("log path \"" + spec.log_path + "\" is not absolute");
   if (spec.max_log_line == 0) bad("max_log_line is 0");
+  if (!spec.pidns.empty() && spec.pidns != "new" && spec.pidns[0] != '/') {
+    bad("PID namespace \"" + spec.pidns + "\" is neither \"new\" nor an absolute path");
+  }
   if (!fs::exists(spec.state_dir)) throw Error(Errc::not_found, "state directory " + spec.state_dir + " does not exist");
 }
 
@@ -193,6 +202,8 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   std::vector<std::string> args = {spec.monitor_path, "--state", spec.state_dir, "--sync-fd", std::to_string(kSyncFd)};
   if (!spec.log_path.empty()) args.insert(args.end(), {"--log", spec.log_path});
   if (!spec.cgroup_dir.empty()) args.insert(args.end(), {"--cgroup", spec.cgroup_dir});
+  if (!spec.pidns.empty()) args.insert(args.end(), {"--pidns", spec.pidns});
+  if (spec.init_pipe) args.emplace_back("--init-pipe");
   args.insert(args.end(), {"--max-line", std::to_string(spec.max_log_line), "--"});
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
   std::vector<std::string> env = spec.env.empty() ? std::vector<std::string>{kDefaultPath} : spec.env;

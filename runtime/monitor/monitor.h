@@ -22,6 +22,12 @@ struct MonitorSpec {
   std::vector<std::string> argv;   // the container's first process; argv[0] is a path (no PATH lookup)
   std::vector<std::string> env;    // environment of the monitor and the process; empty: a default PATH
   std::string cgroup_dir;          // optional: whose memory.events / memory.oom_control tells an OOM kill
+  // The PID namespace the process is forked into: "" the monitor's (the node's), "new" a fresh
+  // one (the process is its pid 1), or the path of a namespace file to join.
+  std::string pidns;
+  // The process is vpcri-init: it reports a failed setup step through fd 3 (4-byte errno, then
+  // a message), which spawn_monitor's error and the StartError exit record then carry.
+  bool init_pipe = false;
   size_t max_log_line = 16 * 1024;  // longer lines are split into P records (containerd's default)
   std::chrono::milliseconds start_timeout{10000};
 };
@@ -59,7 +65,8 @@ class MonitorHandle {
 
 // Starts vpcri-monitor detached (double fork, own session: it does not die with vpcrid) and
 // returns once the container's process runs. A command that cannot be executed fails here with
-// the exec error (Errc from its errno, e.g. not_found), and <state>/exit says StartError.
+// the exec error (Errc from its errno, e.g. not_found), and <state>/exit says StartError; with
+// init_pipe, the same for vpcri-init's message (e.g. `mount /proc: Permission denied`).
 MonitorHandle spawn_monitor(const MonitorSpec& spec);
 
 // After a daemon restart: the live monitor of `state_dir` (checked by pid and start time, so a

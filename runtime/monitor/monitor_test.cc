@@ -592,3 +592,80 @@ TEST_CASE("runtime-monitor: state files parse as key=value lines") {
   CHECK(kv["b"] == "x=y");
   CHECK(kv["c"] == "");
 }
+
+TEST_CASE("runtime-monitor: --pidns new makes the process pid 1; a path joins that namespace") {
+  TempDir dir;
+  TempDir dir2;
+  Reaper reaper;
+  auto first = spec_in(dir, sh("echo $$; exec /bin/busybox sleep 1000"));
+  first.pidns = "new";
+  MonitorHandle h = spawn_monitor(first);
+  reaper.add(h);
+  CHECK(eventually([&] { return text_of(records(first.log_path, "stdout")) == "F:1\n"; }));
+  std::string ns_path = "/proc/" + std::to_string(h.container().pid) + "/ns/pid";
+  std::string inode = stdfs::read_symlink(ns_path).string();
+  CHECK(inode != stdfs::read_symlink("/proc/self/ns/pid").string());
+
+  // (the host's /proc still resolves /proc/self: the namespace is read from outside)
+  auto second = spec_in(dir2, sh("echo $$; /bin/busybox readlink /proc/self/ns/pid"));
+  second.pidns = ns_path;
+  MonitorHandle h2 = spawn_monitor(second);
+  reaper.add(h2);
+  CHECK(wait_exit(h2).exit_code == 0);
+  auto out = records(second.log_path, "stdout");
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].text != "1");  // pid 1 is the first container
+  CHECK(out[1].text == inode);
+  h.signal_container(SIGKILL);
+  CHECK(wait_exit(h).signal == SIGKILL);
+}
+
+TEST_CASE("runtime-monitor: a bad --pidns fails the spawn") {
+  TempDir dir;
+  auto spec = spec_in(dir, {kBusybox, "true"});
+  spec.pidns = dir / "no-such-namespace";
+  try {
+    spawn_monitor(spec);
+    FAIL("spawn into a missing PID namespace did not throw");
+  } catch (const vpcri::Error& e) {
+    CHECK(e.code() == vpcri::Errc::not_found);
+    CHECK(std::string(e.what()).find("open PID namespace " + spec.pidns + ": No such file") != std::string::npos);
+  }
+  spec.pidns = "relative";
+  CHECK_THROWS_AS(spawn_monitor(spec), vpcri::Error);
+}
+
+TEST_CASE("runtime-monitor: --init-pipe hands fd 3 to the process, which reports a failed start through it") {
+  TempDir dir;
+  Reaper reaper;
+  // errno 13 (EACCES) and a message, as vpcri-init sends them.
+  auto spec = spec_in(dir, sh("printf '\\015\\000\\000\\000mount /proc: Permission denied\\nmore' >&3; exit 1"));
+  spec.init_pipe = true;
+  try {
+    spawn_monitor(spec);
+    FAIL("a start reported as failed did not throw");
+  } catch (const vpcri::Error& e) {
+    CHECK(e.code() == vpcri::Errc::internal);
+    CHECK(std::string(e.what()) == "vpcri-monitor for " + spec.state_dir + ": mount /proc: Permission denied more");
+  }
+  auto status = read_exit(spec.state_dir);
+  REQUIRE(status.has_value());
+  CHECK(status->reason == "StartError");
+  CHECK(status->exit_code == 128);
+  CHECK(status->message == "mount /proc: Permission denied more");
+
+  // Success: the pipe is at fd 3 (and nothing else above stdio); closing it says "started".
+  TempDir dir2;
+  auto ok = spec_in(dir2, sh("ls /proc/$$/fd; test -p /proc/$$/fd/3 && echo pipe; exec 3>&-; echo started"));
+  ok.init_pipe = true;
+  MonitorHandle h = spawn_monitor(ok);
+  reaper.add(h);
+  CHECK(wait_exit(h).exit_code == 0);
+  CHECK(text_of(records(ok.log_path, "stdout")) == "F:0\nF:1\nF:2\nF:3\nF:pipe\nF:started\n");
+
+  // An exec failure of the command itself still reports the exec error.
+  TempDir dir3;
+  auto missing = spec_in(dir3, {"/nonexistent/init"});
+  missing.init_pipe = true;
+  CHECK_THROWS_WITH(spawn_monitor(missing), doctest::Contains("exec \"/nonexistent/init\": No such file or directory"));
+}

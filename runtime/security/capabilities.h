@@ -13,15 +13,19 @@ const std::vector<std::string>& default_capabilities();
 // Every capability the running kernel knows ("CAP_CHOWN" ... up to CAP_LAST_CAP).
 std::vector<std::string> all_capabilities();
 
-// The final set: the default set (or all of them when privileged), then `add`, then `drop`
-// ("ALL" in either means every capability; names with or without the CAP_ prefix, any case).
-// Unknown names are Error(invalid_argument). Sorted, unique, "CAP_"-prefixed upper case.
+// The final set, in containerd's order: the default set, "ALL" in `add` gives every capability,
+// "ALL" in `drop` removes every one, then the single names in `add`, then those in `drop` (so
+// drop ALL + add NET_ADMIN is just NET_ADMIN). Privileged: every capability, add/drop ignored as
+// in containerd. Names with or without the CAP_ prefix, any case. Unknown names (or ones the
+// running kernel lacks) are Error(invalid_argument). Sorted, unique, "CAP_"-prefixed upper case.
 std::vector<std::string> resolve_capabilities(const std::vector<std::string>& add,
                                               const std::vector<std::string>& drop, bool privileged);
 
 // In the calling process (vpcri-init, just before exec; after setuid with keep-caps): bounding
 // set reduced to `caps`, then permitted/effective/inheritable = caps, and ambient = caps when
-// `ambient` (non-root users). Throws vpcri::Error naming the failing step.
+// `ambient` (non-root users; otherwise the ambient set is cleared). Capabilities missing from the
+// caller's own bounding set cannot be given and are left out. Needs CAP_SETPCAP in the permitted
+// set. Throws vpcri::Error naming the failing step.
 void apply_capabilities(const std::vector<std::string>& caps, bool ambient);
 
 }  // namespace vpcri::runtime::security

@@ -16,8 +16,13 @@ const std::string& runtime_default_profile_json();
 std::string check_profile_json(const std::string& json);
 
 // In the calling process, just before exec: builds the filter from `json` for the native
-// architecture and loads it. `caps` is the process's final capability set (profiles may include
-// or exclude rules by capability). Throws vpcri::Error.
+// architecture (plus the profile's "architectures" and the archMap sub-architectures of the native
+// one, e.g. x86 and x32 on x86_64) and loads it. `caps` is the process's final capability set
+// (profiles may include or exclude rules by capability). The filter does not set no_new_privs:
+// without it the kernel only lets a process holding CAP_SYS_ADMIN load a filter, so call this
+// before apply_capabilities drops it (as runc does), or set no_new_privs first; otherwise
+// Error(failed_precondition). Whatever runs after it until execve must be allowed by the profile.
+// Throws vpcri::Error (invalid_argument for a bad profile).
 void load_profile_json(const std::string& json, const std::vector<std::string>& caps);
 
 }  // namespace vpcri::runtime::security

@@ -113,11 +113,18 @@ TEST_CASE("UpdateRuntimeConfig stores the pod CIDRs across restarts and rejects 
 TEST_CASE("RPCs not built yet answer UNIMPLEMENTED naming the RPC") {
   Daemon d;
   d.start();
+  v1::ExecRequest exec_req;
+  v1::ExecResponse exec_resp;
+  grpc::Status s = d.runtime().Exec(context().get(), exec_req, &exec_resp);
+  CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(s.error_message().find("Exec") != std::string::npos);
+
+  // Pod RPCs are built: an empty request is refused for what it lacks.
   v1::RunPodSandboxRequest run_req;
   v1::RunPodSandboxResponse run_resp;
-  grpc::Status s = d.runtime().RunPodSandbox(context().get(), run_req, &run_resp);
-  CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(s.error_message().find("RunPodSandbox") != std::string::npos);
+  s = d.runtime().RunPodSandbox(context().get(), run_req, &run_resp);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("metadata") != std::string::npos);
 
   v1::StreamImagesRequest images_req;
   auto images_ctx = context();

@@ -1,0 +1,81 @@
+// CreateContainer: the image's rootfs mounted, the InitSpec decided and stored; nothing runs yet.
+#include "common/fs.h"
+#include "common/log.h"
+#include "cri/server/container_spec.h"
+#include "cri/server/grpc_status.h"
+#include "cri/server/lifecycle.h"
+#include "cri/server/runtime_service.h"
+#include "net/datapath/undo_stack.h"
+#include "runtime/snapshot/overlay.h"
+
+namespace vpcri::cri {
+
+grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* req,
+                                             v1::CreateContainerResponse* resp) {
+  return handle_rpc("CreateContainer", [&] {
+    const v1::ContainerConfig& config = req->config();
+    if (config.metadata().name().empty()) throw Error(Errc::invalid_argument, "CreateContainer: metadata name is required");
+    if (config.image().image().empty()) throw Error(Errc::invalid_argument, "CreateContainer: image is required");
+    auto pod_object = state_.store().sandboxes.get(req->pod_sandbox_id());
+    std::lock_guard pod_op(pod_object->op());  // not while the pod is being stopped or removed
+    const SandboxRecord pod = pod_object->get();
+    if (pod.state != v1::SANDBOX_READY) {
+      throw Error(Errc::failed_precondition, "CreateContainer: pod sandbox " + pod.id + " is not ready");
+    }
+    auto image = state_.images().find(config.image().image());
+    if (!image) {
+      throw Error(Errc::not_found, "CreateContainer: image " + config.image().image() + " is not present; pull it first");
+    }
+    std::string target_pid_ns;
+    const auto& ns = config.linux().security_context().namespace_options();
+    if (ns.pid() == v1::TARGET) {
+      auto target = state_.store().containers.get(ns.target_id())->get();
+      if (target.state != v1::CONTAINER_RUNNING) {
+        throw Error(Errc::failed_precondition, "CreateContainer: target container " + target.id + " is not running");
+      }
+      target_pid_ns = "/proc/" + std::to_string(target.process.pid) + "/ns/pid";
+    }
+
+    Store& store = state_.store();
+    ContainerRecord r;
+    r.id = new_id();
+    r.sandbox_id = pod.id;
+    r.config = config;
+    r.image_id = image->id;
+    r.created_at = now_ns();
+    r.stop_signal = config.stop_signal() != v1::RUNTIME_DEFAULT ? signal_number(config.stop_signal())
+                                                                : signal_number(image->config.stop_signal);
+    if (!config.log_path().empty()) {
+      if (pod.config.log_directory().empty()) {
+        throw Error(Errc::invalid_argument, "CreateContainer: log_path is set but the pod has no log_directory");
+      }
+      r.log_path = pod.config.log_directory() + "/" + config.log_path();
+    }
+    if (config.linux().has_resources()) r.resources = config.linux().resources();
+    r.cgroup_path = runtime::cgroup::join_cgroup_path(pod.cgroup_parent, r.id);
+
+    const std::string name = container_name(pod, config.metadata());
+    store.containers.reserve_name(name, r.id);
+    net::UndoStack undo;
+    undo.push("releasing the name", [&] { store.containers.release_name(name); });
+    state_.images().hold(image->id, r.id);
+    undo.push("releasing the image", [&] { state_.images().release(image->id, r.id); });
+    undo.push("removing the container's directories", [&] { store.erase_files(r); });
+    fs::mkdir_p(store.container_state(r.id), 0711);
+    fs::mkdir_p(store.container_root(r.id), 0700);
+    const std::string rootfs_path = container_rootfs(store, r.id);
+    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path);
+
+    auto spec = container_init_spec(pod, pod_paths(store, pod.id), config, *image, rootfs_path, target_pid_ns);
+    r.init_spec = runtime::container::init_spec_to_json(spec);
+    if (!r.log_path.empty()) fs::mkdir_p(r.log_path.substr(0, r.log_path.find_last_of('/')), 0755);
+    store.save(r);
+    rootfs.release();
+    state_.store().containers.insert(std::make_shared<Container>(r));
+    undo.commit();
+    log::info("container created", {{"id", r.id}, {"name", name}, {"image", image->id}});
+    resp->set_container_id(r.id);
+  });
+}
+
+}  // namespace vpcri::cri

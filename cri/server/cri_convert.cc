@@ -1,0 +1,163 @@
+#include "cri/server/cri_convert.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <set>
+
+#include "cri/server/lifecycle.h"
+#include "runtime/container/spec.h"
+
+namespace vpcri::cri {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+struct TreeUsage {
+  uint64_t bytes = 0;
+  uint64_t inodes = 0;
+};
+
+// Allocated bytes and inodes of a tree (hard links once), without following symlinks.
+TreeUsage tree_usage(const std::string& dir) {
+  TreeUsage u;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(dir, stdfs::directory_options::skip_permission_denied, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    if (!seen.insert({st.st_dev, st.st_ino}).second) continue;
+    u.inodes += 1;
+    u.bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return u;
+}
+
+void set_uint(v1::UInt64Value* field, const std::optional<uint64_t>& value) {
+  if (value) field->set_value(*value);
+}
+
+void fill_cpu_memory(const runtime::cgroup::CgroupStats& s, int64_t ts, v1::CpuUsage* cpu, v1::MemoryUsage* mem) {
+  cpu->set_timestamp(ts);
+  set_uint(cpu->mutable_usage_core_nano_seconds(), s.cpu_usage_ns);
+  mem->set_timestamp(ts);
+  set_uint(mem->mutable_working_set_bytes(), s.memory_working_set_bytes);
+  set_uint(mem->mutable_usage_bytes(), s.memory_usage_bytes);
+  set_uint(mem->mutable_rss_bytes(), s.memory_rss_bytes);
+  set_uint(mem->mutable_page_faults(), s.page_faults);
+  set_uint(mem->mutable_major_page_faults(), s.major_page_faults);
+}
+
+}  // namespace
+
+bool labels_match(const Labels& selector, const Labels& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+void to_cri(const SandboxRecord& r, v1::PodSandbox* out) {
+  out->set_id(r.id);
+  *out->mutable_metadata() = r.config.metadata();
+  out->set_state(r.state);
+  out->set_created_at(r.created_at);
+  *out->mutable_labels() = r.config.labels();
+  *out->mutable_annotations() = r.config.annotations();
+  out->set_runtime_handler(r.runtime_handler);
+}
+
+void to_cri(const SandboxRecord& r, v1::PodSandboxStatus* out) {
+  out->set_id(r.id);
+  *out->mutable_metadata() = r.config.metadata();
+  out->set_state(r.state);
+  out->set_created_at(r.created_at);
+  out->mutable_network()->set_ip("");  // pod networking is not wired yet
+  *out->mutable_linux()->mutable_namespaces()->mutable_options() =
+      r.config.linux().security_context().namespace_options();
+  *out->mutable_labels() = r.config.labels();
+  *out->mutable_annotations() = r.config.annotations();
+  out->set_runtime_handler(r.runtime_handler);
+}
+
+void to_cri(const ContainerRecord& r, v1::Container* out) {
+  out->set_id(r.id);
+  out->set_pod_sandbox_id(r.sandbox_id);
+  *out->mutable_metadata() = r.config.metadata();
+  *out->mutable_image() = r.config.image();
+  out->set_image_ref(r.image_id);
+  out->set_image_id(r.image_id);
+  out->set_state(r.state);
+  out->set_created_at(r.created_at);
+  *out->mutable_labels() = r.config.labels();
+  *out->mutable_annotations() = r.config.annotations();
+}
+
+void to_cri(const ContainerRecord& r, v1::ContainerStatus* out) {
+  out->set_id(r.id);
+  *out->mutable_metadata() = r.config.metadata();
+  out->set_state(r.state);
+  out->set_created_at(r.created_at);
+  out->set_started_at(r.started_at);
+  out->set_finished_at(r.finished_at);
+  out->set_exit_code(r.exit_code);
+  *out->mutable_image() = r.config.image();
+  out->set_image_ref(r.image_id);
+  out->set_image_id(r.image_id);
+  out->set_reason(r.reason);
+  out->set_message(r.message);
+  *out->mutable_labels() = r.config.labels();
+  *out->mutable_annotations() = r.config.annotations();
+  *out->mutable_mounts() = r.config.mounts();
+  out->set_log_path(r.log_path);
+  *out->mutable_resources()->mutable_linux() = r.resources;
+  const auto spec = runtime::container::init_spec_from_json(r.init_spec);
+  auto* user = out->mutable_user()->mutable_linux();
+  user->set_uid(spec.process.uid);
+  user->set_gid(spec.process.gid);
+  for (uint32_t g : spec.process.additional_gids) user->add_supplemental_groups(g);
+  out->set_stop_signal(r.config.stop_signal());
+}
+
+void container_stats(RuntimeState& state, const ContainerRecord& r, v1::ContainerStats* out) {
+  auto* attributes = out->mutable_attributes();
+  attributes->set_id(r.id);
+  *attributes->mutable_metadata() = r.config.metadata();
+  *attributes->mutable_labels() = r.config.labels();
+  *attributes->mutable_annotations() = r.config.annotations();
+  const int64_t ts = now_ns();
+  runtime::cgroup::Cgroup cgroup(state.cgroup_root(), r.cgroup_path);
+  if (cgroup.exists()) fill_cpu_memory(cgroup.stats(), ts, out->mutable_cpu(), out->mutable_memory());
+  const TreeUsage upper = tree_usage(state.store().container_root(r.id) + "/overlay");
+  auto* layer = out->mutable_writable_layer();
+  layer->set_timestamp(ts);
+  layer->mutable_fs_id()->set_mountpoint(state.store().container_root(r.id));
+  layer->mutable_used_bytes()->set_value(upper.bytes);
+  layer->mutable_inodes_used()->set_value(upper.inodes);
+}
+
+void pod_stats(RuntimeState& state, const SandboxRecord& r, v1::PodSandboxStats* out) {
+  auto* attributes = out->mutable_attributes();
+  attributes->set_id(r.id);
+  *attributes->mutable_metadata() = r.config.metadata();
+  *attributes->mutable_labels() = r.config.labels();
+  *attributes->mutable_annotations() = r.config.annotations();
+  auto* linux = out->mutable_linux();
+  const int64_t ts = now_ns();
+  runtime::cgroup::Cgroup parent(state.cgroup_root(), r.cgroup_parent);
+  if (parent.exists()) {
+    const auto s = parent.stats();
+    fill_cpu_memory(s, ts, linux->mutable_cpu(), linux->mutable_memory());
+    linux->mutable_process()->set_timestamp(ts);
+    set_uint(linux->mutable_process()->mutable_process_count(), s.pids_current);
+  }
+  for (const auto& c : state.store().containers.all()) {
+    const ContainerRecord cr = c->get();
+    if (cr.sandbox_id != r.id || cr.state != v1::CONTAINER_RUNNING) continue;
+    container_stats(state, cr, linux->add_containers());
+  }
+}
+
+}  // namespace vpcri::cri

@@ -1,0 +1,250 @@
+#include "cri/server/lifecycle.h"
+
+#include <csignal>
+#include <variant>
+
+#include "common/log.h"
+#include "net/datapath/netns_file.h"
+#include "runtime/container/pod_namespaces.h"
+#include "runtime/snapshot/overlay.h"
+
+namespace vpcri::cri {
+namespace {
+
+// How long a killed process may take to be reported gone.
+constexpr std::chrono::seconds kKillWait{30};
+
+runtime::ExitStatus lost_status(const std::string& message) {
+  runtime::ExitStatus status;
+  status.exit_code = runtime::kExitCodeUnknown;
+  status.reason = runtime::kExitUnknown;
+  status.message = message;
+  return status;
+}
+
+void mark_sandbox_notready(RuntimeState& state, Sandbox& pod) {
+  pod.update([&](SandboxRecord& r) {
+    if (r.state == v1::SANDBOX_NOTREADY) return;
+    r.state = v1::SANDBOX_NOTREADY;
+    state.store().save(r);
+  });
+}
+
+// Runs one teardown step; a failure is logged and remembered, so the next steps still run.
+template <class F>
+void step(std::string& first_error, const std::string& what, F&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    log::warn("teardown step failed", {{"step", what}, {"error", e.what()}});
+    if (first_error.empty()) first_error = what + ": " + e.what();
+  }
+}
+
+}  // namespace
+
+PodPaths pod_paths(const Store& store, const std::string& id) {
+  PodPaths p;
+  p.dir = store.pod_state(id);
+  p.netns = p.dir + "/netns";
+  p.ns_dir = p.dir + "/ns";
+  p.hosts = p.dir + "/hosts";
+  p.resolv_conf = p.dir + "/resolv.conf";
+  p.hostname = p.dir + "/hostname";
+  p.shm = p.dir + "/shm";
+  p.rootfs = p.dir + "/rootfs";
+  p.monitor = p.dir + "/pause";
+  return p;
+}
+
+std::string container_rootfs(const Store& store, const std::string& id) { return store.container_state(id) + "/rootfs"; }
+std::string container_monitor_dir(const Store& store, const std::string& id) {
+  return store.container_state(id) + "/monitor";
+}
+
+runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod) {
+  return runtime::cgroup::Cgroup(state.cgroup_root(), runtime::cgroup::join_cgroup_path(pod.cgroup_parent, pod.id));
+}
+
+void record_container_exit(RuntimeState& state, Container& container, const runtime::ExitStatus& status) {
+  container.update([&](ContainerRecord& r) {
+    if (r.state == v1::CONTAINER_EXITED) return;
+    r.state = v1::CONTAINER_EXITED;
+    r.exit_code = status.exit_code;
+    r.finished_at = status.finished_at_ns > 0 ? status.finished_at_ns : now_ns();
+    r.reason = status.reason;
+    r.message = status.message;
+    state.store().save(r);
+  });
+  container.set_monitor(nullptr);
+  log::info("container exited", {{"id", container.id()},
+                                 {"exit_code", std::to_string(status.exit_code)},
+                                 {"reason", status.reason}});
+}
+
+void watch_container(RuntimeState& state, const std::shared_ptr<Container>& container,
+                     std::shared_ptr<runtime::MonitorHandle> monitor) {
+  container->set_monitor(monitor);
+  std::weak_ptr<Container> weak = container;
+  state.reaper().watch(container->id(), monitor, [&state, weak, monitor] {
+    auto c = weak.lock();
+    if (!c) return;
+    auto status = monitor->wait(std::chrono::milliseconds(0));
+    record_container_exit(state, *c, status ? *status : lost_status("the container's monitor ended without a status"));
+  });
+}
+
+void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
+                   std::shared_ptr<runtime::MonitorHandle> monitor) {
+  pod->set_monitor(monitor);
+  std::weak_ptr<Sandbox> weak = pod;
+  state.reaper().watch(pod->id(), monitor, [&state, weak] {
+    auto p = weak.lock();
+    if (!p) return;
+    p->set_monitor(nullptr);
+    mark_sandbox_notready(state, *p);
+    log::info("pod sandbox's pause exited", {{"id", p->id()}});
+  });
+}
+
+void stop_container(RuntimeState& state, Container& container, std::chrono::seconds timeout) {
+  ContainerRecord r = container.get();
+  if (r.state != v1::CONTAINER_RUNNING) return;
+  auto monitor = container.monitor();
+  std::optional<runtime::cgroup::Cgroup> cgroup;
+  if (!r.cgroup_path.empty()) cgroup.emplace(state.cgroup_root(), r.cgroup_path);
+  std::optional<runtime::ExitStatus> status;
+  if (monitor) {
+    if (timeout.count() > 0 && monitor->signal_container(r.stop_signal > 0 ? r.stop_signal : SIGTERM)) {
+      status = monitor->wait(timeout);
+    }
+    if (!status) {
+      monitor->signal_container(SIGKILL);
+      if (cgroup) cgroup->kill_all(SIGKILL);
+      status = monitor->wait(kKillWait);
+    }
+    if (!status) {
+      throw Error(Errc::deadline_exceeded, "container " + r.id + " did not exit within " +
+                                               std::to_string(kKillWait.count()) + "s of SIGKILL");
+    }
+  } else {
+    // Running by the record, but its monitor is gone (it could not be re-adopted).
+    if (cgroup) cgroup->kill_all(SIGKILL);
+    status = lost_status("the container's monitor is gone");
+  }
+  // Whatever it started in a shared PID namespace goes too.
+  if (cgroup) cgroup->kill_all(SIGKILL);
+  state.reaper().unwatch(r.id);
+  record_container_exit(state, container, *status);
+}
+
+void remove_container(RuntimeState& state, const std::shared_ptr<Container>& container) {
+  stop_container(state, *container, std::chrono::seconds(0));
+  ContainerRecord r = container->get();
+  state.reaper().unwatch(r.id);
+  std::string error;
+  step(error, "removing the rootfs", [&] {
+    runtime::snapshot::remove_rootfs_overlay(state.store().container_root(r.id), container_rootfs(state.store(), r.id));
+  });
+  if (!r.cgroup_path.empty()) {
+    step(error, "removing the cgroup", [&] {
+      runtime::cgroup::Cgroup cgroup(state.cgroup_root(), r.cgroup_path);
+      if (!cgroup.exists()) return;
+      cgroup.kill_all(SIGKILL);
+      cgroup.remove();
+    });
+  }
+  if (!error.empty()) throw Error(Errc::internal, "removing container " + r.id + ": " + error);
+  state.store().erase_files(r);
+  state.images().release(r.image_id, r.id);
+  state.store().containers.erase(r.id);
+  auto pod = state.store().sandboxes.find(r.sandbox_id);
+  state.store().containers.release_name(pod ? container_name(pod->get(), r.config.metadata()) : r.id);
+  log::info("container removed", {{"id", r.id}});
+}
+
+void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
+  for (const auto& c : state.store().containers.all()) {
+    if (c->get().sandbox_id != pod->id()) continue;
+    std::lock_guard op(c->op());
+    stop_container(state, *c, std::chrono::seconds(0));
+  }
+  SandboxRecord r = pod->get();
+  if (auto monitor = pod->monitor()) {
+    monitor->signal_container(SIGKILL);
+    if (!monitor->wait(kKillWait)) {
+      throw Error(Errc::deadline_exceeded, "pause of pod sandbox " + r.id + " did not exit after SIGKILL");
+    }
+  }
+  state.reaper().unwatch(r.id);
+  pod->set_monitor(nullptr);
+  auto cgroup = sandbox_cgroup(state, r);
+  if (cgroup.exists()) cgroup.kill_all(SIGKILL);
+  mark_sandbox_notready(state, *pod);
+}
+
+void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
+  const PodPaths p = pod_paths(state.store(), pod.id);
+  std::string error;
+  step(error, "unmounting /dev/shm", [&] { runtime::snapshot::unmount_all(p.shm); });
+  step(error, "removing the pause rootfs", [&] {
+    runtime::snapshot::remove_rootfs_overlay(state.store().pod_root(pod.id), p.rootfs);
+  });
+  step(error, "unpinning namespaces", [&] { runtime::container::unpin_pod_namespaces(p.ns_dir); });
+  step(error, "removing the network namespace", [&] { net::remove_netns_file(p.netns); });
+  step(error, "removing the cgroup", [&] {
+    if (pod.cgroup_parent.empty()) return;
+    auto cgroup = sandbox_cgroup(state, pod);
+    if (cgroup.exists()) {
+      cgroup.kill_all(SIGKILL);
+      cgroup.remove();
+    }
+    if (pod.owns_cgroup_parent) runtime::cgroup::Cgroup(state.cgroup_root(), pod.cgroup_parent).remove();
+  });
+  if (!error.empty()) throw Error(Errc::internal, "tearing down pod sandbox " + pod.id + ": " + error);
+}
+
+void recover(RuntimeState& state) {
+  Store& store = state.store();
+  for (SandboxRecord& r : store.load_sandboxes()) {
+    auto pod = std::make_shared<Sandbox>(r);
+    store.sandboxes.insert(pod);
+    store.sandboxes.reserve_name(sandbox_name(r.config.metadata()), r.id);
+    if (r.state != v1::SANDBOX_READY) continue;
+    try {
+      auto adopted = runtime::adopt(pod_paths(store, r.id).monitor);
+      if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
+        watch_sandbox(state, pod, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
+        continue;
+      }
+    } catch (const Error& e) {
+      log::warn("pod sandbox's pause is gone", {{"id", r.id}, {"error", e.what()}});
+    }
+    mark_sandbox_notready(state, *pod);
+  }
+  for (ContainerRecord& r : store.load_containers()) {
+    auto container = std::make_shared<Container>(r);
+    store.containers.insert(container);
+    auto pod = store.sandboxes.find(r.sandbox_id);
+    store.containers.reserve_name(pod ? container_name(pod->get(), r.config.metadata()) : r.id, r.id);
+    try {
+      state.images().hold(r.image_id, r.id);
+    } catch (const Error& e) {
+      log::warn("container's image is gone", {{"id", r.id}, {"image", r.image_id}, {"error", e.what()}});
+    }
+    if (r.state != v1::CONTAINER_RUNNING) continue;
+    try {
+      auto adopted = runtime::adopt(container_monitor_dir(store, r.id));
+      if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
+        watch_container(state, container, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
+        log::info("re-adopted running container", {{"id", r.id}});
+      } else {
+        record_container_exit(state, *container, std::get<runtime::ExitStatus>(adopted));
+      }
+    } catch (const Error& e) {
+      record_container_exit(state, *container, lost_status(std::string("its state is gone: ") + e.what()));
+    }
+  }
+}
+
+}  // namespace vpcri::cri

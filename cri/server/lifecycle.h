@@ -1,0 +1,60 @@
+// The steps pod and container RPCs share, and the recovery of every object at daemon start.
+// Callers hold the object's op() lock around the long ones (stop, remove).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "cri/server/runtime_state.h"
+#include "runtime/cgroup/cgroup.h"
+#include "runtime/cgroup/path.h"
+
+namespace vpcri::cri {
+
+// Files of one pod under <state>/pods/<id>.
+struct PodPaths {
+  std::string dir;         // <state>/pods/<id>
+  std::string netns;       // pinned network namespace (absent for host-network pods)
+  std::string ns_dir;      // pinned ipc, uts, pid namespaces
+  std::string hosts, resolv_conf, hostname;
+  std::string shm;         // tmpfs (or bind of the host's /dev/shm)
+  std::string rootfs;      // pause's rootfs overlay
+  std::string monitor;     // pause's monitor state dir
+};
+PodPaths pod_paths(const Store& store, const std::string& id);
+
+// A container's rootfs mount point and monitor state dir under <state>/containers/<id>.
+std::string container_rootfs(const Store& store, const std::string& id);
+std::string container_monitor_dir(const Store& store, const std::string& id);
+
+// The pod's sandbox (pause) cgroup: <cgroup parent>/<id>.
+runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod);
+
+// Records how a running container ended (idempotent: the first report wins) and persists it.
+void record_container_exit(RuntimeState& state, Container& container, const runtime::ExitStatus& status);
+// Watches a running container's monitor; its exit is recorded as soon as it happens.
+void watch_container(RuntimeState& state, const std::shared_ptr<Container>& container,
+                     std::shared_ptr<runtime::MonitorHandle> monitor);
+void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
+                   std::shared_ptr<runtime::MonitorHandle> monitor);
+
+// Sends the stop signal, waits up to `timeout`, then SIGKILLs the container's whole cgroup and
+// waits for the exit to be recorded. A container that is not running is left as it is.
+void stop_container(RuntimeState& state, Container& container, std::chrono::seconds timeout);
+
+// Force-stops and deletes everything of the container but its log file. Idempotent.
+void remove_container(RuntimeState& state, const std::shared_ptr<Container>& container);
+
+// Kills every container of the pod and pause; the pod becomes NOTREADY. Idempotent.
+void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod);
+
+// Unmounts, unpins, removes cgroups and files of a pod (its containers must be gone). Each step
+// is idempotent, so it also finishes a run or removal that crashed half-way.
+void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod);
+
+// At daemon start: loads every record, re-adopts live monitors, records exits that happened
+// while vpcrid was down, marks pods whose pause is gone NOTREADY.
+void recover(RuntimeState& state);
+
+}  // namespace vpcri::cri

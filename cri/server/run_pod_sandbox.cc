@@ -1,0 +1,165 @@
+// RunPodSandbox: a pod's namespaces, files, cgroup and its pause process (docs/ARCHITECTURE.md,
+// "How a request flows"). Any failure undoes every step done so far.
+#include <sys/mount.h>
+
+#include <csignal>
+#include <map>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "cri/server/grpc_status.h"
+#include "cri/server/lifecycle.h"
+#include "cri/server/pod_config.h"
+#include "cri/server/runtime_service.h"
+#include "cri/server/container_spec.h"
+#include "net/datapath/netns_file.h"
+#include "net/datapath/undo_stack.h"
+#include "runtime/container/command.h"
+#include "runtime/container/pod_namespaces.h"
+#include "runtime/snapshot/overlay.h"
+
+namespace vpcri::cri {
+namespace {
+
+namespace container = runtime::container;
+
+constexpr const char* kDefaultCgroupParent = "/vpcri";
+
+void mount_shm(const std::string& target, bool host_ipc) {
+  fs::mkdir_p(target, 0755);
+  int rc = host_ipc ? ::mount("/dev/shm", target.c_str(), nullptr, MS_BIND | MS_REC, nullptr)
+                    : ::mount("shm", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  if (rc != 0) throw_errno("mounting the pod's /dev/shm on " + target);
+}
+
+}  // namespace
+
+grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* req,
+                                           v1::RunPodSandboxResponse* resp) {
+  return handle_rpc("RunPodSandbox", [&] {
+    const v1::PodSandboxConfig& config = req->config();
+    const auto& meta = config.metadata();
+    if (meta.name().empty() || meta.namespace_().empty() || meta.uid().empty()) {
+      throw Error(Errc::invalid_argument, "RunPodSandbox: metadata name, namespace and uid are required");
+    }
+    if (!req->runtime_handler().empty()) {
+      throw Error(Errc::invalid_argument, "RunPodSandbox: unknown runtime handler \"" + req->runtime_handler() +
+                                              "\" (vpcri has only the default handler \"\")");
+    }
+    const auto& linux = config.linux();
+    const auto& ns = linux.security_context().namespace_options();
+    const bool host_network = ns.network() == v1::NODE;
+    const bool host_ipc = ns.ipc() == v1::NODE;
+    const bool host_pid = ns.pid() == v1::NODE;
+    const bool shared_pid = ns.pid() == v1::POD;
+    std::map<std::string, std::string> sysctls(linux.sysctls().begin(), linux.sysctls().end());
+    validate_sysctls(sysctls, host_network, host_ipc);
+    auto image = state_.images().find(state_.config().images.sandbox_image);
+    if (!image) throw Error(Errc::failed_precondition, "RunPodSandbox: " + state_.sandbox_image_problem());
+
+    Store& store = state_.store();
+    SandboxRecord r;
+    r.id = new_id();
+    r.config = config;
+    r.runtime_handler = req->runtime_handler();
+    r.created_at = now_ns();
+    r.owns_cgroup_parent = linux.cgroup_parent().empty();
+    r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kDefaultCgroupParent, r.id)
+                                           : runtime::cgroup::validate_cgroup_path(linux.cgroup_parent());
+    r.hostname = config.hostname().empty() ? meta.name() : config.hostname();
+
+    const std::string name = sandbox_name(meta);
+    store.sandboxes.reserve_name(name, r.id);
+    net::UndoStack undo;
+    undo.push("releasing the name", [&] { store.sandboxes.release_name(name); });
+    const PodPaths paths = pod_paths(store, r.id);
+    undo.push("removing the pod's directories", [&] { store.erase_files(r); });
+    fs::mkdir_p(paths.dir, 0711);
+    fs::mkdir_p(store.pod_root(r.id), 0700);
+    // Every later step is undone by the one idempotent teardown.
+    undo.push("tearing down", [&] { teardown_sandbox(state_, r); });
+
+    if (!host_network) net::create_pod_netns_file(paths.netns);
+    container::PodNamespacesSpec ns_spec;
+    ns_spec.ipc = !host_ipc;
+    ns_spec.uts = !host_network;
+    ns_spec.hostname = r.hostname;
+    const container::PodNamespaces pinned = container::pin_pod_namespaces(paths.ns_dir, ns_spec);
+
+    fs::write_file_atomic(paths.hostname, r.hostname + "\n", 0644);
+    fs::write_file_atomic(paths.hosts, hosts_file(r.hostname), 0644);
+    if (host_network) {
+      fs::write_file_atomic(paths.resolv_conf, fs::read_file("/etc/resolv.conf"), 0644);
+    } else {
+      const auto& dns = config.dns_config();
+      fs::write_file_atomic(paths.resolv_conf,
+                            resolv_conf({dns.servers().begin(), dns.servers().end()},
+                                        {dns.searches().begin(), dns.searches().end()},
+                                        {dns.options().begin(), dns.options().end()}),
+                            0644);
+    }
+    mount_shm(paths.shm, host_ipc);
+
+    auto cgroup = sandbox_cgroup(state_, r);
+    cgroup.create();
+    if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
+
+    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.pod_root(r.id), paths.rootfs);
+    rootfs.release();  // torn down by teardown_sandbox
+
+    container::InitSpec spec;
+    spec.net = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
+                            : container::NamespaceSpec{container::NamespaceSpec::Mode::join, paths.netns};
+    spec.ipc = host_ipc ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
+                        : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.ipc};
+    spec.uts = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
+                            : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.uts};
+    // pause gets a PID namespace of its own; when the pod shares it, pause is its pid 1 and it is
+    // pinned below for the containers to join.
+    spec.pid = host_pid ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
+                        : container::NamespaceSpec{container::NamespaceSpec::Mode::fresh, ""};
+    spec.mnt = {container::NamespaceSpec::Mode::fresh, ""};
+    spec.rootfs = paths.rootfs;
+    spec.readonly_rootfs = true;
+    spec.masked_paths = default_masked_paths();
+    spec.readonly_paths = default_readonly_paths();
+    spec.sysctls = sysctls;
+    spec.cgroup_dirs = cgroup.directories();
+    auto& process = spec.process;
+    process.args = container::resolve_command(image->config.entrypoint, image->config.cmd, {}, {});
+    process.env = container::merge_env(image->config.env, {}, r.hostname);
+    process.cwd = image->config.working_dir.empty() ? "/" : image->config.working_dir;
+    container::UserRequest user;
+    user.image_user = image->config.user;
+    const auto& sc = linux.security_context();
+    if (sc.has_run_as_user()) user.uid = static_cast<uint32_t>(sc.run_as_user().value());
+    if (sc.has_run_as_group()) user.gid = static_cast<uint32_t>(sc.run_as_group().value());
+    const auto resolved = container::resolve_user(paths.rootfs, user);
+    process.uid = resolved.uid;
+    process.gid = resolved.gid;
+    process.additional_gids = resolved.additional_gids;
+    process.capabilities = runtime::security::resolve_capabilities({}, {}, false);
+    process.no_new_privs = true;
+    process.seccomp.mode = container::SeccompSpec::Mode::runtime_default;
+
+    fs::mkdir_p(paths.monitor, 0700);
+    auto monitor = std::make_shared<runtime::MonitorHandle>(
+        container::launch(state_.binaries(), paths.monitor, "", spec, cgroup.controller_dir("memory")));
+    undo.push("killing pause", [monitor] {
+      monitor->signal_container(SIGKILL);
+      monitor->wait(std::chrono::seconds(10));
+    });
+    r.pause = monitor->container();
+    if (shared_pid) container::pin_pid_namespace(paths.ns_dir, r.pause.pid);
+    r.state = v1::SANDBOX_READY;
+    store.save(r);
+    auto pod = std::make_shared<Sandbox>(r);
+    store.sandboxes.insert(pod);
+    watch_sandbox(state_, pod, monitor);
+    undo.commit();
+    log::info("pod sandbox ready", {{"id", r.id}, {"name", name}, {"pause_pid", std::to_string(r.pause.pid)}});
+    resp->set_pod_sandbox_id(r.id);
+  });
+}
+
+}  // namespace vpcri::cri

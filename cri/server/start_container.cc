@@ -1,0 +1,65 @@
+// StartContainer: the container's cgroup with its limits, then vpcri-monitor + vpcri-init.
+#include "common/fs.h"
+#include "common/log.h"
+#include "cri/server/container_spec.h"
+#include "cri/server/grpc_status.h"
+#include "cri/server/lifecycle.h"
+#include "cri/server/runtime_service.h"
+
+namespace vpcri::cri {
+
+grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* req,
+                                            v1::StartContainerResponse*) {
+  return handle_rpc("StartContainer", [&] {
+    auto container = state_.store().containers.get(req->container_id());
+    std::lock_guard op(container->op());
+    ContainerRecord r = container->get();
+    if (r.state != v1::CONTAINER_CREATED) {
+      throw Error(Errc::failed_precondition, "StartContainer: container " + r.id + " is " +
+                                                 v1::ContainerState_Name(r.state) + ", not CREATED");
+    }
+    auto pod = state_.store().sandboxes.get(r.sandbox_id)->get();
+    if (pod.state != v1::SANDBOX_READY) {
+      throw Error(Errc::failed_precondition, "StartContainer: pod sandbox " + pod.id + " is not ready");
+    }
+    auto fail = [&](const std::string& message) {
+      runtime::ExitStatus status;
+      status.exit_code = 128;
+      status.reason = "StartError";
+      status.message = message;
+      container->update([&](ContainerRecord& rec) {
+        rec.state = v1::CONTAINER_EXITED;
+        rec.started_at = rec.finished_at = now_ns();
+        rec.exit_code = status.exit_code;
+        rec.reason = status.reason;
+        rec.message = status.message;
+        state_.store().save(rec);
+      });
+    };
+    try {
+      runtime::cgroup::Cgroup cgroup(state_.cgroup_root(), r.cgroup_path);
+      cgroup.create();
+      cgroup.apply(to_linux_resources(r.resources));
+      auto spec = runtime::container::init_spec_from_json(r.init_spec);
+      spec.cgroup_dirs = cgroup.directories();
+      const std::string monitor_dir = container_monitor_dir(state_.store(), r.id);
+      fs::mkdir_p(monitor_dir, 0700);
+      auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
+          state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory")));
+      r = container->update([&](ContainerRecord& rec) {
+        rec.state = v1::CONTAINER_RUNNING;
+        rec.started_at = monitor->started_at_ns();
+        rec.process = monitor->container();
+        rec.init_spec = runtime::container::init_spec_to_json(spec);
+        state_.store().save(rec);
+      });
+      watch_container(state_, container, monitor);
+    } catch (const std::exception& e) {
+      fail(e.what());
+      throw;
+    }
+    log::info("container started", {{"id", r.id}, {"pid", std::to_string(r.process.pid)}});
+  });
+}
+
+}  // namespace vpcri::cri

@@ -1,0 +1,289 @@
+#include "cri/server/store.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <sys/random.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+namespace vpcri::cri {
+namespace {
+
+namespace stdfs = std::filesystem;
+namespace pbutil = google::protobuf::util;
+using nlohmann::json;
+
+json proto_to_json(const google::protobuf::Message& message) {
+  std::string text;
+  pbutil::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  auto status = pbutil::MessageToJsonString(message, &text, options);
+  if (!status.ok()) throw Error(Errc::internal, "serializing " + message.GetTypeName() + ": " + status.ToString());
+  return json::parse(text);
+}
+
+template <class Message>
+Message proto_from_json(const json& j) {
+  Message message;
+  auto status = pbutil::JsonStringToMessage(j.dump(), &message);
+  if (!status.ok()) throw std::runtime_error("parsing " + message.GetTypeName() + ": " + status.ToString());
+  return message;
+}
+
+json process_to_json(const runtime::ProcessRef& p) { return {{"pid", p.pid}, {"start_time", p.start_time}}; }
+runtime::ProcessRef process_from_json(const json& j) {
+  return {j.at("pid").get<pid_t>(), j.at("start_time").get<uint64_t>()};
+}
+
+template <class Record, class Parse>
+std::vector<Record> load_records(const std::string& dir, const char* file, Parse parse) {
+  std::vector<Record> out;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
+    const std::string path = entry.path().string() + "/" + file;
+    if (!fs::exists(path)) {
+      log::warn("ignoring a directory without a record", {{"path", entry.path().string()}});
+      continue;
+    }
+    try {
+      out.push_back(parse(json::parse(fs::read_file(path))));
+    } catch (const std::exception& e) {
+      log::error("ignoring a damaged record", {{"path", path}, {"error", e.what()}});
+    }
+  }
+  return out;
+}
+
+// Octal escapes of /proc/self/mountinfo ("\040" for a space) decoded.
+std::string unescape_mount_path(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Deleting a tree that still has something mounted in it would delete inside the mount (a
+// pod's /dev/shm may be the host's): refuse instead.
+void remove_tree(const std::string& path) {
+  std::istringstream mountinfo(fs::read_file("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    mount_point = unescape_mount_path(mount_point);
+    if (mount_point == path || mount_point.rfind(path + "/", 0) == 0) {
+      throw Error(Errc::failed_precondition, "not removing " + path + ": " + mount_point + " is still mounted");
+    }
+  }
+  std::error_code ec;
+  stdfs::remove_all(path, ec);
+  if (ec) throw Error(Errc::internal, "removing " + path + ": " + ec.message());
+}
+
+}  // namespace
+
+template <class Record>
+typename Table<Record>::Ptr Table<Record>::find(const std::string& id_or_prefix) const {
+  if (id_or_prefix.empty()) throw Error(Errc::invalid_argument, std::string(kind_) + " id is empty");
+  std::lock_guard lock(mu_);
+  auto exact = objects_.find(id_or_prefix);
+  if (exact != objects_.end()) return exact->second;
+  Ptr match;
+  for (auto it = objects_.lower_bound(id_or_prefix); it != objects_.end(); ++it) {
+    if (it->first.compare(0, id_or_prefix.size(), id_or_prefix) != 0) break;
+    if (match) {
+      throw Error(Errc::invalid_argument, std::string(kind_) + " id prefix " + id_or_prefix +
+                                              " is ambiguous: it matches " + match->id() + " and " + it->first);
+    }
+    match = it->second;
+  }
+  return match;
+}
+
+template <class Record>
+typename Table<Record>::Ptr Table<Record>::get(const std::string& id_or_prefix) const {
+  Ptr object = find(id_or_prefix);
+  if (!object) throw Error(Errc::not_found, std::string(kind_) + " " + id_or_prefix + " not found");
+  return object;
+}
+
+template <class Record>
+std::vector<typename Table<Record>::Ptr> Table<Record>::all() const {
+  std::lock_guard lock(mu_);
+  std::vector<Ptr> out;
+  out.reserve(objects_.size());
+  for (const auto& [id, object] : objects_) out.push_back(object);
+  return out;
+}
+
+template <class Record>
+void Table<Record>::reserve_name(const std::string& name, const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = names_.emplace(name, id);
+  if (!inserted && it->second != id) {
+    throw Error(Errc::already_exists,
+                std::string(kind_) + " name " + name + " is already in use by " + kind_ + " " + it->second);
+  }
+}
+
+template <class Record>
+void Table<Record>::release_name(const std::string& name) {
+  std::lock_guard lock(mu_);
+  names_.erase(name);
+}
+
+template <class Record>
+void Table<Record>::insert(Ptr object) {
+  std::lock_guard lock(mu_);
+  objects_[object->id()] = std::move(object);
+}
+
+template <class Record>
+void Table<Record>::erase(const std::string& id) {
+  std::lock_guard lock(mu_);
+  objects_.erase(id);
+}
+
+template class Table<SandboxRecord>;
+template class Table<ContainerRecord>;
+
+std::string sandbox_name(const v1::PodSandboxMetadata& m) {
+  return m.name() + "_" + m.namespace_() + "_" + m.uid() + "_" + std::to_string(m.attempt());
+}
+
+std::string container_name(const SandboxRecord& pod, const v1::ContainerMetadata& m) {
+  return m.name() + "_" + sandbox_name(pod.config.metadata()) + "_" + std::to_string(m.attempt());
+}
+
+std::string new_id() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("getrandom");
+    }
+    got += static_cast<size_t>(n);
+  }
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Store::Store(std::string root, std::string state) : root_(std::move(root)), state_(std::move(state)) {
+  fs::mkdir_p(root_ + "/pods", 0700);
+  fs::mkdir_p(root_ + "/containers", 0700);
+  fs::mkdir_p(state_ + "/pods", 0700);
+  fs::mkdir_p(state_ + "/containers", 0700);
+}
+
+void Store::save(const SandboxRecord& r) const {
+  json j{{"id", r.id},
+         {"config", proto_to_json(r.config)},
+         {"runtime_handler", r.runtime_handler},
+         {"state", v1::PodSandboxState_Name(r.state)},
+         {"created_at", r.created_at},
+         {"cgroup_parent", r.cgroup_parent},
+         {"owns_cgroup_parent", r.owns_cgroup_parent},
+         {"hostname", r.hostname},
+         {"pause", process_to_json(r.pause)}};
+  fs::mkdir_p(pod_root(r.id), 0700);
+  fs::write_file_atomic(pod_root(r.id) + "/pod.json", j.dump() + "\n", 0600);
+}
+
+void Store::save(const ContainerRecord& r) const {
+  json j{{"id", r.id},
+         {"sandbox_id", r.sandbox_id},
+         {"config", proto_to_json(r.config)},
+         {"image_id", r.image_id},
+         {"state", v1::ContainerState_Name(r.state)},
+         {"created_at", r.created_at},
+         {"started_at", r.started_at},
+         {"finished_at", r.finished_at},
+         {"exit_code", r.exit_code},
+         {"reason", r.reason},
+         {"message", r.message},
+         {"log_path", r.log_path},
+         {"init_spec", r.init_spec},
+         {"cgroup_path", r.cgroup_path},
+         {"stop_signal", r.stop_signal},
+         {"process", process_to_json(r.process)},
+         {"resources", proto_to_json(r.resources)}};
+  fs::mkdir_p(container_root(r.id), 0700);
+  fs::write_file_atomic(container_root(r.id) + "/container.json", j.dump() + "\n", 0600);
+}
+
+void Store::erase_files(const SandboxRecord& r) const {
+  remove_tree(pod_state(r.id));
+  remove_tree(pod_root(r.id));
+}
+
+void Store::erase_files(const ContainerRecord& r) const {
+  remove_tree(container_state(r.id));
+  remove_tree(container_root(r.id));
+}
+
+std::vector<SandboxRecord> Store::load_sandboxes() const {
+  return load_records<SandboxRecord>(root_ + "/pods", "pod.json", [](const json& j) {
+    SandboxRecord r;
+    r.id = j.at("id").get<std::string>();
+    r.config = proto_from_json<v1::PodSandboxConfig>(j.at("config"));
+    r.runtime_handler = j.at("runtime_handler").get<std::string>();
+    if (!v1::PodSandboxState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
+    r.created_at = j.at("created_at").get<int64_t>();
+    r.cgroup_parent = j.at("cgroup_parent").get<std::string>();
+    r.owns_cgroup_parent = j.at("owns_cgroup_parent").get<bool>();
+    r.hostname = j.at("hostname").get<std::string>();
+    r.pause = process_from_json(j.at("pause"));
+    return r;
+  });
+}
+
+std::vector<ContainerRecord> Store::load_containers() const {
+  return load_records<ContainerRecord>(root_ + "/containers", "container.json", [](const json& j) {
+    ContainerRecord r;
+    r.id = j.at("id").get<std::string>();
+    r.sandbox_id = j.at("sandbox_id").get<std::string>();
+    r.config = proto_from_json<v1::ContainerConfig>(j.at("config"));
+    r.image_id = j.at("image_id").get<std::string>();
+    if (!v1::ContainerState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
+    r.created_at = j.at("created_at").get<int64_t>();
+    r.started_at = j.at("started_at").get<int64_t>();
+    r.finished_at = j.at("finished_at").get<int64_t>();
+    r.exit_code = j.at("exit_code").get<int32_t>();
+    r.reason = j.at("reason").get<std::string>();
+    r.message = j.at("message").get<std::string>();
+    r.log_path = j.at("log_path").get<std::string>();
+    r.init_spec = j.at("init_spec").get<std::string>();
+    r.cgroup_path = j.at("cgroup_path").get<std::string>();
+    r.stop_signal = j.at("stop_signal").get<int>();
+    r.process = process_from_json(j.at("process"));
+    r.resources = proto_from_json<v1::LinuxContainerResources>(j.at("resources"));
+    return r;
+  });
+}
+
+}  // namespace vpcri::cri

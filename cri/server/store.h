@@ -1,0 +1,161 @@
+// Pod sandboxes and containers: in memory for the List/Status RPCs kubelet polls every second,
+// and persisted as one record file per object (<root>/pods/<id>/pod.json,
+// <root>/containers/<id>/container.json), written atomically before an RPC returns, so a
+// restarted vpcrid knows every object it made.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cri/api/cri_api.h"
+#include "runtime/monitor/monitor.h"
+
+namespace vpcri::cri {
+
+namespace v1 = ::runtime::v1;
+
+struct SandboxRecord {
+  std::string id;
+  v1::PodSandboxConfig config;
+  std::string runtime_handler;
+  v1::PodSandboxState state = v1::SANDBOX_NOTREADY;
+  int64_t created_at = 0;  // ns
+  std::string cgroup_parent;         // the pod's cgroup (kubelet's cgroup_parent, or ours)
+  bool owns_cgroup_parent = false;   // no cgroup_parent was given: vpcri made (and removes) it
+  std::string hostname;
+  runtime::ProcessRef pause;         // pid 0 once it is known to have ended
+};
+
+struct ContainerRecord {
+  std::string id;
+  std::string sandbox_id;
+  v1::ContainerConfig config;
+  std::string image_id;  // the image it was created from ("sha256:...")
+  v1::ContainerState state = v1::CONTAINER_CREATED;
+  int64_t created_at = 0, started_at = 0, finished_at = 0;  // ns
+  int32_t exit_code = 0;
+  std::string reason, message;
+  std::string log_path;     // absolute; empty when kubelet asked for none
+  std::string init_spec;    // runtime::container::InitSpec as JSON, completed at start
+  std::string cgroup_path;  // <pod cgroup>/<id>
+  int stop_signal = 0;      // 0: SIGTERM
+  runtime::ProcessRef process;
+  v1::LinuxContainerResources resources;  // as created, then as updated
+};
+
+// One object. `op()` is held through long operations (start, stop, remove) so they do not
+// interleave; the record is read and changed under a short lock, so listing never waits for them.
+template <class Record>
+class Object {
+ public:
+  explicit Object(Record record) : id_(record.id), record_(std::move(record)) {}
+  const std::string& id() const { return id_; }
+  std::mutex& op() { return op_; }
+
+  Record get() const {
+    std::lock_guard lock(mu_);
+    return record_;
+  }
+  // Changes the record under the lock and returns the new value.
+  Record update(const std::function<void(Record&)>& change) {
+    std::lock_guard lock(mu_);
+    change(record_);
+    return record_;
+  }
+
+  // The live monitor of the object's process (none when not running or not adopted).
+  std::shared_ptr<runtime::MonitorHandle> monitor() const {
+    std::lock_guard lock(mu_);
+    return monitor_;
+  }
+  void set_monitor(std::shared_ptr<runtime::MonitorHandle> monitor) {
+    std::lock_guard lock(mu_);
+    monitor_ = std::move(monitor);
+  }
+
+ private:
+  const std::string id_;
+  std::mutex op_;
+  mutable std::mutex mu_;
+  Record record_;
+  std::shared_ptr<runtime::MonitorHandle> monitor_;
+};
+
+using Sandbox = Object<SandboxRecord>;
+using Container = Object<ContainerRecord>;
+
+// Objects of one kind by id, with their names reserved (one holder per name).
+template <class Record>
+class Table {
+ public:
+  using Ptr = std::shared_ptr<Object<Record>>;
+
+  explicit Table(const char* kind) : kind_(kind) {}
+
+  // Full id or unique prefix; nullptr when none matches; Error(invalid_argument) when the
+  // prefix is ambiguous or empty.
+  Ptr find(const std::string& id_or_prefix) const;
+  // Like find, but Error(not_found) naming the kind and id when none matches.
+  Ptr get(const std::string& id_or_prefix) const;
+  std::vector<Ptr> all() const;
+
+  // Error(already_exists) naming the holder when `name` is taken.
+  void reserve_name(const std::string& name, const std::string& id);
+  void release_name(const std::string& name);
+
+  void insert(Ptr object);
+  void erase(const std::string& id);
+
+ private:
+  const char* kind_;
+  mutable std::mutex mu_;
+  std::map<std::string, Ptr> objects_;
+  std::map<std::string, std::string> names_;  // name -> id
+};
+
+// The names kubelet must not use twice at once.
+std::string sandbox_name(const v1::PodSandboxMetadata& m);
+std::string container_name(const SandboxRecord& pod, const v1::ContainerMetadata& m);
+
+// A new object id: 64 random hex characters.
+std::string new_id();
+
+int64_t now_ns();
+
+class Store {
+ public:
+  Store(std::string root, std::string state);
+
+  Table<SandboxRecord> sandboxes{"pod sandbox"};
+  Table<ContainerRecord> containers{"container"};
+
+  // <root>/pods/<id>: the record and the pause rootfs upper dir; <state>/pods/<id>: pinned
+  // namespaces, hosts/resolv.conf/hostname, the shm mount, the pause rootfs and monitor.
+  std::string pod_root(const std::string& id) const { return root_ + "/pods/" + id; }
+  std::string pod_state(const std::string& id) const { return state_ + "/pods/" + id; }
+  // <root>/containers/<id>: the record and the rootfs upper dir; <state>/containers/<id>:
+  // the rootfs mount point and the monitor's state dir.
+  std::string container_root(const std::string& id) const { return root_ + "/containers/" + id; }
+  std::string container_state(const std::string& id) const { return state_ + "/containers/" + id; }
+
+  void save(const SandboxRecord& record) const;
+  void save(const ContainerRecord& record) const;
+  // Deletes the record and its directories (after everything in them is torn down).
+  void erase_files(const SandboxRecord& record) const;
+  void erase_files(const ContainerRecord& record) const;
+
+  // Every record on disk; damaged ones are logged and skipped.
+  std::vector<SandboxRecord> load_sandboxes() const;
+  std::vector<ContainerRecord> load_containers() const;
+
+ private:
+  std::string root_;
+  std::string state_;
+};
+
+}  // namespace vpcri::cri

@@ -1,0 +1,220 @@
+#include "runtime/container/init_rootfs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/error.h"
+#include "runtime/container/in_root.h"
+#include "runtime/container/init_error.h"
+
+namespace vpcri::runtime::container {
+namespace {
+
+// mount(2) onto what `fd` (an O_PATH fd) is: the kernel follows /proc/self/fd/N to that exact
+// inode, so the target is the one resolved safely, not a path that could be swapped since.
+void mount_on(int fd, const char* source, const char* fstype, unsigned long flags, const char* data,
+              const std::string& what) {
+  std::string target = "/proc/self/fd/" + std::to_string(fd);
+  if (::mount(source, target.c_str(), fstype, flags, data) != 0) init_failed("mount " + what);
+}
+
+// A directory (or file) inside the rootfs, created if missing; errors name the mount.
+UniqueFd dir_in(int root, const std::string& path, const std::string& what) {
+  try {
+    return mkdir_in_root(root, path);
+  } catch (const Error& e) {
+    throw InitError(EINVAL, "mount " + what + ": " + e.what());
+  }
+}
+
+UniqueFd file_in(int root, const std::string& path, const std::string& what) {
+  try {
+    return ensure_file_in_root(root, path);
+  } catch (const Error& e) {
+    throw InitError(EINVAL, "mount " + what + ": " + e.what());
+  }
+}
+
+// Read-only and/or propagation of the mount now at `path` (resolved in the root again, so the
+// fd is the new mount's root, not the directory under it).
+void set_attributes(int root, const std::string& path, bool readonly, uint64_t propagation, bool recursive,
+                    const std::string& what) {
+  UniqueFd fd = open_in_root(root, path, O_PATH);
+  if (!fd) init_failed("mount " + what + ": reopen");
+  mount_attr attr{};
+  if (readonly) attr.attr_set = MOUNT_ATTR_RDONLY;
+  attr.propagation = propagation;
+  unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0U);
+  if (::mount_setattr(fd.get(), "", flags, &attr, sizeof attr) != 0) {
+    init_failed(std::string(readonly ? "remount read-only " : "set propagation of ") + what);
+  }
+}
+
+void bind_device(int root, const std::string& host_path, const std::string& path) {
+  UniqueFd fd = file_in(root, path, path);
+  mount_on(fd.get(), host_path.c_str(), nullptr, MS_BIND, nullptr, path);
+}
+
+// Privileged containers see the host's devices (not its /dev/pts, /dev/shm, /dev/mqueue).
+void bind_host_devices(int root) {
+  namespace stdfs = std::filesystem;
+  std::error_code ec;
+  stdfs::recursive_directory_iterator it("/dev", stdfs::directory_options::skip_permission_denied, ec);
+  if (ec) throw InitError(ec.value(), "list the host's /dev: " + ec.message());
+  for (; it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw InitError(ec.value(), "list the host's /dev: " + ec.message());
+    const std::string path = it->path().string();
+    auto status = it->symlink_status(ec);
+    if (ec) continue;  // gone meanwhile
+    if (stdfs::is_directory(status)) {
+      if (path == "/dev/pts" || path == "/dev/shm" || path == "/dev/mqueue") it.disable_recursion_pending();
+      continue;
+    }
+    if ((stdfs::is_character_file(status) || stdfs::is_block_file(status)) && path != "/dev/ptmx") {
+      bind_device(root, path, path);
+    }
+  }
+}
+
+void dev_symlink(int dev, const char* target, const char* name) {
+  if (::symlinkat(target, dev, name) != 0 && errno != EEXIST) init_failed(std::string("symlink /dev/") + name);
+}
+
+void setup_dev(int root, const InitSpec& spec) {
+  UniqueFd fd = dir_in(root, "/dev", "/dev");
+  mount_on(fd.get(), "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev");
+  if (spec.privileged) {
+    bind_host_devices(root);
+  } else {
+    for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
+      bind_device(root, std::string("/dev/") + name, std::string("/dev/") + name);
+    }
+  }
+  fd = dir_in(root, "/dev/pts", "/dev/pts");
+  mount_on(fd.get(), "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5",
+           "/dev/pts");
+  fd = dir_in(root, "/dev/mqueue", "/dev/mqueue");
+  mount_on(fd.get(), "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "/dev/mqueue");
+  bool shm_given = std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                               [](const BindMount& m) { return m.destination == "/dev/shm"; });
+  if (!shm_given) {
+    fd = dir_in(root, "/dev/shm", "/dev/shm");
+    mount_on(fd.get(), "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k", "/dev/shm");
+  }
+  UniqueFd dev = open_in_root(root, "/dev", O_RDONLY | O_DIRECTORY);
+  if (!dev) init_failed("open /dev");
+  dev_symlink(dev.get(), "pts/ptmx", "ptmx");
+  dev_symlink(dev.get(), "/proc/self/fd", "fd");
+  dev_symlink(dev.get(), "/proc/self/fd/0", "stdin");
+  dev_symlink(dev.get(), "/proc/self/fd/1", "stdout");
+  dev_symlink(dev.get(), "/proc/self/fd/2", "stderr");
+  dev_symlink(dev.get(), "/proc/kcore", "core");
+}
+
+void setup_sys(int root, const InitSpec& spec) {
+  UniqueFd fd = dir_in(root, "/sys", "/sys");
+  unsigned long ro = spec.privileged ? 0 : MS_RDONLY;
+  std::string target = "/proc/self/fd/" + std::to_string(fd.get());
+  if (::mount("sysfs", target.c_str(), "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | ro, nullptr) == 0) return;
+  // In the host's network namespace, sysfs may refuse a new instance: the host's /sys then.
+  if (spec.net.mode != NamespaceSpec::Mode::host) init_failed("mount /sys");
+  mount_on(fd.get(), "/sys", nullptr, MS_BIND | MS_REC, nullptr, "/sys");
+  if (!spec.privileged) set_attributes(root, "/sys", true, 0, true, "/sys");
+}
+
+uint64_t propagation_flag(Propagation p) {
+  switch (p) {
+    case Propagation::private_: return MS_PRIVATE;
+    case Propagation::rslave: return MS_SLAVE;
+    case Propagation::rshared: return MS_SHARED;
+  }
+  return MS_PRIVATE;
+}
+
+void bind_mount(int root, const BindMount& m) {
+  std::string what = m.source + " on " + m.destination;
+  struct stat st{};
+  if (::stat(m.source.c_str(), &st) != 0) init_failed("mount " + what);
+  UniqueFd fd = S_ISDIR(st.st_mode) ? dir_in(root, m.destination, what) : file_in(root, m.destination, what);
+  unsigned long flags = m.recursive ? MS_BIND | MS_REC : MS_BIND;
+  mount_on(fd.get(), m.source.c_str(), nullptr, flags, nullptr, what);
+  set_attributes(root, m.destination, m.readonly, propagation_flag(m.propagation), m.recursive, what);
+}
+
+// Opens a path inside the (pivoted) container without following a final symlink; nullopt-like
+// invalid fd when it does not exist.
+UniqueFd open_existing(const std::string& path, const std::string& what) {
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd && errno != ENOENT) init_failed(what + " " + path);
+  return fd;
+}
+
+}  // namespace
+
+void setup_rootfs(const InitSpec& spec) {
+  // Nothing mounted from here on may propagate back to the host; the host's mounts still reach us.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) init_failed("make / rslave");
+  // pivot_root needs the new root to be a mount point of its own in this namespace.
+  if (::mount(spec.rootfs.c_str(), spec.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    init_failed("bind the rootfs " + spec.rootfs);
+  }
+  UniqueFd root(::open(spec.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) init_failed("open the rootfs " + spec.rootfs);
+
+  UniqueFd proc = dir_in(root.get(), "/proc", "/proc");
+  mount_on(proc.get(), "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "/proc");
+  setup_sys(root.get(), spec);
+  setup_dev(root.get(), spec);
+  for (const BindMount& m : spec.mounts) bind_mount(root.get(), m);
+  try {
+    mkdir_in_root(root.get(), spec.process.cwd);
+  } catch (const Error& e) {
+    throw InitError(EINVAL, "create the working directory " + spec.process.cwd + ": " + e.what());
+  }
+
+  // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops it.
+  if (::fchdir(root.get()) != 0) init_failed("chdir to the rootfs");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) init_failed("pivot_root " + spec.rootfs);
+  if (::umount2(".", MNT_DETACH) != 0) init_failed("detach the old root");
+  if (::chdir("/") != 0) init_failed("chdir /");
+}
+
+void finish_rootfs(const InitSpec& spec) {
+  if (!spec.privileged) {
+    for (const std::string& path : spec.masked_paths) {
+      UniqueFd fd = open_existing(path, "mask");
+      if (!fd) continue;
+      struct stat st{};
+      if (::fstat(fd.get(), &st) != 0) init_failed("mask " + path);
+      if (S_ISDIR(st.st_mode)) {
+        mount_on(fd.get(), "tmpfs", "tmpfs", MS_RDONLY, "size=0", path + " (mask)");
+      } else {
+        mount_on(fd.get(), "/dev/null", nullptr, MS_BIND, nullptr, path + " (mask)");
+      }
+    }
+    UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) init_failed("open /");
+    for (const std::string& path : spec.readonly_paths) {
+      UniqueFd fd = open_existing(path, "make read-only");
+      if (!fd) continue;
+      std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+      if (::mount(self.c_str(), self.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        init_failed("bind " + path + " (read-only path)");
+      }
+      set_attributes(root.get(), path, true, 0, true, path);
+    }
+  }
+  if (spec.readonly_rootfs) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) != 0) init_failed("remount / read-only");
+  }
+}
+
+}  // namespace vpcri::runtime::container

@@ -1,0 +1,196 @@
+#include "runtime/container/launch.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/fs.h"
+
+namespace vpcri::runtime::container {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
+constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
+// After the exec's process ended, how long its output may still arrive from processes it left
+// behind holding the pipes.
+constexpr milliseconds kOutputGrace{1000};
+
+std::string pidns_option(const NamespaceSpec& pid) {
+  switch (pid.mode) {
+    case NamespaceSpec::Mode::host: return "";
+    case NamespaceSpec::Mode::fresh: return "new";
+    case NamespaceSpec::Mode::join: return pid.path;
+  }
+  return "";
+}
+
+// Above the fds the child sets up (0..kSpecFd), so dup2 onto them cannot clobber it.
+UniqueFd high(UniqueFd fd) {
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+  if (!moved) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
+  return moved;
+}
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Pipe make_pipe(const char* what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(std::string("pipe for ") + what);
+  return {high(UniqueFd(fds[0])), high(UniqueFd(fds[1]))};
+}
+
+// In the forked child of a possibly multi-threaded daemon: async-signal-safe calls only. Its own
+// process group, so a timeout kills everything the exec started.
+[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], const int fds[5]) {
+  ::setpgid(0, 0);
+  for (int i = 0; i < 5; i++) {
+    if (::dup2(fds[i], i) < 0) ::_exit(127);
+  }
+  ::syscall(SYS_close_range, kSpecFd + 1, ~0U, 0);
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(path, argv, envp);
+  int err = errno;
+  if (::write(kErrorFd, &err, sizeof err) < 0) ::_exit(127);
+  ::_exit(127);
+}
+
+// Appends what `fd` has to `out` (up to `cap`; the rest is read and dropped). False at EOF.
+bool drain(int fd, std::string& out, size_t cap) {
+  char buf[65536];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  size_t keep = std::min(static_cast<size_t>(n), cap - std::min(cap, out.size()));
+  out.append(buf, keep);
+  return true;
+}
+
+}  // namespace
+
+MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
+                     const InitSpec& spec, const std::string& oom_cgroup_dir) {
+  std::string spec_path = state_dir + "/init.json";
+  fs::write_file_atomic(spec_path, init_spec_to_json(spec), 0600);
+  MonitorSpec m;
+  m.monitor_path = bin.monitor;
+  m.state_dir = state_dir;
+  m.log_path = log_path;
+  m.argv = {bin.init, "--spec", spec_path};
+  m.env = {kDefaultPath};
+  m.cgroup_dir = oom_cgroup_dir;
+  m.pidns = pidns_option(spec.pid);
+  m.init_pipe = true;
+  return spawn_monitor(m);
+}
+
+ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds timeout, size_t max_output) {
+  std::string json = init_spec_to_json(spec);
+  UniqueFd memfd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC));
+  if (!memfd) throw_errno("memfd_create for the exec spec");
+  if (::write(memfd.get(), json.data(), json.size()) != static_cast<ssize_t>(json.size())) {
+    throw_errno("write the exec spec");
+  }
+  memfd = high(std::move(memfd));
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) throw_errno("open /dev/null");
+  devnull = high(std::move(devnull));
+  Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
+
+  std::vector<std::string> args = {bin.init, "--spec", "/proc/self/fd/" + std::to_string(kSpecFd)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string path_env = kDefaultPath;
+  char* envp[] = {path_env.data(), nullptr};
+  const int fds[5] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get()};
+
+  pid_t child = ::fork();
+  if (child < 0) throw_errno("fork for exec");
+  if (child == 0) exec_child(argv[0], argv.data(), envp, fds);
+  ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)
+  out.write.reset();
+  err.write.reset();
+  start.write.reset();
+
+  ExecResult result;
+  std::string start_error;
+  struct Stream {
+    int fd;
+    std::string* data;
+    size_t cap;
+  };
+  Stream streams[3] = {{out.read.get(), &result.stdout_data, max_output},
+                       {err.read.get(), &result.stderr_data, max_output},
+                       {start.read.get(), &start_error, 4 + 1024}};
+  auto deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+  Clock::time_point output_deadline = Clock::time_point::max();
+  int status = 0;
+  bool exited = false;
+  auto kill_all = [&] {
+    ::kill(-child, SIGKILL);
+    ::kill(child, SIGKILL);
+  };
+  for (;;) {
+    if (!exited) {
+      pid_t r = ::waitpid(child, &status, WNOHANG);
+      if (r == child) {
+        exited = true;
+        output_deadline = Clock::now() + kOutputGrace;
+      }
+    }
+    bool open_streams = streams[0].fd >= 0 || streams[1].fd >= 0 || streams[2].fd >= 0;
+    auto now = Clock::now();
+    if (exited && (!open_streams || now > output_deadline)) break;
+    if (!exited && now > deadline) {
+      kill_all();
+      result.timed_out = true;
+      deadline = Clock::time_point::max();
+    }
+    pollfd p[3];
+    for (int i = 0; i < 3; i++) p[i] = {streams[i].fd, POLLIN, 0};
+    // Short waits: the process's exit is not a poll event of its own.
+    if (::poll(p, 3, 20) < 0 && errno != EINTR) {
+      kill_all();
+      throw_errno("poll exec output");
+    }
+    for (int i = 0; i < 3; i++) {
+      if (p[i].revents != 0 && !drain(streams[i].fd, *streams[i].data, streams[i].cap)) streams[i].fd = -1;
+    }
+  }
+  if (!exited) ::waitpid(child, &status, 0);
+
+  if (result.timed_out) {
+    result.exit_code = 137;
+    return result;
+  }
+  if (start_error.size() >= sizeof(int)) {
+    int e = 0;
+    std::memcpy(&e, start_error.data(), sizeof e);
+    std::string message = start_error.substr(sizeof e);
+    if (message.empty()) message = "exec \"" + bin.init + "\": " + std::strerror(e);
+    throw Error(e != 0 ? errc_from_errno(e) : Errc::internal, message);
+  }
+  result.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return result;
+}
+
+}  // namespace vpcri::runtime::container
