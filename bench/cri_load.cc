@@ -829,16 +829,17 @@ class Bench {
       std::cerr << "vpcri-bench: " << o_.name << ": " << name << " done in " << ms_since(t0) / 1000.0 << " s\n";
     };
     scenario("version", [&] { return version(); });
-    if (rc != 0) {  // no CRI there: nothing else can work
-      std::ofstream(o_.out) << out.dump(1) << "\n";
-      return rc;
-    }
     scenario("pulls", [&] {
+      if (rc != 0) throw std::runtime_error("not run: no CRI there");
       json pulls = json::array();
       for (auto& ref : o_.pull) pulls.push_back(pull(ref));
       pulls.push_back(pull(o_.image));
       return pulls;
     });
+    if (rc != 0) {  // no CRI or no image: nothing else can work
+      std::ofstream(o_.out) << out.dump(1) << "\n";
+      return rc;
+    }
     // Idle: the daemon has pulled, nothing runs.
     scenario("idle", [&] { return memory_steady(tracker_, 3); });
     scenario("serial", [&] { return serial(); });

@@ -40,7 +40,7 @@ def dig(doc, path):
 def conc(doc, workers, key):
     for c in doc.get("concurrency") or []:
         if isinstance(c, dict) and c.get("workers") == workers:
-            return c.get(key)
+            return c.get(key) if c.get("started") else None
     return None
 
 

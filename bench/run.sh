@@ -222,6 +222,7 @@ write_vpcri_config() {  # $1 dir
     echo "log_level: warn"
     echo "registries:"
     echo "  docker.io: {mirrors: [\"http://$REG_HOST\"], skip_host: true}"
+    echo "  localhost: {mirrors: [\"http://$REG_HOST\"], skip_host: true}"
     echo "images:"
     echo "  sandbox_image_archive: $PAUSE_TAR"
     local monitor init
