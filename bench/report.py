@@ -44,6 +44,30 @@ def conc(doc, workers, key):
     return None
 
 
+def conc_doc(doc, workers):
+    for c in doc.get("concurrency") or []:
+        if isinstance(c, dict) and c.get("workers") == workers:
+            return c
+    return None
+
+
+def conc_errors(docs):
+    out = []
+    for d in docs:
+        for c in d.get("concurrency") or []:
+            if isinstance(c, dict) and c.get("errors"):
+                out.append("round %d, concurrency %d: %d errors, first: %s" %
+                           (d["_round"], c["workers"], len(c["errors"]), c["errors"][0][:300]))
+        for key in ("steady",):
+            v = d.get(key)
+            if isinstance(v, dict) and v.get("errors"):
+                out.append("round %d, %s: %d errors, first: %s" % (d["_round"], key, len(v["errors"]), v["errors"][0][:300]))
+        e = d.get("exec")
+        if isinstance(e, dict) and e.get("errors"):
+            out.append("round %d, ExecSync: %d errors, first: %s" % (d["_round"], len(e["errors"]), e["errors"][0][:300]))
+    return out
+
+
 def per_pod_helpers(doc):
     pods = dig(doc, ["steady", "pods"])
     rss = dig(doc, ["steady", "helpers_rss_kb"])
@@ -73,6 +97,10 @@ ROWS = [
     ("Pods started/s, concurrency 8", "pods/s", lambda d: conc(d, 8, "pods_per_s"), "higher", 5.0),
     ("Pods started/s, concurrency 32", "pods/s", lambda d: conc(d, 32, "pods_per_s"), "higher", None),
     ("Pods started/s, concurrency 2 (smoke)", "pods/s", lambda d: conc(d, 2, "pods_per_s"), "higher", None),
+    ("Pods that failed to start, concurrency 8", "pods",
+     lambda d: None if conc_doc(d, 8) is None else conc_doc(d, 8)["pods"] - conc_doc(d, 8)["started"], "lower", None),
+    ("Pods that failed to start, concurrency 32", "pods",
+     lambda d: None if conc_doc(d, 32) is None else conc_doc(d, 32)["pods"] - conc_doc(d, 32)["started"], "lower", None),
     ("Pod start p50 under concurrency 8", "ms", lambda d: dig(conc(d, 8, "start") or {}, ["p50"]), "lower", None),
     ("Pod start p50 under concurrency 32", "ms", lambda d: dig(conc(d, 32, "start") or {}, ["p50"]), "lower", None),
     ("Teardown p50 (serial)", "ms", lambda d: dig(d, ["serial", "teardown", "summary", "p50"]), "lower", None),
@@ -239,6 +267,8 @@ def render(by_rt, runc):
         err = first_error(by_rt[rt])
         if err:
             lines.append("- **%s failed a scenario**: %s" % (rt, err.replace("\n", " ")[:400]))
+        for e in conc_errors(by_rt[rt]):
+            lines.append("- **%s**: %s" % (rt, e.replace("\n", " ")))
     # Per-helper breakdown with the steady pods.
     lines.append("")
     lines.append("Helper processes with %s pods running (median round; RSS summed per executable):" %

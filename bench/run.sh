@@ -284,7 +284,7 @@ for round in $(seq "$ROUNDS"); do
     "$BENCH" --endpoint "unix://$sock" --name "$rt" --image "$IMAGE" --pull "$PAUSE_REF" \
       --daemon-pid "$DPID" --helpers "$helpers" --cpu-cgroup "/sys/fs/cgroup/cpuacct$cg/daemon" \
       --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" \
-      --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
+      --timeout 30 --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
       "${LOAD_ARGS[@]}" || rc=$?
     [ $rc = 0 ] || { log "$rt round $round: vpcri-bench exited $rc; daemon log tail:"; tail -20 "$dir/daemon.log" >&2; }
     cleanup_round "$DPID" "$REG_PID" "$ns" "$cg" "$dir"
