@@ -317,10 +317,10 @@ def render(by_rt, runc):
         "nothing). The client (vpcri-bench) is not counted.")
     lines.append("- ExecSync: `/bin/true` in the running steady pods, round robin, serial, 5 warm-up calls excluded.")
     lines.append(
-        "- **Networking is not equal in this run**: containerd pays for CNI (bridge + host-local + portmap plugins, a "
-        "veth per pod) on every pod start and teardown; vpcri pods get only `lo` (the harness runs vpcri with "
-        "`network.provider: none` until its pod networking is measured here), so its pod-start and CPU figures "
-        "do not include networking.")
+        "- **Networking**: containerd pays for CNI (bridge + host-local + portmap plugins, a "
+        "veth per pod) on every pod start and teardown; vpcri does its in-process datapath (a veth per pod, "
+        "/32 routes, policy rules; IPs from its warm pool). SNAT is off on both sides (nothing leaves the "
+        "namespace).")
     lines.append("- Nothing is tuned for either side: containerd runs Debian's package with a minimal config "
                  "(overlayfs, runc v2 shim, `restrict_oom_score_adj = true` since this machine lacks CAP_SYS_RESOURCE).")
     lines.append("")
