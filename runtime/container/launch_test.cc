@@ -213,12 +213,14 @@ TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and 
   MonitorHandle h2 = launch(binaries(), second.state_dir, second.log_path, b, "");
   reaper.add(h2);
   CHECK(wait_exit(h2).exit_code == 0);
-  REQUIRE(eventually([&] { return log_text(first.log_path).size() > 0; }));
 
   struct stat ipc{};
   REQUIRE(::stat(ns.ipc.c_str(), &ipc) == 0);
   std::string ipc_link = "ipc:[" + std::to_string(ipc.st_ino) + "]";
-  CHECK(log_text(first.log_path) == "1\npod-host\n" + ipc_link + "\n");  // the first process is the pod's pid 1
+  // The first process is the pod's pid 1. It still runs, so its lines reach the log one by one:
+  // wait for all three rather than for the first.
+  const std::string expected = "1\npod-host\n" + ipc_link + "\n";
+  CHECK_MESSAGE(eventually([&] { return log_text(first.log_path) == expected; }), log_text(first.log_path));
   std::string out = log_text(second.log_path);
   CHECK(out.rfind("1\n", 0) != 0);
   CHECK(contains(out, "\npod-host\n" + ipc_link + "\n"));
