@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -149,6 +150,8 @@ void Daemon::start() {
   std::string log_path = dir() + "/vpcrid.log";
   pid_ = ::fork();
   if (pid_ == 0) {
+    // A test killed by its timeout runs no destructor: the daemon must not outlive it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!netns_.empty()) {
       int ns_fd = ::open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
       if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) _exit(126);
