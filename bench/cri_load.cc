@@ -448,6 +448,15 @@ class Bench {
     return c;
   }
 
+  // Runs one RPC with a fresh context and returns its latency in ms; a failure throws.
+  template <class Call>
+  double timed(const char* name, Call call) {
+    auto ctx = client_.context();
+    auto t1 = Clock::now();
+    client_.check(call(ctx.get()), name);
+    return ms_since(t1);
+  }
+
   StartTimes start_pod(Pod& pod) {
     StartTimes t;
     auto t0 = Clock::now();
@@ -456,10 +465,9 @@ class Bench {
       rt::RunPodSandboxRequest req;
       *req.mutable_config() = pod.config;
       rt::RunPodSandboxResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().RunPodSandbox(ctx.get(), req, &resp), "RunPodSandbox");
-      t.run_pod = ms_since(t1);
+      t.run_pod = timed("RunPodSandbox", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().RunPodSandbox(ctx, req, &resp);
+      });
       pod.sandbox_id = resp.pod_sandbox_id();
     }
     {
@@ -468,20 +476,18 @@ class Bench {
       *req.mutable_config() = container_config();
       *req.mutable_sandbox_config() = pod.config;
       rt::CreateContainerResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().CreateContainer(ctx.get(), req, &resp), "CreateContainer");
-      t.create = ms_since(t1);
+      t.create = timed("CreateContainer", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().CreateContainer(ctx, req, &resp);
+      });
       pod.container_id = resp.container_id();
     }
     {
       rt::StartContainerRequest req;
       req.set_container_id(pod.container_id);
       rt::StartContainerResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().StartContainer(ctx.get(), req, &resp), "StartContainer");
-      t.start = ms_since(t1);
+      t.start = timed("StartContainer", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().StartContainer(ctx, req, &resp);
+      });
     }
     t.total = ms_since(t0);
     return t;
@@ -497,37 +503,33 @@ class Bench {
       req.set_container_id(pod.container_id);
       req.set_timeout(o_.stop_timeout_s);
       rt::StopContainerResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().StopContainer(ctx.get(), req, &resp), "StopContainer");
-      t.stop_container = ms_since(t1);
+      t.stop_container = timed("StopContainer", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().StopContainer(ctx, req, &resp);
+      });
     }
     {
       rt::StopPodSandboxRequest req;
       req.set_pod_sandbox_id(pod.sandbox_id);
       rt::StopPodSandboxResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().StopPodSandbox(ctx.get(), req, &resp), "StopPodSandbox");
-      t.stop_pod = ms_since(t1);
+      t.stop_pod = timed("StopPodSandbox", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().StopPodSandbox(ctx, req, &resp);
+      });
     }
     if (!pod.container_id.empty()) {
       rt::RemoveContainerRequest req;
       req.set_container_id(pod.container_id);
       rt::RemoveContainerResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().RemoveContainer(ctx.get(), req, &resp), "RemoveContainer");
-      t.remove_container = ms_since(t1);
+      t.remove_container = timed("RemoveContainer", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().RemoveContainer(ctx, req, &resp);
+      });
     }
     {
       rt::RemovePodSandboxRequest req;
       req.set_pod_sandbox_id(pod.sandbox_id);
       rt::RemovePodSandboxResponse resp;
-      auto ctx = client_.context();
-      auto t1 = Clock::now();
-      client_.check(client_.runtime().RemovePodSandbox(ctx.get(), req, &resp), "RemovePodSandbox");
-      t.remove_pod = ms_since(t1);
+      t.remove_pod = timed("RemovePodSandbox", [&](grpc::ClientContext* ctx) {
+        return client_.runtime().RemovePodSandbox(ctx, req, &resp);
+      });
     }
     t.total = ms_since(t0);
     return t;
