@@ -32,7 +32,8 @@ class MapReader {
       : node_(node), file_(std::move(file)), path_(std::move(path)) {
     std::set<std::string> seen;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // A copy: yaml-cpp's iterator hands out a temporary proxy, so a reference would dangle.
+      const YAML::Node key = it->first;
       if (!key.IsScalar()) fail(key, path_.empty() ? "<top>" : path_, "keys must be plain names");
       if (!seen.insert(key.Scalar()).second) fail(key, key_path(key.Scalar()), "duplicate key");
     }
@@ -121,7 +122,7 @@ class MapReader {
   // Reports the first key that no reader asked for.
   void finish() const {
     for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const std::string& name = it->first.Scalar();
+      const std::string name = it->first.Scalar();
       if (!known_.count(name)) {
         std::string known;
         for (const auto& k : known_) known += known.empty() ? k : ", " + k;
@@ -138,7 +139,7 @@ class MapReader {
  private:
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
-  const YAML::Node& node_;
+  const YAML::Node node_;  // a handle, copied: callers pass temporaries such as it->second
   std::string file_;
   std::string path_;
   std::set<std::string> known_;
