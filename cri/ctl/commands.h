@@ -23,6 +23,8 @@ using Args = std::vector<std::string>;
 
 int cmd_version(Client&, const Options&, const Args&);
 int cmd_info(Client&, const Options&, const Args&);
+int cmd_runtime_config(Client&, const Options&, const Args&);
+int cmd_update_runtime_config(Client&, const Options&, const Args&);
 int cmd_pull(Client&, const Options&, const Args&);
 int cmd_images(Client&, const Options&, const Args&);
 int cmd_inspecti(Client&, const Options&, const Args&);

@@ -57,12 +57,48 @@ int cmd_info(Client& client, const Options& opts, const Args&) {
   return 0;
 }
 
+int cmd_runtime_config(Client& client, const Options& opts, const Args& args) {
+  Format format = opts.format;
+  Flags flags("runtime-config", "runtime-config", "Show the runtime's config as kubelet reads it (RuntimeConfig).");
+  flags.add_output(&format);
+  if (!flags.parse(args).empty()) flags.usage_error("takes no arguments");
+  runtime::v1::RuntimeConfigRequest req;
+  runtime::v1::RuntimeConfigResponse resp;
+  client.check(client.runtime().RuntimeConfig(client.context().get(), req, &resp), "RuntimeConfig");
+  if (format == Format::json) {
+    std::cout << to_json(resp);
+    return 0;
+  }
+  Table t({"CgroupDriver:", runtime::v1::CgroupDriver_Name(resp.linux().cgroup_driver())});
+  t.print(std::cout);
+  return 0;
+}
+
+int cmd_update_runtime_config(Client& client, const Options&, const Args& args) {
+  std::string pod_cidr;
+  Flags flags("update-runtime-config", "update-runtime-config --pod-cidr CIDR[,CIDR]",
+              "Send the node's pod CIDR, as kubelet does (UpdateRuntimeConfig). With network.node_range\n"
+              "unset, vpcri's local provider takes pod IPs from this range.");
+  flags.add("--pod-cidr", "CIDR", "the node's pod CIDR; an IPv4 and an IPv6 one may be given, comma-separated",
+            &pod_cidr);
+  if (!flags.parse(args).empty()) flags.usage_error("takes no positional arguments");
+  if (pod_cidr.empty()) flags.usage_error("missing --pod-cidr");
+  runtime::v1::UpdateRuntimeConfigRequest req;
+  req.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(pod_cidr);
+  runtime::v1::UpdateRuntimeConfigResponse resp;
+  client.check(client.runtime().UpdateRuntimeConfig(client.context().get(), req, &resp), "UpdateRuntimeConfig");
+  return 0;
+}
+
 namespace {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"version", {"show the runtime's name and version", cmd_version}},
       {"info", {"show the runtime's conditions (-o json: also config and build info)", cmd_info}},
+      {"runtime-config", {"show the runtime's config for kubelet (cgroup driver)", cmd_runtime_config}},
+      {"update-runtime-config",
+       {"send the node's pod CIDR as kubelet does: update-runtime-config --pod-cidr CIDR", cmd_update_runtime_config}},
       {"pull", {"pull an image, showing progress: pull [--creds USER:PASSWORD] IMAGE", cmd_pull}},
       {"images", {"list images: images [-q] [IMAGE]", cmd_images}},
       {"inspecti", {"show an image's status and config as JSON: inspecti IMAGE...", cmd_inspecti}},

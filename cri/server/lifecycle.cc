@@ -67,8 +67,11 @@ runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxR
 }
 
 void record_container_exit(RuntimeState& state, Container& container, const runtime::ExitStatus& status) {
+  // Both the reaper and StopContainer may see the exit; only the first records and logs it.
+  bool recorded = false;
   container.update([&](ContainerRecord& r) {
     if (r.state == v1::CONTAINER_EXITED) return;
+    recorded = true;
     r.state = v1::CONTAINER_EXITED;
     r.exit_code = status.exit_code;
     r.finished_at = status.finished_at_ns > 0 ? status.finished_at_ns : now_ns();
@@ -77,6 +80,7 @@ void record_container_exit(RuntimeState& state, Container& container, const runt
     state.store().save(r);
   });
   container.set_monitor(nullptr);
+  if (!recorded) return;
   log::info("container exited", {{"id", container.id()},
                                  {"exit_code", std::to_string(status.exit_code)},
                                  {"reason", status.reason}});

@@ -70,6 +70,18 @@ net::PodNetworkConfig pod_network_config(const Config& config, const std::vector
   return c;
 }
 
+// A helper left at its default path but not installed there: a vpcrid run from the build tree
+// uses the one built beside it (build_relative is relative to the build root).
+std::string installed_or_built(const std::string& configured, const std::string& default_path,
+                               const std::string& build_relative) {
+  if (configured != default_path || fs::exists(configured)) return configured;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return configured;
+  const std::string built = (exe.parent_path().parent_path() / build_relative).string();
+  return fs::exists(built) ? built : configured;
+}
+
 }  // namespace
 
 std::vector<net::PortMapping> port_mappings(const ::runtime::v1::PodSandboxConfig& config) {
@@ -104,6 +116,12 @@ RuntimeState::RuntimeState(Config config)
       cgroup_root_(runtime::cgroup::discover_cgroup_root()),
       images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_))),
       store_(config_.root, config_.state) {
+  config_.runtime.monitor_path = installed_or_built(config_.runtime.monitor_path, RuntimeConfig{}.monitor_path,
+                                                    "runtime/monitor/vpcri-monitor");
+  config_.runtime.init_path =
+      installed_or_built(config_.runtime.init_path, RuntimeConfig{}.init_path, "runtime/container/vpcri-init");
+  config_.images.sandbox_image_archive = installed_or_built(
+      config_.images.sandbox_image_archive, ImagesConfig{}.sandbox_image_archive, "pause/pause-image.tar");
   const std::string path = pod_cidr_path();
   if (!fs::exists(path)) return;
   // A damaged file must not keep the daemon from starting: kubelet can send the CIDRs again.
@@ -189,13 +207,7 @@ bool RuntimeState::start_network() {
 
 void RuntimeState::preload_images() {
   std::vector<std::string> archives;
-  std::string sandbox_archive = config_.images.sandbox_image_archive;
-  if (!fs::exists(sandbox_archive) && sandbox_archive == ImagesConfig{}.sandbox_image_archive) {
-    // Not installed: a vpcrid run from the build tree finds the archive built beside it.
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (!ec) sandbox_archive = (exe.parent_path().parent_path() / "pause" / "pause-image.tar").string();
-  }
+  const std::string& sandbox_archive = config_.images.sandbox_image_archive;
   if (fs::exists(sandbox_archive)) {
     archives.push_back(sandbox_archive);
   } else if (!images_->find(config_.images.sandbox_image)) {
