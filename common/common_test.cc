@@ -33,19 +33,23 @@ TEST_CASE("log level names parse") {
   CHECK_FALSE(log::parse_level("loud").has_value());
 }
 
-TEST_CASE("write_file_atomic replaces content and sets the mode") {
-  TempDir dir;
-  std::string p = dir.path + "/f";
-  fs::write_file_atomic(p, "one", 0600);
-  fs::write_file_atomic(p, "two", 0640);
-  CHECK(fs::read_file(p) == "two");
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  CHECK((st.st_mode & 07777) == 0640);
-  // No temp files are left behind.
-  int entries = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
-  CHECK(entries == 1);
+TEST_CASE("write_file_atomic and replace_file replace content and set the mode") {
+  using Writer = void (*)(const std::string&, std::string_view, mode_t);
+  for (Writer write : {Writer{fs::write_file_atomic}, Writer{fs::replace_file}}) {
+    TempDir dir;
+    std::string p = dir.path + "/f";
+    write(p, "one", 0600);
+    write(p, "two", 0640);
+    CHECK(fs::read_file(p) == "two");
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    // No temp files are left behind.
+    int entries = 0;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
+    CHECK(entries == 1);
+    CHECK_THROWS_AS(write(dir.path + "/missing-dir/f", "x", 0644), Error);
+  }
 }
 
 TEST_CASE("mkdir_p creates nested directories and refuses a file in the way") {

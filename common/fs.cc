@@ -50,24 +50,34 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  std::string dir = dirname_of(path);
+namespace {
+
+void replace(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) throw_errno("create " + tmp);
   try {
     write_all(fd.get(), data, tmp);
     if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp);
-    if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
+    if (durable && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp + " to " + path);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!durable) return;
+  UniqueFd dfd(::open(dirname_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) ::fsync(dfd.get());
 }
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  replace(path, data, mode, true);
+}
+
+void replace_file(const std::string& path, std::string_view data, mode_t mode) { replace(path, data, mode, false); }
 
 void mkdir_p(const std::string& path, mode_t mode) {
   if (path.empty()) return;

@@ -14,6 +14,11 @@ std::string read_file(const std::string& path);
 // over `path`, fsync the directory. A crash leaves either the old or the new content, never a mix.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 
+// write_file_atomic without the fsyncs, for runtime state (the state directory, /run/vpcri): a
+// reboot makes it stale anyway and the page cache outlives a process crash, so only the rename,
+// which keeps readers from seeing a torn file, is needed. Saves two disk flushes per file.
+void replace_file(const std::string& path, std::string_view data, mode_t mode = 0644);
+
 // mkdir -p; existing directories are left as they are (their mode is not changed).
 void mkdir_p(const std::string& path, mode_t mode = 0755);
 

@@ -32,4 +32,5 @@ demo_pid=$(sed -n 's/^== network namespaces vpcri-demo-\([0-9]*\)-node.*/\1/p' <
 [ -n "$demo_pid" ] || fail "no namespace names in the demo's output"
 ! ip netns list | grep -q "vpcri-demo-$demo_pid-" || fail "the demo left its network namespaces"
 ! pgrep -f "vpcri-monitor --state $dir" >/dev/null || fail "the demo left container monitors running"
+! pgrep -f -- "vpcrid --socket $dir/vpcri.sock" >/dev/null || fail "the demo left vpcrid running"
 echo "demo OK"

@@ -100,13 +100,14 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     ns_spec.hostname = r.hostname;
     const container::PodNamespaces pinned = container::pin_pod_namespaces(paths.ns_dir, ns_spec);
 
-    fs::write_file_atomic(paths.hostname, r.hostname + "\n", 0644);
-    fs::write_file_atomic(paths.hosts, hosts_file(r.hostname), 0644);
+    // Runtime state (under --state): replaced atomically, not fsynced.
+    fs::replace_file(paths.hostname, r.hostname + "\n", 0644);
+    fs::replace_file(paths.hosts, hosts_file(r.hostname), 0644);
     if (host_network) {
-      fs::write_file_atomic(paths.resolv_conf, fs::read_file("/etc/resolv.conf"), 0644);
+      fs::replace_file(paths.resolv_conf, fs::read_file("/etc/resolv.conf"), 0644);
     } else {
       const auto& dns = config.dns_config();
-      fs::write_file_atomic(paths.resolv_conf,
+      fs::replace_file(paths.resolv_conf,
                             resolv_conf({dns.servers().begin(), dns.servers().end()},
                                         {dns.searches().begin(), dns.searches().end()},
                                         {dns.options().begin(), dns.options().end()}),

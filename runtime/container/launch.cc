@@ -89,7 +89,7 @@ bool drain(int fd, std::string& out, size_t cap) {
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
                      const InitSpec& spec, const std::string& oom_cgroup_dir) {
   std::string spec_path = state_dir + "/init.json";
-  fs::write_file_atomic(spec_path, init_spec_to_json(spec), 0600);
+  fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
   m.monitor_path = bin.monitor;
   m.state_dir = state_dir;

@@ -30,19 +30,10 @@ int state_write(const char *dir, const char *name, const char *content) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -errno;
   int err = write_all(fd, content, strlen(content));
-  if (err == 0 && fsync(fd) != 0) err = -errno;
   if (close(fd) != 0 && err == 0) err = -errno;
   if (err == 0 && rename(tmp, path) != 0) err = -errno;
-  if (err != 0) {
-    unlink(tmp);
-    return err;
-  }
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return 0;
+  if (err != 0) unlink(tmp);
+  return err;
 }
 
 unsigned long long proc_start_time(pid_t pid) {

@@ -10,8 +10,10 @@
 extern "C" {
 #endif
 
-/* Replaces <dir>/<name> with `content`: temp file, fsync, rename, fsync of the directory, so a
- * reader (or a crash) sees the old or the new file, never a torn one. Returns 0 or -errno. */
+/* Replaces <dir>/<name> with `content`: temp file, then rename, so a reader sees the old or the
+ * new file, never a torn one. No fsync: the monitor's directory is runtime state (under
+ * /run/vpcri), which a reboot makes stale anyway, and the page cache outlives any process
+ * crash; two fsyncs per file were most of a container start's disk waits. Returns 0 or -errno. */
 int state_write(const char *dir, const char *name, const char *content);
 
 /* Start time of `pid` (field 22 of /proc/<pid>/stat, clock ticks after boot); 0 if the process
