@@ -23,7 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kImage = "docker.io/vpcri/imported:latest";
 constexpr const char* kNodeIp = "192.168.50.1";
 constexpr const char* kOutsideIp = "192.168.50.2";
 const std::string kIp = "/usr/sbin/ip";
@@ -96,8 +95,7 @@ class NodeNet {
 };
 
 std::string network_config(const std::string& network_yaml) {
-  return "images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" + binary("VPCRI_MONITOR") +
-         "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\nnetwork:\n" + network_yaml;
+  return pods_config_yaml() + "network:\n" + network_yaml;
 }
 
 v1::RuntimeCondition network_condition(Daemon& d) {
@@ -144,7 +142,7 @@ std::string run_container(Daemon& d, const Pod& pod, const std::string& name, co
   req.set_pod_sandbox_id(pod.id());
   auto* c = req.mutable_config();
   c->mutable_metadata()->set_name(name);
-  c->mutable_image()->set_image(kImage);
+  c->mutable_image()->set_image(kTestImage);
   c->add_command("/bin/sh");
   c->add_command("-c");
   c->add_args(script);

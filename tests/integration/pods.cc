@@ -21,6 +21,11 @@ const std::string& test_image_archive() {
   return path;
 }
 
+std::string pods_config_yaml() {
+  return "images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" +
+         binary("VPCRI_MONITOR") + "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\n";
+}
+
 grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
   v1::RunPodSandboxRequest req;
   *req.mutable_config() = config;

@@ -8,8 +8,12 @@
 namespace vpcri::test {
 
 // The busybox test image (tests/fixtures/images.py) as an OCI archive, built once per test run;
-// it holds docker.io/vpcri/imported:latest.
+// it holds kTestImage.
 const std::string& test_image_archive();
+inline const std::string kTestImage = "docker.io/vpcri/imported:latest";  // images.py's default name
+
+// vpcrid config YAML that preloads the test image and runs the monitor and init of this build.
+std::string pods_config_yaml();
 
 grpc::Status run_pod(Daemon& d, const runtime::v1::PodSandboxConfig& config, std::string* id);
 grpc::Status stop_pod(Daemon& d, const std::string& id);

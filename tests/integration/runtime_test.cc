@@ -23,13 +23,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kImage = "docker.io/vpcri/imported:latest";
-
-
-
 void start_daemon(Daemon& d) {
-  d.set_config("images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" +
-               binary("VPCRI_MONITOR") + "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\n");
+  d.set_config(pods_config_yaml());
   d.start();
 }
 
@@ -53,7 +48,7 @@ v1::PodSandboxConfig pod_config(const std::string& name, const std::string& log_
 v1::ContainerConfig container_config(const std::string& name, std::vector<std::string> args) {
   v1::ContainerConfig c;
   c.mutable_metadata()->set_name(name);
-  c.mutable_image()->set_image(kImage);
+  c.mutable_image()->set_image(kTestImage);
   c.add_command("/bin/sh");
   c.add_command("-c");
   for (auto& a : args) c.add_args(a);
@@ -247,7 +242,7 @@ TEST_CASE("a container's life: log, exit codes and reasons, statuses, lists, nam
   CHECK(st.created_at() > 0);
   CHECK(st.started_at() >= st.created_at());
   CHECK(st.finished_at() >= st.started_at());
-  CHECK(st.image().image() == kImage);
+  CHECK(st.image().image() == kTestImage);
   CHECK(st.image_ref().rfind("sha256:", 0) == 0);
   CHECK(st.labels().at("container") == "hello");
   CHECK(st.log_path() == logs.path() + "/hello.log");
