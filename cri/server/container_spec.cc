@@ -138,11 +138,12 @@ container::InitSpec container_init_spec(const SandboxRecord& pod, const PodPaths
   switch (ns.pid()) {
     case v1::NODE: spec.pid = host(); break;
     case v1::POD:
-      if (pod_ns.pid() != v1::POD) throw Error(Errc::invalid_argument, "PID namespace POD, but the pod shares none");
-      spec.pid = join(pod_paths.ns_dir + "/pid");
+      // As containerd and CRI-O: pause's namespace, also in a pod that does not share it (POD is
+      // the default of an unset namespace_options); in a hostPID pod that is the node's.
+      spec.pid = pod_ns.pid() == v1::NODE ? host() : join(pod_paths.pid_ns);
       break;
     case v1::TARGET: spec.pid = join(target_pid_ns); break;
-    default: spec.pid = fresh(); break;
+    default: spec.pid = fresh(); break;  // CONTAINER: a namespace of its own
   }
   spec.mnt = fresh();
   spec.rootfs = rootfs;

@@ -32,8 +32,10 @@ int signal_number(v1::Signal signal);
 int signal_number(const std::string& name);
 
 // Everything vpcri-init needs to start the container (cgroup_dirs are added at start).
-// `rootfs` is the mounted container rootfs; `target_pid_ns` the namespace file of the target
-// container for a TARGET PID namespace.
+// `rootfs` is the mounted container rootfs; `target_pid_ns` the pinned namespace file of the
+// target container for a TARGET PID namespace. PID modes: POD joins pause's namespace (also when
+// the pod does not share it; the node's in a hostPID pod), CONTAINER gets a fresh one, NODE the
+// node's, TARGET the target's.
 runtime::container::InitSpec container_init_spec(const SandboxRecord& pod, const PodPaths& pod_paths,
                                                  const v1::ContainerConfig& config,
                                                  const runtime::image::Image& image, const std::string& rootfs,

@@ -1,4 +1,6 @@
 // CreateContainer: the image's rootfs mounted, the InitSpec decided and stored; nothing runs yet.
+#include <optional>
+
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/container_spec.h"
@@ -6,6 +8,7 @@
 #include "cri/server/lifecycle.h"
 #include "cri/server/runtime_service.h"
 #include "net/datapath/undo_stack.h"
+#include "runtime/container/pod_namespaces.h"
 #include "runtime/snapshot/overlay.h"
 
 namespace vpcri::cri {
@@ -26,14 +29,24 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     if (!image) {
       throw Error(Errc::not_found, "CreateContainer: image " + config.image().image() + " is not present; pull it first");
     }
-    std::string target_pid_ns;
     const auto& ns = config.linux().security_context().namespace_options();
+    std::optional<ContainerRecord> target;
     if (ns.pid() == v1::TARGET) {
-      auto target = state_.store().containers.get(ns.target_id())->get();
-      if (target.state != v1::CONTAINER_RUNNING) {
-        throw Error(Errc::failed_precondition, "CreateContainer: target container " + target.id + " is not running");
+      // As containerd: the target must be a running container of the same pod.
+      target = state_.store().containers.get(ns.target_id())->get();
+      if (target->sandbox_id != pod.id) {
+        throw Error(Errc::invalid_argument, "CreateContainer: target container " + target->id +
+                                                " belongs to another pod sandbox (" + target->sandbox_id + ")");
       }
-      target_pid_ns = "/proc/" + std::to_string(target.process.pid) + "/ns/pid";
+      if (target->state != v1::CONTAINER_RUNNING) {
+        throw Error(Errc::failed_precondition, "CreateContainer: target container " + target->id + " is not running");
+      }
+    }
+    const PodPaths paths = pod_paths(state_.store(), pod.id);
+    if (ns.pid() == v1::POD && !fs::exists(paths.pid_ns) &&
+        pod.config.linux().security_context().namespace_options().pid() != v1::NODE) {
+      // A pod started by an older vpcrid pinned pause's PID namespace only when it shared it.
+      runtime::container::pin_pid_namespace(paths.ns_dir, pod.pause);
     }
 
     Store& store = state_.store();
@@ -66,7 +79,14 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     const std::string rootfs_path = container_rootfs(store, r.id);
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path);
 
-    auto spec = container_init_spec(pod, pod_paths(store, pod.id), config, *image, rootfs_path, target_pid_ns);
+    std::string target_pid_ns;
+    if (target) {
+      // Pinned now, joined at start: a pid is never looked up again (it could be recycled by then).
+      target_pid_ns = container_target_pid_ns(store, r.id);
+      runtime::container::pin_pid_namespace_at(target_pid_ns, target->process);
+      undo.push("unpinning the target's PID namespace", [&] { runtime::container::unpin_namespace(target_pid_ns); });
+    }
+    auto spec = container_init_spec(pod, paths, config, *image, rootfs_path, target_pid_ns);
     r.init_spec = runtime::container::init_spec_to_json(spec);
     if (!r.log_path.empty()) fs::mkdir_p(r.log_path.substr(0, r.log_path.find_last_of('/')), 0755);
     store.save(r);

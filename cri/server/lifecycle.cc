@@ -48,6 +48,7 @@ PodPaths pod_paths(const Store& store, const std::string& id) {
   p.dir = store.pod_state(id);
   p.netns = p.dir + "/netns";
   p.ns_dir = p.dir + "/ns";
+  p.pid_ns = p.ns_dir + "/pid";
   p.hosts = p.dir + "/hosts";
   p.resolv_conf = p.dir + "/resolv.conf";
   p.hostname = p.dir + "/hostname";
@@ -60,6 +61,10 @@ PodPaths pod_paths(const Store& store, const std::string& id) {
 std::string container_rootfs(const Store& store, const std::string& id) { return store.container_state(id) + "/rootfs"; }
 std::string container_monitor_dir(const Store& store, const std::string& id) {
   return store.container_state(id) + "/monitor";
+}
+
+std::string container_target_pid_ns(const Store& store, const std::string& id) {
+  return store.container_state(id) + "/target-pidns";
 }
 
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod) {
@@ -158,6 +163,9 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
       cgroup.remove();
     });
   }
+  step(error, "unpinning the target's PID namespace", [&] {
+    runtime::container::unpin_namespace(container_target_pid_ns(state.store(), r.id));
+  });
   if (!error.empty()) throw Error(Errc::internal, "removing container " + r.id + ": " + error);
   state.store().erase_files(r);
   state.images().release(r.image_id, r.id);

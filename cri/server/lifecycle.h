@@ -17,6 +17,7 @@ struct PodPaths {
   std::string dir;         // <state>/pods/<id>
   std::string netns;       // pinned network namespace (absent for host-network pods)
   std::string ns_dir;      // pinned ipc, uts, pid namespaces
+  std::string pid_ns;      // <ns_dir>/pid: pause's PID namespace (absent for hostPID pods)
   std::string hosts, resolv_conf, hostname;
   std::string shm;         // tmpfs (or bind of the host's /dev/shm)
   std::string rootfs;      // pause's rootfs overlay
@@ -27,6 +28,8 @@ PodPaths pod_paths(const Store& store, const std::string& id);
 // A container's rootfs mount point and monitor state dir under <state>/containers/<id>.
 std::string container_rootfs(const Store& store, const std::string& id);
 std::string container_monitor_dir(const Store& store, const std::string& id);
+// Where a container with PID mode TARGET pins its target's PID namespace at creation.
+std::string container_target_pid_ns(const Store& store, const std::string& id);
 
 // The pod's sandbox (pause) cgroup: <cgroup parent>/<id>.
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod);

@@ -51,7 +51,6 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     const bool host_network = ns.network() == v1::NODE;
     const bool host_ipc = ns.ipc() == v1::NODE;
     const bool host_pid = ns.pid() == v1::NODE;
-    const bool shared_pid = ns.pid() == v1::POD;
     std::map<std::string, std::string> sysctls(linux.sysctls().begin(), linux.sysctls().end());
     validate_sysctls(sysctls, host_network, host_ipc);
     const std::vector<net::PortMapping> host_ports = host_network ? std::vector<net::PortMapping>{} : port_mappings(config);
@@ -129,8 +128,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
                         : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.ipc};
     spec.uts = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
                             : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.uts};
-    // pause gets a PID namespace of its own; when the pod shares it, pause is its pid 1 and it is
-    // pinned below for the containers to join.
+    // pause gets a PID namespace of its own (it is its pid 1), pinned below for the containers to
+    // join.
     spec.pid = host_pid ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
                         : container::NamespaceSpec{container::NamespaceSpec::Mode::fresh, ""};
     spec.mnt = {container::NamespaceSpec::Mode::fresh, ""};
@@ -165,7 +164,9 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
       monitor->wait(std::chrono::seconds(10));
     });
     r.pause = monitor->container();
-    if (shared_pid) container::pin_pid_namespace(paths.ns_dir, r.pause.pid);
+    // Pinned whether or not the pod shares it: a container whose PID mode is POD joins pause's
+    // namespace either way (as with containerd and CRI-O).
+    if (!host_pid) container::pin_pid_namespace(paths.ns_dir, r.pause);
     r.state = v1::SANDBOX_READY;
     store.save(r);
     auto pod = std::make_shared<Sandbox>(r);

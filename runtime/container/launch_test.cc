@@ -209,7 +209,7 @@ TEST_CASE("runtime-container: containers of a pod share its pinned IPC, UTS and 
   InitSpec b = spec_for(second.mount(), script);
   b.ipc = a.ipc;
   b.uts = a.uts;
-  b.pid = join(pin_pid_namespace(pod / "ns", h.container().pid));
+  b.pid = join(pin_pid_namespace(pod / "ns", h.container()));
   MonitorHandle h2 = launch(binaries(), second.state_dir, second.log_path, b, "");
   reaper.add(h2);
   CHECK(wait_exit(h2).exit_code == 0);

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/fs.h"
+#include "runtime/monitor/process_ref.h"
 
 namespace vpcri::runtime::container {
 namespace {
@@ -50,7 +51,7 @@ void close_all_but(int keep_a, int keep_b) {
   ::_exit(result);
 }
 
-void unpin(const std::string& path) {
+void unpin_file(const std::string& path) {
   // Stacked mounts (a repeated pin after a crash) all go: EINVAL once nothing is mounted.
   while (::umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
   }
@@ -119,7 +120,7 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
     finish_child();
     for (const std::string& path : created) {
       try {
-        unpin(path);
+        unpin_file(path);
       } catch (const Error&) {
         // best effort: the original error is the one to report
       }
@@ -130,27 +131,36 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
   return out;
 }
 
-std::string pin_pid_namespace(const std::string& dir, pid_t pid) {
-  fs::mkdir_p(dir);
-  std::vector<std::string> created;
-  std::string path = dir + "/pid";
-  try {
-    bind_namespace(pid, "pid", path, created);
-  } catch (...) {
-    for (const std::string& p : created) {
-      try {
-        unpin(p);
-      } catch (const Error&) {
-        // best effort: the original error is the one to report
-      }
-    }
-    throw;
+void pin_pid_namespace_at(const std::string& path, const ProcessRef& process) {
+  const std::string who = "pinning the PID namespace of pid " + std::to_string(process.pid);
+  UniqueFd pidfd = open_pidfd(process);
+  if (!pidfd) throw Error(Errc::failed_precondition, who + ": the process is no longer running");
+  const std::string source = "/proc/" + std::to_string(process.pid) + "/ns/pid";
+  UniqueFd ns(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) throw_errno(who + ": open " + source);
+  // Not reaped yet after the open, so the pid was not recycled in between: `ns` is its namespace.
+  if (!send_signal(pidfd.get(), 0)) throw Error(Errc::failed_precondition, who + ": the process ended meanwhile");
+  UniqueFd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+  if (!file) throw_errno(who + ": create " + path);
+  const std::string held = "/proc/self/fd/" + std::to_string(ns.get());
+  if (::mount(held.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    int err = errno;
+    ::unlink(path.c_str());
+    throw_errno(who + ": bind-mount it on " + path, err);
   }
+}
+
+std::string pin_pid_namespace(const std::string& dir, const ProcessRef& process) {
+  fs::mkdir_p(dir);
+  std::string path = dir + "/pid";
+  pin_pid_namespace_at(path, process);
   return path;
 }
 
+void unpin_namespace(const std::string& path) { unpin_file(path); }
+
 void unpin_pod_namespaces(const std::string& dir) {
-  for (const char* kind : {"ipc", "uts", "pid"}) unpin(dir + "/" + kind);
+  for (const char* kind : {"ipc", "uts", "pid"}) unpin_file(dir + "/" + kind);
 }
 
 }  // namespace vpcri::runtime::container

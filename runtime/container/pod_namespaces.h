@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "runtime/monitor/process_ref.h"
+
 namespace vpcri::runtime::container {
 
 struct PodNamespacesSpec {
@@ -31,10 +33,17 @@ struct PodNamespaces {
 // created). On failure nothing is left mounted. Throws vpcri::Error.
 PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec& spec);
 
-// Pins the PID namespace of `pid` (pause, its pid 1) on <dir>/pid and returns that path: later
-// containers join it by path and never race a recycled pid. The namespace still ends with its
-// pid 1 (a launch joining it then fails). Throws vpcri::Error.
-std::string pin_pid_namespace(const std::string& dir, pid_t pid);
+// Pins the PID namespace of the running `process` (pause) on <dir>/pid and returns that path:
+// later containers join it by path and never race a recycled pid. The namespace is read through
+// a pidfd checked against the start time, so a pid recycled meanwhile is never pinned (Error
+// failed_precondition when the process is gone). The namespace still ends with its pid 1 (a
+// launch joining it then fails). Throws vpcri::Error.
+std::string pin_pid_namespace(const std::string& dir, const ProcessRef& process);
+// The same on `path` (a new file), e.g. a container's pin of its TARGET container's namespace.
+void pin_pid_namespace_at(const std::string& path, const ProcessRef& process);
+
+// Unmounts and deletes one pinned namespace file; idempotent.
+void unpin_namespace(const std::string& path);
 
 // Unmounts and deletes <dir>/{ipc,uts,pid}; idempotent, safe after a crash half-way.
 void unpin_pod_namespaces(const std::string& dir);

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -28,6 +30,8 @@ bool is_mount_point(const std::string& path) {
 
 std::string ns_link(const std::string& path) { return stdfs::read_symlink(path).string(); }
 
+vpcri::runtime::ProcessRef self() { return {::getpid(), *vpcri::runtime::process_start_time(::getpid())}; }
+
 }  // namespace
 
 TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning is idempotent") {
@@ -42,7 +46,7 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
   CHECK(ns.uts == ns_dir + "/uts");
   CHECK(ns.pid.empty());
   // A PID namespace is pinned from its first process (here: ours).
-  std::string pid_path = pin_pid_namespace(ns_dir, ::getpid());
+  std::string pid_path = pin_pid_namespace(ns_dir, self());
   CHECK(pid_path == ns_dir + "/pid");
   for (const auto& path : {ns.ipc, ns.uts, pid_path}) CHECK_MESSAGE(is_mount_point(path), path);
   struct stat pid_ns{};
@@ -72,6 +76,31 @@ TEST_CASE("runtime-container: pod namespaces are pinned as files, and unpinning 
   CHECK_FALSE(vpcri::fs::exists(ns_dir + "/uts"));
   CHECK_THROWS_WITH_AS(pin_pod_namespaces(dir / "other", {false, false, true, ""}),
                        doctest::Contains("cannot be pinned before its first process"), vpcri::Error);
+}
+
+TEST_CASE("runtime-container: a PID namespace is pinned only from the very process named") {
+  TempDir dir;
+  std::string path = dir / "pidns";
+  // A process that has ended (and was reaped): its pid may name another process by now.
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  auto start = vpcri::runtime::process_start_time(child);
+  REQUIRE(::waitpid(child, nullptr, 0) == child);
+  vpcri::runtime::ProcessRef gone{child, start.value_or(1)};
+  CHECK_THROWS_WITH_AS(pin_pid_namespace_at(path, gone), doctest::Contains("no longer running"), vpcri::Error);
+  // Our own pid with another start time: a recycled pid, refused too.
+  vpcri::runtime::ProcessRef recycled{::getpid(), self().start_time + 1};
+  CHECK_THROWS_WITH_AS(pin_pid_namespace_at(path, recycled), doctest::Contains("no longer running"), vpcri::Error);
+  CHECK_FALSE(vpcri::fs::exists(path));
+
+  pin_pid_namespace_at(path, self());
+  CHECK(is_mount_point(path));
+  CHECK_THROWS_AS(pin_pid_namespace_at(path, self()), vpcri::Error);  // never stacked
+  unpin_namespace(path);
+  CHECK_FALSE(is_mount_point(path));
+  CHECK_FALSE(vpcri::fs::exists(path));
+  unpin_namespace(path);
 }
 
 TEST_CASE("runtime-container: concurrent pins do not wait on each other") {
