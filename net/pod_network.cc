@@ -232,7 +232,13 @@ RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   std::map<std::string, SandboxHostPorts> hostports;
   for (const auto& s : live) {
     auto a = ipam_->lookup(s.sandbox_id);
-    if (a && !s.port_mappings.empty()) hostports[s.sandbox_id] = SandboxHostPorts{a->ip, s.port_mappings};
+    if (!a || !has_host_port(s.port_mappings)) continue;
+    hostports[s.sandbox_id] = SandboxHostPorts{a->ip, s.port_mappings, veth_of(*a)};
+    try {
+      set_route_localnet(veth_of(*a));  // a veth made by an older vpcrid has it off
+    } catch (const std::exception& e) {
+      log::warn("host ports of a live sandbox not reachable at 127.0.0.1", {{"sandbox", s.sandbox_id}, {"error", e.what()}});
+    }
   }
   summary.hostports_skipped = nat->reconcile(hostports);
   nat_ = std::move(nat);
@@ -275,7 +281,9 @@ AttachResult PodNetworks::attach(const AttachRequest& request) {
   setup_pod_network(spec);
   undo.push("tearing down " + host_veth, [host_veth, ip = a.ip] { teardown_pod_network(host_veth, ip); });
 
-  nat_->add_sandbox(id, SandboxHostPorts{a.ip, request.port_mappings});
+  // Host ports answer at 127.0.0.1 too (see nat_table.h).
+  if (has_host_port(request.port_mappings)) set_route_localnet(host_veth);
+  nat_->add_sandbox(id, SandboxHostPorts{a.ip, request.port_mappings, host_veth});
   undo.commit();
   log::info("pod attached", {{"sandbox", id}, {"pod", request.pod_namespace + "/" + request.pod_name},
                              {"ip", a.ip.to_string()}, {"host_veth", host_veth}});

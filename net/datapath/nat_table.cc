@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 
@@ -42,7 +43,12 @@ SandboxHostPorts normalise(const std::string& sandbox_id, SandboxHostPorts ports
   if (ports.pod_ip.family != AF_INET) {
     throw Error(Errc::invalid_argument, "host ports of sandbox " + sandbox_id + ": the pod IP must be IPv4");
   }
-  SandboxHostPorts out{ports.pod_ip, {}};
+  if (ports.host_veth.empty() || ports.host_veth.size() > 15 ||
+      ports.host_veth.find_first_of("\"/ \t\n") != std::string::npos) {
+    throw Error(Errc::invalid_argument,
+                "host ports of sandbox " + sandbox_id + ": bad host veth name \"" + ports.host_veth + "\"");
+  }
+  SandboxHostPorts out{ports.pod_ip, {}, ports.host_veth};
   for (PortMapping m : ports.mappings) {
     if (m.host_port == 0) continue;
     std::string what = "host port " + describe(m) + " of sandbox " + sandbox_id;
@@ -116,6 +122,10 @@ const char* port_protocol_name(PortProtocol protocol) {
   return "?";
 }
 
+bool has_host_port(const std::vector<PortMapping>& mappings) {
+  return std::any_of(mappings.begin(), mappings.end(), [](const PortMapping& m) { return m.host_port != 0; });
+}
+
 std::string render_nat_table(const SnatConfig& snat, const std::map<std::string, SandboxHostPorts>& sandboxes) {
   std::ostringstream s;
   const std::string table = std::string("ip ") + kNatTableName;
@@ -130,7 +140,7 @@ std::string render_nat_table(const SnatConfig& snat, const std::map<std::string,
        "  }\n";
   s << "  chain output {\n"
        "    type nat hook output priority -100; policy accept;\n"
-       "    ip daddr != 127.0.0.0/8 fib daddr type local jump hostports\n"
+       "    fib daddr type local jump hostports\n"
        "  }\n";
   s << "  chain postrouting {\n"
        "    type nat hook postrouting priority srcnat; policy accept;\n"
@@ -149,16 +159,20 @@ std::string render_nat_table(const SnatConfig& snat, const std::map<std::string,
   s << "  chain hostports {\n";
   for (const auto& [id, ports] : sandboxes) s << "    jump hp-" << id << "\n";
   s << "  }\n";
+  const std::string snat_to_node = snat.node_ip.family == AF_INET ? "snat to " + snat.node_ip.to_string() : "masquerade";
   s << "  chain hairpin {\n";
   for (const auto& [id, ports] : sandboxes) {
     std::string pod = ports.pod_ip.to_string();
-    s << "    ip saddr " << pod << " ip daddr " << pod << " ";
-    if (snat.node_ip.family == AF_INET) {
-      s << "snat to " << snat.node_ip.to_string();
-    } else {
-      s << "masquerade";
-    }
-    s << " comment \"sandbox " << id << "\"\n";
+    s << "    ip saddr " << pod << " ip daddr " << pod << " " << snat_to_node << " comment \"sandbox " << id << "\"\n";
+    s << "    ip saddr 127.0.0.0/8 ip daddr " << pod << " " << snat_to_node << " comment \"sandbox " << id
+      << " from the node's loopback\"\n";
+  }
+  s << "  }\n";
+  s << "  chain localnet {\n"
+       "    type filter hook prerouting priority raw; policy accept;\n";
+  for (const auto& [id, ports] : sandboxes) {
+    s << "    iifname \"" << ports.host_veth << "\" ip saddr 127.0.0.0/8 drop comment \"sandbox " << id << "\"\n";
+    s << "    iifname \"" << ports.host_veth << "\" ip daddr 127.0.0.0/8 drop comment \"sandbox " << id << "\"\n";
   }
   s << "  }\n";
   for (const auto& [id, ports] : sandboxes) {

@@ -2,13 +2,24 @@
 // CRI host ports (DNAT). It is the only table vpcri owns and it never touches any other.
 //
 //   chain prerouting   nat/dstnat   to a node address -> jump hostports        (traffic from outside, other pods)
-//   chain output       nat/dstnat   to a node address but not 127/8 -> jump hostports  (the node itself)
+//   chain output       nat/dstnat   to a node address, 127.0.0.1 included -> jump hostports  (the node itself)
 //   chain hostports    one `jump hp-<sandbox>` per sandbox with host ports
 //   chain hp-<sandbox> that sandbox's DNAT rules: [ip daddr <host_ip>] <proto> dport <host port> dnat to <pod ip>:<port>
 //   chain postrouting  nat/srcnat   ct status dnat -> jump hairpin;
 //                      oifname <primary if> ip saddr {pod cidrs} ip daddr != {excluded cidrs} snat to <node ip>
 //   chain hairpin      a pod reaching its own host port: snat to the node IP, or the pod would see
-//                      its own address as the peer and answer itself
+//                      its own address as the peer and answer itself; and the node reaching a
+//                      host port at 127.0.0.0/8: snat to the node IP (a pod cannot answer 127.0.0.1)
+//   chain localnet     filter/raw prerouting: drops 127.0.0.0/8 sources and destinations arriving
+//                      on a sandbox's host veth
+//
+// Host ports at 127.0.0.1 (CNI portmap's behaviour): the DNATed packet leaves through the pod's
+// host veth still carrying 127.0.0.1 as its source until postrouting, and the pod's replies come
+// back to 127.0.0.1 once conntrack undoes the NAT; the kernel drops both as martians unless the
+// host veth has route_localnet=1 (set by the caller, per veth, never node-wide). route_localnet
+// would also let the pod itself send to the node's 127.0.0.0/8 services through its veth
+// (CVE-2020-8558), hence the localnet chain, which runs before conntrack undoes any NAT: it
+// only sees addresses as they are on the wire.
 //
 // The AWS VPC CNI does the SNAT with iptables (AWS-SNAT-CHAIN-0: ! -d <vpc cidr> -j SNAT
 // --to-source <primary ip> --random-fully); `external_snat` turns it off there as here.
@@ -46,9 +57,13 @@ struct PortMapping {
   bool operator==(const PortMapping&) const = default;
 };
 
+// True if one of `mappings` has a host port (host_port 0 means none).
+bool has_host_port(const std::vector<PortMapping>& mappings);
+
 struct SandboxHostPorts {
   IpAddress pod_ip;
   std::vector<PortMapping> mappings;
+  std::string host_veth;  // the pod's host-side interface (route_localnet=1 there): the localnet guard
 };
 
 struct SnatConfig {

@@ -33,6 +33,10 @@ PortMapping tcp(uint16_t host_port, uint16_t container_port, std::string host_ip
   return PortMapping{PortProtocol::tcp, container_port, host_port, std::move(host_ip)};
 }
 
+SandboxHostPorts hp(const char* pod_ip, std::vector<PortMapping> mappings, std::string host_veth = "enitest0") {
+  return SandboxHostPorts{ip(pod_ip), std::move(mappings), std::move(host_veth)};
+}
+
 struct Node {
   NamedNetNs ns = NamedNetNs::create("vpcri-t-" + t::random_tag() + "-nat");
   NetNs handle = ns.open();
@@ -66,13 +70,34 @@ TEST_CASE("render: SNAT rule excludes the VPC CIDRs, only on the primary interfa
 
 TEST_CASE("render: host ports, one chain per sandbox, hairpin to the node IP") {
   std::map<std::string, SandboxHostPorts> sandboxes;
-  sandboxes["aaa"] = SandboxHostPorts{ip("10.99.0.5"), {tcp(8080, 80), PortMapping{PortProtocol::udp, 53, 5353, "192.168.50.1"}}};
+  sandboxes["aaa"] = hp("10.99.0.5", {tcp(8080, 80), PortMapping{PortProtocol::udp, 53, 5353, "192.168.50.1"}}, "eniaaa");
   std::string script = render_nat_table(snat_config(), sandboxes);
   CHECK(contains(script, "jump hp-aaa"));
   CHECK(contains(script, "chain hp-aaa {"));
   CHECK(contains(script, "tcp dport 8080 dnat to 10.99.0.5:80"));
   CHECK(contains(script, "ip daddr 192.168.50.1 udp dport 5353 dnat to 10.99.0.5:53"));
   CHECK(contains(script, "ip saddr 10.99.0.5 ip daddr 10.99.0.5 snat to 192.168.50.1"));
+}
+
+TEST_CASE("render: host ports at 127.0.0.1 from the node, the pod's veth guarded against 127/8") {
+  std::map<std::string, SandboxHostPorts> sandboxes;
+  sandboxes["aaa"] = hp("10.99.0.5", {tcp(12000, 80)}, "eniaaa");
+  std::string script = render_nat_table(snat_config(), sandboxes);
+  // The node's own traffic to any local address, loopback included, goes through the host ports.
+  CHECK(contains(script, "type nat hook output priority -100; policy accept;\n    fib daddr type local jump hostports\n"));
+  CHECK_FALSE(contains(script, "ip daddr != 127.0.0.0/8"));
+  // The pod cannot answer 127.0.0.1: the node's loopback source becomes the node IP.
+  CHECK(contains(script, "ip saddr 127.0.0.0/8 ip daddr 10.99.0.5 snat to 192.168.50.1"));
+  CHECK(contains(script, "type filter hook prerouting priority raw;"));
+  CHECK(contains(script, "iifname \"eniaaa\" ip saddr 127.0.0.0/8 drop"));
+  CHECK(contains(script, "iifname \"eniaaa\" ip daddr 127.0.0.0/8 drop"));
+  // Gone with the sandbox.
+  CHECK_FALSE(contains(render_nat_table(snat_config(), {}), "eniaaa"));
+  CHECK_FALSE(contains(render_nat_table(snat_config(), {}), "127.0.0.0/8 ip daddr"));
+
+  CHECK(has_host_port({tcp(12000, 80)}));
+  CHECK_FALSE(has_host_port({tcp(0, 80)}));
+  CHECK_FALSE(has_host_port({}));
 }
 
 TEST_CASE("bad configs and mappings are refused") {
@@ -96,11 +121,13 @@ TEST_CASE("bad configs and mappings are refused") {
     return Errc::internal;
   };
   // All refused before any nft call, so this runs without a namespace.
-  CHECK(code_of("bad id!", {ip("10.99.0.5"), {tcp(80, 80)}}) == Errc::invalid_argument);
-  CHECK(code_of("a", {ip("10.99.0.5"), {tcp(80, 0)}}) == Errc::invalid_argument);
-  CHECK(code_of("a", {ip("10.99.0.5"), {tcp(80, 80, "nope")}}) == Errc::invalid_argument);
-  CHECK(code_of("a", {ip("10.99.0.5"), {tcp(80, 80, "fd00::1")}}) == Errc::invalid_argument);
-  CHECK(code_of("a", {ip("10.99.0.5"), {tcp(80, 80), tcp(80, 81, "10.0.0.1")}}) == Errc::invalid_argument);
+  CHECK(code_of("bad id!", hp("10.99.0.5", {tcp(80, 80)})) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 0)})) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 80, "nope")})) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 80, "fd00::1")})) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 80), tcp(80, 81, "10.0.0.1")})) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 80)}, "")) == Errc::invalid_argument);
+  CHECK(code_of("a", hp("10.99.0.5", {tcp(80, 80)}, "eni\" drop")) == Errc::invalid_argument);
   CHECK(table.sandboxes().empty());
 }
 
@@ -118,26 +145,28 @@ TEST_CASE("applied in a node netns: created, replaced, per-sandbox chains, confl
   CHECK(contains(listed.output, "snat to 192.168.50.1"));
   CHECK(contains(listed.output, "hook prerouting"));
 
-  node.in([&] { table.add_sandbox("sb1", {ip("10.99.0.5"), {tcp(8080, 80)}}); });
-  node.in([&] { table.add_sandbox("sb2", {ip("10.99.0.6"), {tcp(8081, 80, "192.168.50.1"), tcp(0, 99)}}); });
+  node.in([&] { table.add_sandbox("sb1", hp("10.99.0.5", {tcp(8080, 80)})); });
+  node.in([&] { table.add_sandbox("sb2", hp("10.99.0.6", {tcp(8081, 80, "192.168.50.1"), tcp(0, 99)})); });
   listed = node.nft({"list", "table", "ip", "vpcri"});
   CHECK(contains(listed.output, "chain hp-sb1"));
   CHECK(contains(listed.output, "dnat to 10.99.0.5:80"));
   CHECK(contains(listed.output, "dnat to 10.99.0.6:80"));
+  CHECK(contains(listed.output, "iifname \"enitest0\" ip daddr 127.0.0.0/8 drop"));
+  CHECK(contains(listed.output, "ip saddr 127.0.0.0/8 ip daddr 10.99.0.5 snat to 192.168.50.1"));
   CHECK(table.sandboxes().at("sb2").mappings.size() == 1);  // host_port 0 dropped
 
   // Same port and protocol on a wildcard or the same address: taken, the holder is named.
   try {
-    node.in([&] { table.add_sandbox("sb3", {ip("10.99.0.7"), {tcp(8080, 90, "192.168.50.1")}}); });
+    node.in([&] { table.add_sandbox("sb3", hp("10.99.0.7", {tcp(8080, 90, "192.168.50.1")})); });
     FAIL("conflict not detected");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::already_exists);
     CHECK(contains(e.what(), "sb1"));
     CHECK(contains(e.what(), "tcp 192.168.50.1:8080"));
   }
-  CHECK_THROWS_AS(node.in([&] { table.add_sandbox("sb3", {ip("10.99.0.7"), {tcp(8081, 90)}}); }), Error);
+  CHECK_THROWS_AS(node.in([&] { table.add_sandbox("sb3", hp("10.99.0.7", {tcp(8081, 90)})); }), Error);
   // Another protocol on the same port is fine.
-  node.in([&] { table.add_sandbox("sb3", {ip("10.99.0.7"), {PortMapping{PortProtocol::udp, 90, 8080, ""}}}); });
+  node.in([&] { table.add_sandbox("sb3", hp("10.99.0.7", {PortMapping{PortProtocol::udp, 90, 8080, ""}})); });
   CHECK(contains(node.nft({"list", "table", "ip", "vpcri"}).output, "10.99.0.7:90"));
 
   CHECK(node.in([&] { return table.remove_sandbox("sb1"); }));
@@ -158,8 +187,8 @@ TEST_CASE("applied in a node netns: created, replaced, per-sandbox chains, confl
   // Reconcile after a restart: exactly the live set, conflicts skipped.
   NatTable fresh(snat_config());
   std::map<std::string, SandboxHostPorts> live;
-  live["x1"] = {ip("10.99.0.8"), {tcp(9000, 80)}};
-  live["x2"] = {ip("10.99.0.9"), {tcp(9000, 80)}};
+  live["x1"] = hp("10.99.0.8", {tcp(9000, 80)});
+  live["x2"] = hp("10.99.0.9", {tcp(9000, 80)});
   auto skipped = node.in([&] { return fresh.reconcile(live); });
   CHECK(skipped == std::vector<std::string>{"x2"});
   listed = node.nft({"list", "table", "ip", "vpcri"});

@@ -20,17 +20,21 @@ void write_net_sysctl(const std::string& key, std::string_view value) {
   }
 }
 
+void write_interface_sysctl(std::string_view interface, const std::string& name, std::string_view value) {
+  if (interface.empty() || interface.size() > 15 || interface.find('/') != std::string_view::npos ||
+      interface == "." || interface == "..") {
+    throw Error(Errc::invalid_argument, "invalid interface name '" + std::string(interface) + "' for " + name);
+  }
+  write_net_sysctl("ipv4/conf/" + std::string(interface) + "/" + name, value);
+}
+
 }  // namespace
 
 void enable_ipv4_forwarding() { write_net_sysctl("ipv4/ip_forward", "1"); }
 
-void set_rp_filter_loose(std::string_view interface) {
-  if (interface.empty() || interface.size() > 15 || interface.find('/') != std::string_view::npos ||
-      interface == "." || interface == "..") {
-    throw Error(Errc::invalid_argument, "invalid interface name '" + std::string(interface) + "' for rp_filter");
-  }
-  write_net_sysctl("ipv4/conf/" + std::string(interface) + "/rp_filter", "2");
-}
+void set_rp_filter_loose(std::string_view interface) { write_interface_sysctl(interface, "rp_filter", "2"); }
+
+void set_route_localnet(std::string_view interface) { write_interface_sysctl(interface, "route_localnet", "1"); }
 
 std::string read_net_sysctl(std::string_view key) {
   std::string value = fs::read_file("/proc/sys/net/" + std::string(key));
