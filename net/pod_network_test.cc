@@ -279,6 +279,7 @@ TEST_CASE("host ports: reachable from outside, the node and the pod itself; remo
   CHECK(peer_seen(listener, bed.outside_ns, kNodeIp, 18080) == kOutsideIp);  // prerouting DNAT, no SNAT
   CHECK(peer_seen(listener, bed.node_ns, kNodeIp, 18080) == kNodeIp);        // output DNAT
   CHECK(peer_seen(listener, a.handle, kNodeIp, 18080) == kNodeIp);           // hairpin
+  CHECK(peer_seen(listener, bed.node_ns, "127.0.0.1", 18080) == kNodeIp);    // the node's loopback, SNATed
   std::string table = bed.nft_table();
   CHECK(contains(table, "hp-" + a.id));
   CHECK(contains(table, ra.ip.to_string() + ":80"));
@@ -303,6 +304,7 @@ TEST_CASE("host ports: reachable from outside, the node and the pod itself; remo
   CHECK_FALSE(contains(table, ra.ip.to_string()));
   CHECK(contains(table, "table ip vpcri"));
   CHECK(peer_seen(listener, bed.outside_ns, kNodeIp, 18080).empty());
+  CHECK(peer_seen(listener, bed.node_ns, "127.0.0.1", 18080).empty());
 
   // The port is free again.
   AttachResult rb = bed.attach(b, {PortMapping{PortProtocol::tcp, 8080, 18080, kNodeIp}});

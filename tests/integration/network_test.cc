@@ -276,6 +276,56 @@ TEST_CASE("pods on a node: IPs, reachability without NAT, localhost, container r
     CHECK(server.peer() == kOutsideIp);
   }
 
+  SUBCASE("host port at 127.0.0.1 and at the node IP from the node itself; gone with the pod") {
+    {
+      TcpServer server(web_ns, 8080);
+      CHECK(contains(nc_send(node.node_path(), "127.0.0.1", 18080), "hello-vpcri"));
+      CHECK(server.peer() == kNodeIp);  // a pod cannot answer 127.0.0.1: the node IP is the source
+    }
+    {
+      TcpServer server(web_ns, 8080);
+      CHECK(contains(nc_send(node.node_path(), kNodeIp, 18080), "hello-vpcri"));
+      CHECK(server.peer() == kNodeIp);
+    }
+    // route_localnet only on the host port pod's veth, never node-wide.
+    CHECK(node.node_cmd({"cat", "/proc/sys/net/ipv4/conf/all/route_localnet"}) == "0\n");
+    int localnet = 0;
+    for (const auto& veth : node.eni_links()) {
+      localnet += node.node_cmd({"cat", "/proc/sys/net/ipv4/conf/" + veth + "/route_localnet"}) == "1\n";
+    }
+    CHECK(localnet == 1);
+
+    REQUIRE(stop_pod(d, web.id()).ok());
+    REQUIRE(remove_pod(d, web.id()).ok());
+    web.forget();
+    CHECK_FALSE(contains(nc_send(node.node_path(), "127.0.0.1", 18080), "hello-vpcri"));
+    const std::string table = node.node_cmd({"nft", "list", "table", "ip", "vpcri"});
+    CHECK(contains(table, "chain localnet"));  // the table itself stays for the other pods
+    CHECK_FALSE(contains(table, "18080"));
+    CHECK_FALSE(contains(table, web_ip));
+    CHECK_FALSE(contains(table, "127.0.0.0/8 drop"));
+  }
+
+  SUBCASE("attack: a pod sends to the node's 127.0.0.1 through its route_localnet veth, and is dropped") {
+    // The pod (root in its netns, as with NET_ADMIN) routes 127.0.0.1 out of eth0 to the node.
+    const std::string script =
+        "set -e; sysctl -qw net.ipv4.conf.eth0.route_localnet=1; "
+        "ip rule add pref 10 to 127.0.0.1 lookup 100; ip route add 127.0.0.1/32 via 169.254.1.1 dev eth0 table 100; "
+        "ip rule add pref 200 lookup local; ip rule del pref 0 lookup local";
+    RunResult set_up = run(in_netns(web_ns, {"/bin/sh", "-c", script}));
+    REQUIRE_MESSAGE(set_up.exit_code == 0, set_up.err);
+    auto attack = [&] {
+      TcpServer node_loopback_service(node.node_path(), 18999);
+      bool reached = contains(nc_send(web_ns, "127.0.0.1", 18999), "hello-vpcri");
+      if (reached) node_loopback_service.peer();
+      return reached;
+    };
+    CHECK_FALSE(attack());
+    // Without vpcri's localnet chain the same packets get through: the attack above is real.
+    run_ok(in_netns(node.node_path(), {"nft", "flush", "chain", "ip", "vpcri", "localnet"}));
+    CHECK(attack());
+  }
+
   SUBCASE("containers of one pod talk over localhost; a restarted container keeps the pod IP") {
     run_container(d, client, "server", "while true; do nc -l -p 9000 -e echo from-server; done");
     std::string other = run_container(d, client, "other", "sleep 1000");
