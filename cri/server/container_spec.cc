@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/container/command.h"
+#include "runtime/container/mount_propagation.h"
 #include "runtime/security/seccomp.h"
 
 namespace vpcri::cri {
@@ -169,6 +170,11 @@ container::InitSpec container_init_spec(const SandboxRecord& pod, const PodPaths
     b.propagation = m.propagation() == v1::PROPAGATION_BIDIRECTIONAL     ? container::Propagation::rshared
                     : m.propagation() == v1::PROPAGATION_HOST_TO_CONTAINER ? container::Propagation::rslave
                                                                            : container::Propagation::private_;
+    try {
+      container::check_propagation_source(b.source, b.propagation);
+    } catch (const Error& e) {
+      throw Error(e.code(), "mount " + b.destination + ": " + e.what());
+    }
     spec.mounts.push_back(b);
     destinations.insert(b.destination);
   }

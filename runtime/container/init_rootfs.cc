@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "common/error.h"
 #include "runtime/container/in_root.h"
@@ -137,13 +138,32 @@ uint64_t propagation_flag(Propagation p) {
   return MS_PRIVATE;
 }
 
-void bind_mount(int root, const BindMount& m) {
+// A detached copy of the source's mount tree made while this namespace's mounts are still the
+// host's peers (before / turns rslave): attached later, it stays in the host's peer groups, so
+// mounts made under it on either side reach the other (CRI PROPAGATION_BIDIRECTIONAL). Only
+// these volumes propagate back to the host, never the rest of the container's mounts (runc
+// instead makes the container's whole root rshared).
+UniqueFd clone_shared_source(const BindMount& m) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.recursive ? AT_RECURSIVE : 0U);
+  UniqueFd tree(static_cast<int>(::open_tree(AT_FDCWD, m.source.c_str(), flags)));
+  if (!tree) init_failed("mount " + m.source + " on " + m.destination + ": clone the shared source");
+  return tree;
+}
+
+// `shared_tree`: the source's clone from clone_shared_source, or empty for a plain bind.
+void bind_mount(int root, const BindMount& m, const UniqueFd& shared_tree) {
   std::string what = m.source + " on " + m.destination;
   struct stat st{};
   if (::stat(m.source.c_str(), &st) != 0) init_failed("mount " + what);
   UniqueFd fd = S_ISDIR(st.st_mode) ? dir_in(root, m.destination, what) : file_in(root, m.destination, what);
-  unsigned long flags = m.recursive ? MS_BIND | MS_REC : MS_BIND;
-  mount_on(fd.get(), m.source.c_str(), nullptr, flags, nullptr, what);
+  if (shared_tree) {
+    if (::move_mount(shared_tree.get(), "", fd.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+      init_failed("mount " + what);
+    }
+  } else {
+    unsigned long flags = m.recursive ? MS_BIND | MS_REC : MS_BIND;
+    mount_on(fd.get(), m.source.c_str(), nullptr, flags, nullptr, what);
+  }
   set_attributes(root, m.destination, m.readonly, propagation_flag(m.propagation), m.recursive, what);
 }
 
@@ -158,7 +178,12 @@ UniqueFd open_existing(const std::string& path, const std::string& what) {
 }  // namespace
 
 void setup_rootfs(const InitSpec& spec) {
-  // Nothing mounted from here on may propagate back to the host; the host's mounts still reach us.
+  std::vector<UniqueFd> shared_trees;
+  for (const BindMount& m : spec.mounts) {
+    shared_trees.push_back(m.propagation == Propagation::rshared ? clone_shared_source(m) : UniqueFd());
+  }
+  // Nothing mounted from here on may propagate back to the host (but the bidirectional volumes
+  // cloned above); the host's mounts still reach us.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) init_failed("make / rslave");
   // pivot_root needs the new root to be a mount point of its own in this namespace.
   if (::mount(spec.rootfs.c_str(), spec.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
@@ -171,7 +196,7 @@ void setup_rootfs(const InitSpec& spec) {
   mount_on(proc.get(), "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "/proc");
   setup_sys(root.get(), spec);
   setup_dev(root.get(), spec);
-  for (const BindMount& m : spec.mounts) bind_mount(root.get(), m);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) bind_mount(root.get(), spec.mounts[i], shared_trees[i]);
   try {
     mkdir_in_root(root.get(), spec.process.cwd);
   } catch (const Error& e) {
