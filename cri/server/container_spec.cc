@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "runtime/container/command.h"
+#include "runtime/container/devices.h"
 #include "runtime/container/mount_propagation.h"
 #include "runtime/security/seccomp.h"
 
@@ -189,6 +190,10 @@ container::InitSpec container_init_spec(const SandboxRecord& pod, const PodPaths
     b.destination = destination;
     b.readonly = sc.readonly_rootfs() && destination != "/dev/shm";
     spec.mounts.push_back(b);
+  }
+  for (const auto& d : config.devices()) {
+    auto nodes = container::host_devices(d.host_path(), d.container_path(), d.permissions());
+    spec.devices.insert(spec.devices.end(), nodes.begin(), nodes.end());
   }
   if (!sc.privileged()) {
     spec.masked_paths = sc.masked_paths_size() > 0 ? std::vector<std::string>(sc.masked_paths().begin(), sc.masked_paths().end())

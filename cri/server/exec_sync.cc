@@ -19,7 +19,7 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const v1::ExecSyncRe
     container::InitSpec spec = container::init_spec_from_json(r.init_spec);
     const std::string ns = "/proc/" + std::to_string(r.process.pid) + "/ns/";
     for (auto [field, kind] : {std::pair{&spec.mnt, "mnt"}, {&spec.net, "net"}, {&spec.ipc, "ipc"},
-                               {&spec.uts, "uts"}, {&spec.pid, "pid"}}) {
+                               {&spec.uts, "uts"}, {&spec.pid, "pid"}, {&spec.cgroup, "cgroup"}}) {
       *field = {container::NamespaceSpec::Mode::join, ns + kind};
     }
     spec.mounts.clear();

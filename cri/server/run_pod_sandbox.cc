@@ -117,6 +117,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     auto cgroup = sandbox_cgroup(state_, r);
     cgroup.create();
     if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
+    cgroup.apply_devices(runtime::cgroup::default_device_policy());
 
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.pod_root(r.id), paths.rootfs);
     rootfs.release();  // torn down by teardown_sandbox

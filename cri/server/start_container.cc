@@ -1,10 +1,11 @@
-// StartContainer: the container's cgroup with its limits, then vpcri-monitor + vpcri-init.
+// StartContainer: the container's cgroup with its limits and device policy, then vpcri-monitor + vpcri-init.
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/container_spec.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/runtime_service.h"
+#include "runtime/container/devices.h"
 
 namespace vpcri::cri {
 
@@ -41,6 +42,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       cgroup.create();
       cgroup.apply(to_linux_resources(r.resources));
       auto spec = runtime::container::init_spec_from_json(r.init_spec);
+      cgroup.apply_devices(runtime::container::device_policy(spec));
       spec.cgroup_dirs = cgroup.directories();
       const std::string monitor_dir = container_monitor_dir(state_.store(), r.id);
       fs::mkdir_p(monitor_dir, 0700);

@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "runtime/cgroup/apply.h"
+#include "runtime/cgroup/device_filter.h"
 #include "runtime/cgroup/files.h"
 #include "runtime/cgroup/freeze.h"
 #include "runtime/cgroup/path.h"
@@ -170,6 +171,17 @@ void Cgroup::apply(const LinuxResources& resources) const {
     apply_v2(unified_dir(), resources);
   else
     apply_v1(v1_dirs(), resources);
+}
+
+void Cgroup::apply_devices(const DevicePolicy& policy) const {
+  std::string v1 = unified_mode() ? std::string() : controller_dir("devices");
+  std::string v2 = unified_dir();
+  if (!v1.empty()) apply_devices_v1(v1, policy);
+  if (policy.allow_all) return;
+  if (!v2.empty()) DeviceFilter(policy.allowed).attach(v2);
+  if (v1.empty() && v2.empty())
+    throw Error(Errc::failed_precondition,
+                "cannot restrict the devices of cgroup " + path_ + ": the host has neither a v1 devices hierarchy nor cgroup2");
 }
 
 void Cgroup::add_process(pid_t pid) const {

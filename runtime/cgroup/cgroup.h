@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/cgroup/devices.h"
 #include "runtime/cgroup/oom.h"
 #include "runtime/cgroup/resources.h"
 #include "runtime/cgroup/root.h"
@@ -49,6 +50,12 @@ class Cgroup {
 
   // Writes the limits (see apply.h). Live updates use the same call: unset fields stay as they are.
   void apply(const LinuxResources& resources) const;
+
+  // Which devices the processes may use, set once on a new cgroup before any process joins
+  // (v1 only accepts it while the cgroup has no children). v1 and hybrid: the devices
+  // controller's lists; cgroup2 (unified, and hybrid's tracking tree too): a BPF device filter,
+  // none when allow_all. Error(failed_precondition) if the host offers neither, unless allow_all.
+  void apply_devices(const DevicePolicy& policy) const;
 
   // Moves `pid` (all its threads) into this cgroup in every hierarchy.
   // Error(not_found) if the process does not exist.

@@ -1,46 +1,12 @@
 #include "runtime/cgroup/root.h"
 
 #include <algorithm>
-#include <sstream>
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "runtime/cgroup/mountinfo.h"
 
 namespace vpcri::runtime::cgroup {
-namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_octal(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto octal = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '7'; };
-    if (s[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    size_t next = s.find(sep, pos);
-    out.emplace_back(s.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos));
-    if (next == std::string_view::npos) return out;
-    pos = next + 1;
-  }
-}
-
-bool under(std::string_view path, std::string_view root) {
-  if (path.substr(0, root.size()) != root) return false;
-  return path.size() == root.size() || path[root.size()] == '/' || root == "/";
-}
-
-}  // namespace
 
 const std::vector<std::string>& v1_controllers() {
   static const std::vector<std::string> list = {"cpu",     "cpuacct", "cpuset",  "memory", "pids",
@@ -55,20 +21,12 @@ const std::vector<std::string>& default_v2_controllers() {
 
 std::map<std::string, std::string> parse_v1_mounts(std::string_view mountinfo, std::string_view root) {
   std::map<std::string, std::string> mounts;
-  std::istringstream lines{std::string(mountinfo)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    // "<id> <parent> <maj:min> <root> <mountpoint> <opts> [optional...] - <fstype> <source> <superopts>"
-    auto fields = split(line, ' ');
-    auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || fields.end() - dash < 4) continue;
-    if (dash[1] != "cgroup") continue;
-    std::string mountpoint = unescape_octal(fields[4]);
-    if (!under(mountpoint, root)) continue;
-    for (const std::string& opt : split(dash[3], ',')) {
+  for (const CgroupMountEntry& m : parse_cgroup_mounts(mountinfo, root)) {
+    if (m.fstype != "cgroup") continue;
+    for (const std::string& opt : m.super_options) {
       bool wanted = std::find(v1_controllers().begin(), v1_controllers().end(), opt) != v1_controllers().end();
       // The first mount of a hierarchy wins; bind mounts of it elsewhere add nothing.
-      if (wanted) mounts.emplace(opt, mountpoint);
+      if (wanted) mounts.emplace(opt, m.mountpoint);
     }
   }
   return mounts;

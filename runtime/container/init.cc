@@ -77,6 +77,8 @@ void enter_namespaces(const InitSpec& spec, bool exec_mode) {
                              {spec.net, CLONE_NEWNET, "net"}};
   if (exec_mode) kinds.push_back({spec.pid, CLONE_NEWPID, "pid"});  // else vpcri-monitor entered it
   kinds.push_back({spec.mnt, CLONE_NEWNS, "mnt"});
+  // Unshared (or joined) after join_cgroups: the namespace's root is the container's cgroup.
+  kinds.push_back({spec.cgroup, CLONE_NEWCGROUP, "cgroup"});
   std::vector<UniqueFd> fds;
   for (const Kind& k : kinds) {
     if (k.ns.mode != NamespaceSpec::Mode::join) {

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/fs.h"
+#include "runtime/cgroup/mountinfo.h"
 #include "runtime/container/in_root.h"
 #include "runtime/container/init_error.h"
 
@@ -83,6 +86,33 @@ void bind_host_devices(int root) {
   }
 }
 
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// A device the container asked for: a node of its own (the cgroup decides what it may do with
+// it), or the host's node bound in when privileged.
+void create_device(int root, const DeviceNode& d, bool privileged) {
+  if (privileged) {
+    bind_device(root, d.host_path, d.path);
+    return;
+  }
+  auto [parent, name] = split_parent(d.path);
+  if (name.empty() || name == "." || name == "..") throw InitError(EINVAL, "device " + d.path + ": not a file name");
+  dir_in(root, parent, "device " + d.path);                                 // mkdir -p
+  UniqueFd real_dir = open_in_root(root, parent, O_RDONLY | O_DIRECTORY);  // mknodat needs a real directory fd
+  if (!real_dir) init_failed("device " + d.path + ": open " + parent);
+  if (::unlinkat(real_dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) init_failed("device " + d.path + ": replace");
+  mode_t type = d.type == 'b' ? S_IFBLK : S_IFCHR;
+  if (::mknodat(real_dir.get(), name.c_str(), type | (d.mode & 07777), makedev(d.major, d.minor)) != 0) {
+    init_failed("mknod device " + d.path);
+  }
+  // mknod's mode went through the umask; ownership and mode as on the host.
+  if (::fchownat(real_dir.get(), name.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0) init_failed("chown device " + d.path);
+  if (::fchmodat(real_dir.get(), name.c_str(), d.mode & 07777, 0) != 0) init_failed("chmod device " + d.path);
+}
+
 void dev_symlink(int dev, const char* target, const char* name) {
   if (::symlinkat(target, dev, name) != 0 && errno != EEXIST) init_failed(std::string("symlink /dev/") + name);
 }
@@ -97,6 +127,7 @@ void setup_dev(int root, const InitSpec& spec) {
       bind_device(root, std::string("/dev/") + name, std::string("/dev/") + name);
     }
   }
+  for (const DeviceNode& d : spec.devices) create_device(root, d, spec.privileged);
   fd = dir_in(root, "/dev/pts", "/dev/pts");
   mount_on(fd.get(), "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5",
            "/dev/pts");
@@ -127,6 +158,60 @@ void setup_sys(int root, const InitSpec& spec) {
   if (spec.net.mode != NamespaceSpec::Mode::host) init_failed("mount /sys");
   mount_on(fd.get(), "/sys", nullptr, MS_BIND | MS_REC, nullptr, "/sys");
   if (!spec.privileged) set_attributes(root, "/sys", true, 0, true, "/sys");
+}
+
+// v1 mount data for the same hierarchy as the host's: its controllers and name=, without the
+// options that only the first mount may set.
+std::string cgroup_v1_data(const std::vector<std::string>& super_options) {
+  std::string data;
+  for (const std::string& o : super_options) {
+    if (o == "rw" || o == "ro" || o.rfind("release_agent=", 0) == 0) continue;
+    data += (data.empty() ? "" : ",") + o;
+  }
+  return data;
+}
+
+// The container's /sys/fs/cgroup in its private cgroup namespace, laid out as the host's: a
+// cgroup2 mount (unified), or a tmpfs holding each v1 hierarchy (and hybrid's cgroup2) at the
+// host's place. Each mount shows the container's own cgroup as its root. Read-only unless
+// privileged, so a container cannot change its own limits.
+void setup_cgroupfs(int root, const InitSpec& spec) {
+  constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
+  std::vector<cgroup::CgroupMountEntry> host;
+  try {
+    host = cgroup::parse_cgroup_mounts(fs::read_file("/proc/self/mountinfo"), kCgroupRoot);
+  } catch (const Error& e) {
+    throw InitError(EIO, std::string("mount /sys/fs/cgroup: ") + e.what());
+  }
+  if (host.empty()) return;  // the host mounts no cgroupfs there: nothing to mirror
+  const unsigned long flags = MS_NOSUID | MS_NOEXEC | MS_NODEV;
+  UniqueFd fd = dir_in(root, std::string(kCgroupRoot), "/sys/fs/cgroup");
+  if (host.front().mountpoint == kCgroupRoot && host.front().fstype == "cgroup2") {
+    mount_on(fd.get(), "cgroup", "cgroup2", flags, nullptr, "/sys/fs/cgroup (cgroup2)");
+  } else {
+    mount_on(fd.get(), "tmpfs", "tmpfs", flags, "mode=755,size=64k", "/sys/fs/cgroup");
+    for (const cgroup::CgroupMountEntry& m : host) {
+      if (m.mountpoint == kCgroupRoot) continue;
+      UniqueFd dir = dir_in(root, m.mountpoint, m.mountpoint);
+      std::string data = m.fstype == "cgroup" ? cgroup_v1_data(m.super_options) : "";
+      mount_on(dir.get(), "cgroup", m.fstype.c_str(), flags, data.empty() ? nullptr : data.c_str(), m.mountpoint);
+    }
+    // Co-mounted hierarchies ("cpu,cpuacct") are reached through the host's symlinks ("cpu").
+    UniqueFd inside = open_in_root(root, std::string(kCgroupRoot), O_RDONLY | O_DIRECTORY);
+    if (!inside) init_failed("open /sys/fs/cgroup");
+    namespace stdfs = std::filesystem;
+    std::error_code ec;
+    for (const auto& entry : stdfs::directory_iterator(kCgroupRoot, ec)) {
+      if (!entry.is_symlink(ec)) continue;
+      std::string target = stdfs::read_symlink(entry.path(), ec).string();
+      if (ec || target.empty()) continue;
+      std::string name = entry.path().filename().string();
+      if (::symlinkat(target.c_str(), inside.get(), name.c_str()) != 0 && errno != EEXIST) {
+        init_failed("symlink /sys/fs/cgroup/" + name);
+      }
+    }
+  }
+  if (!spec.privileged) set_attributes(root, std::string(kCgroupRoot), true, 0, true, "/sys/fs/cgroup");
 }
 
 uint64_t propagation_flag(Propagation p) {
@@ -195,6 +280,7 @@ void setup_rootfs(const InitSpec& spec) {
   UniqueFd proc = dir_in(root.get(), "/proc", "/proc");
   mount_on(proc.get(), "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr, "/proc");
   setup_sys(root.get(), spec);
+  if (spec.cgroup.mode != NamespaceSpec::Mode::host) setup_cgroupfs(root.get(), spec);
   setup_dev(root.get(), spec);
   for (size_t i = 0; i < spec.mounts.size(); ++i) bind_mount(root.get(), spec.mounts[i], shared_trees[i]);
   try {

@@ -279,7 +279,14 @@ TEST_CASE("runtime-container: the process is in its cgroups before the command r
   Container c;
   InitSpec spec = spec_for(c.mount(), "grep pids: /proc/self/cgroup");
   spec.cgroup_dirs = {cgroup.dir};
-  CHECK(contains(run(c, spec), ":pids:/vpcri-container-test-" + std::to_string(::getpid()) + "\n"));
+  // In a private cgroup namespace (the default), unshared after joining: its cgroup is its "/".
+  CHECK(contains(run(c, spec), ":pids:/\n"));
+  // Seen from the host's cgroup namespace: the cgroup it was given.
+  Container host_ns;
+  spec = spec_for(host_ns.mount(), "grep pids: /proc/self/cgroup");
+  spec.cgroup_dirs = {cgroup.dir};
+  spec.cgroup = {NamespaceSpec::Mode::host, ""};
+  CHECK(contains(run(host_ns, spec), ":pids:/vpcri-container-test-" + std::to_string(::getpid()) + "\n"));
 }
 
 TEST_CASE("runtime-container: a hard limit above ours or a lower oom_score_adj without CAP_SYS_RESOURCE") {

@@ -215,6 +215,28 @@ BindMount read_mount(const json& v, const std::string& name) {
   return m;
 }
 
+DeviceNode read_device(const json& v, const std::string& name) {
+  if (!v.is_object()) bad(name, "not an object");
+  DeviceNode d;
+  read(v, name, "host_path", d.host_path);
+  read(v, name, "path", d.path);
+  if (d.path.empty() || d.path[0] != '/') bad(name + ".path", "\"" + d.path + "\" is not absolute");
+  std::string type = "c";
+  read(v, name, "type", type);
+  if (type != "c" && type != "b") bad(name + ".type", "\"" + type + "\" is not c or b");
+  d.type = type[0];
+  read(v, name, "major", d.major);
+  read(v, name, "minor", d.minor);
+  read(v, name, "mode", d.mode);
+  read(v, name, "uid", d.uid);
+  read(v, name, "gid", d.gid);
+  read(v, name, "access", d.access);
+  if (d.access.empty() || d.access.find_first_not_of("rwm") != std::string::npos) {
+    bad(name + ".access", "\"" + d.access + "\" is not a subset of rwm");
+  }
+  return d;
+}
+
 }  // namespace
 
 std::string init_spec_to_json(const InitSpec& spec) {
@@ -243,6 +265,18 @@ std::string init_spec_to_json(const InitSpec& spec) {
                       {"propagation", propagation_name(m.propagation)},
                       {"recursive", m.recursive}});
   }
+  json devices = json::array();
+  for (const auto& d : spec.devices) {
+    devices.push_back({{"host_path", d.host_path},
+                       {"path", d.path},
+                       {"type", std::string(1, d.type)},
+                       {"major", d.major},
+                       {"minor", d.minor},
+                       {"mode", d.mode},
+                       {"uid", d.uid},
+                       {"gid", d.gid},
+                       {"access", d.access}});
+  }
   json j = {
       {"process", std::move(process)},
       {"net", namespace_json(spec.net)},
@@ -250,10 +284,12 @@ std::string init_spec_to_json(const InitSpec& spec) {
       {"uts", namespace_json(spec.uts)},
       {"pid", namespace_json(spec.pid)},
       {"mnt", namespace_json(spec.mnt)},
+      {"cgroup", namespace_json(spec.cgroup)},
       {"rootfs", spec.rootfs},
       {"readonly_rootfs", spec.readonly_rootfs},
       {"privileged", spec.privileged},
       {"mounts", std::move(mounts)},
+      {"devices", std::move(devices)},
       {"masked_paths", spec.masked_paths},
       {"readonly_paths", spec.readonly_paths},
       {"hostname", spec.hostname},
@@ -278,11 +314,13 @@ InitSpec init_spec_from_json(const std::string& text) {
   spec.uts = read_namespace(j, "uts");
   spec.pid = read_namespace(j, "pid");
   spec.mnt = read_namespace(j, "mnt");
+  spec.cgroup = read_namespace(j, "cgroup");
   read(j, "", "rootfs", spec.rootfs);
   if (!spec.rootfs.empty() && spec.rootfs[0] != '/') bad("rootfs", "\"" + spec.rootfs + "\" is not absolute");
   read(j, "", "readonly_rootfs", spec.readonly_rootfs);
   read(j, "", "privileged", spec.privileged);
   read_array(j, "", "mounts", [&](const json& v, const std::string& name) { spec.mounts.push_back(read_mount(v, name)); });
+  read_array(j, "", "devices", [&](const json& v, const std::string& name) { spec.devices.push_back(read_device(v, name)); });
   spec.masked_paths = strings(j, "", "masked_paths");
   spec.readonly_paths = strings(j, "", "readonly_paths");
   read(j, "", "hostname", spec.hostname);

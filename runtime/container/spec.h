@@ -50,6 +50,21 @@ struct SeccompSpec {
   bool operator==(const SeccompSpec&) const = default;
 };
 
+// A device the container asked for (CRI Device): a node vpcri-init creates in the container
+// (a bind mount of the host's node when privileged); the cgroup allows `access` on it.
+struct DeviceNode {
+  std::string host_path;  // the host's node
+  std::string path;       // absolute path inside the container
+  char type = 'c';        // 'c' or 'b'
+  uint32_t major = 0;
+  uint32_t minor = 0;
+  uint32_t mode = 0666;  // permission bits, as on the host
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string access = "rwm";  // subset of "rwm"
+  bool operator==(const DeviceNode&) const = default;
+};
+
 // The process and who it runs as.
 struct ProcessSpec {
   // args[0] is absolute, or looked up in the PATH of `env` inside the container's root.
@@ -82,14 +97,20 @@ struct InitSpec {
   // mnt: fresh for a container (rootfs set up below); join for an exec into a running container
   // (then rootfs/mounts are ignored: the container's mount namespace already has them).
   NamespaceSpec mnt;
+  // cgroup: fresh (the default, containerd's cgroupns=private) is unshared after the process
+  // joined its cgroups, so /proc/self/cgroup shows "/" and the container's own /sys/fs/cgroup
+  // (read-only unless privileged) is rooted at its cgroup; join for an exec.
+  NamespaceSpec cgroup;
 
   // The container's root: the overlay already mounted by the daemon (host path). vpcri-init
   // mounts /proc, /sys, /dev (tmpfs with the standard nodes), /dev/pts, /dev/mqueue under it,
   // then `mounts`, then pivot_root, then masked and read-only paths.
   std::string rootfs;
   bool readonly_rootfs = false;
-  // Privileged: /sys read-write, the host's devices, no masked or read-only paths.
+  // Privileged: /sys and /sys/fs/cgroup read-write, the host's devices, no masked or read-only
+  // paths, no device restriction.
   bool privileged = false;
+  std::vector<DeviceNode> devices;
   std::vector<BindMount> mounts;
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;

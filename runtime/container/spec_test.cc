@@ -25,10 +25,12 @@ TEST_CASE("runtime-container: an InitSpec survives a JSON round trip") {
   spec.uts = {NamespaceSpec::Mode::fresh, ""};
   spec.pid = {NamespaceSpec::Mode::join, "/run/vpcri/pods/p/pid"};
   spec.mnt = {NamespaceSpec::Mode::fresh, ""};
+  spec.cgroup = {NamespaceSpec::Mode::join, "/proc/7/ns/cgroup"};
   spec.rootfs = "/run/vpcri/c/rootfs";
   spec.readonly_rootfs = true;
   spec.privileged = true;
   spec.mounts = {{"/host/a", "/a", true, Propagation::rslave, false}, {"/host/b", "/b", false, Propagation::rshared, true}};
+  spec.devices = {{"/dev/zero", "/dev/myzero", 'c', 1, 5, 0640, 0, 6, "r"}, {"/dev/vda", "/dev/disk", 'b', 254, 0, 0660, 0, 6, "rwm"}};
   spec.masked_paths = {"/proc/kcore"};
   spec.readonly_paths = {"/proc/sys"};
   spec.hostname = "pod";
@@ -73,6 +75,10 @@ TEST_CASE("runtime-container: a bad init spec names the field") {
         "init spec: mounts[0].destination: \"b\" is not absolute");
   CHECK(error_of(R"({"process": {"args": ["x"]}, "mounts": [{"source": "/a", "destination": "/b", "propagation": "x"}]})") ==
         "init spec: mounts[0].propagation: \"x\" is not private, rslave or rshared");
+  CHECK(error_of(R"({"process": {"args": ["x"]}, "devices": [{"path": "/dev/x", "type": "u"}]})") ==
+        "init spec: devices[0].type: \"u\" is not c or b");
+  CHECK(error_of(R"({"process": {"args": ["x"]}, "devices": [{"path": "/dev/x", "access": "rx"}]})") ==
+        "init spec: devices[0].access: \"rx\" is not a subset of rwm");
   CHECK(error_of(R"({"process": {"args": ["x"]}, "sysctls": {"a": 1}})") == "init spec: sysctls.a: not a string");
   CHECK(error_of(R"({"process": {"args": ["x"], "oom_score_adj": 1001}})") ==
         "init spec: process.oom_score_adj: 1001 is not in -1000..1000");
