@@ -113,9 +113,13 @@ size_t entries(const std::string& dir) {
   return static_cast<size_t>(std::distance(stdfs::directory_iterator(dir), stdfs::directory_iterator()));
 }
 
-// The container's processes other than pid 1 and ps itself, "pid comm" per line.
+// The live processes the container sees other than pid 1 and this probe's own sh and awk,
+// "pid state name" per line. Zombies (state Z) are dead already: pid 1 has yet to reap them.
 std::string other_processes(Daemon& d, const std::string& id) {
-  return sh(d, id, "ps -o pid,comm | awk 'NR > 1 && $1 != 1 && $2 != \"ps\" && $2 != \"awk\" && $2 != \"sh\"'");
+  return sh(d, id,
+            "for s in /proc/[0-9]*/status; do awk '/^Name:/ {n = $2} /^State:/ {st = $2} /^Pid:/ {p = $2} "
+            "END {print p, st, n}' $s 2>/dev/null; done | "
+            "awk '$1 != 1 && $2 != \"Z\" && $3 != \"sh\" && $3 != \"awk\"'");
 }
 
 std::string memory_cgroup_of(Daemon& d, const std::string& id) {
