@@ -60,14 +60,18 @@ grpc::Status create(Daemon& d, const Pod& pod, const v1::ContainerConfig& config
   return s;
 }
 
+grpc::Status start(Daemon& d, const std::string& id) {
+  v1::StartContainerRequest req;
+  req.set_container_id(id);
+  v1::StartContainerResponse resp;
+  return d.runtime().StartContainer(context(60s).get(), req, &resp);
+}
+
 std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
   std::string id;
   grpc::Status s = create(d, pod, config, &id);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
-  v1::StartContainerRequest req;
-  req.set_container_id(id);
-  v1::StartContainerResponse resp;
-  s = d.runtime().StartContainer(context(60s).get(), req, &resp);
+  s = start(d, id);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   return id;
 }
@@ -256,10 +260,7 @@ TEST_CASE("security: request bounds") {
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
             << " ms");
     REQUIRE_MESSAGE(s.ok(), s.error_message());
-    v1::StartContainerRequest start;
-    start.set_container_id(id);
-    v1::StartContainerResponse started;
-    s = d.runtime().StartContainer(context(60s).get(), start, &started);
+    s = start(d, id);
     REQUIRE_MESSAGE(s.ok(), s.error_message());
     CHECK(sh(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep -c '^VAR_'") == "60000\n");
     CHECK(sh(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep '^VAR_59999='") == "VAR_59999=59999\n");
