@@ -264,6 +264,7 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     MapReader runtime(v, file, kp);
     runtime.string("monitor_path", config.runtime.monitor_path, check_absolute_path);
     runtime.string("init_path", config.runtime.init_path, check_absolute_path);
+    runtime.integer("max_concurrent_exec_sync", config.runtime.max_concurrent_exec_sync, 1, 4096);
     runtime.finish();
   });
   top.with("registries", [&](const YAML::Node& v, const std::string& kp) {
@@ -360,7 +361,9 @@ std::string config_to_json(const Config& config) {
                  {"preload", config.images.preload},
                  {"sandbox_image", config.images.sandbox_image},
                  {"sandbox_image_archive", config.images.sandbox_image_archive}};
-  j["runtime"] = {{"monitor_path", config.runtime.monitor_path}, {"init_path", config.runtime.init_path}};
+  j["runtime"] = {{"monitor_path", config.runtime.monitor_path},
+                  {"init_path", config.runtime.init_path},
+                  {"max_concurrent_exec_sync", config.runtime.max_concurrent_exec_sync}};
   nlohmann::ordered_json registries = nlohmann::ordered_json::object();
   for (const auto& [host, h] : config.registries) {
     registries[host] = {{"mirrors", h.mirrors}, {"insecure_http", h.insecure_http}, {"skip_host", h.skip_host}};

@@ -38,6 +38,9 @@ struct ImagesConfig {
 struct RuntimeConfig {
   std::string monitor_path = VPCRI_MONITOR_PATH;  // vpcri-monitor
   std::string init_path = VPCRI_INIT_PATH;        // vpcri-init
+  // ExecSync calls running at once (each holds a gRPC thread and up to 32 MiB of output); more
+  // are refused with RESOURCE_EXHAUSTED.
+  int max_concurrent_exec_sync = 64;
 };
 
 // Pod networking (docs/config.md, "network"). Values are checked here; net::PodNetworks checks

@@ -158,6 +158,13 @@ TEST_CASE("runtime helper binaries") {
   CHECK(error_of("runtime:\n  monitr_path: /x\n").find(":2:3: runtime.monitr_path: unknown key") != std::string::npos);
 }
 
+TEST_CASE("runtime.max_concurrent_exec_sync") {
+  CHECK(Config{}.runtime.max_concurrent_exec_sync == 64);
+  CHECK(parse_config("runtime:\n  max_concurrent_exec_sync: 2\n", "f").runtime.max_concurrent_exec_sync == 2);
+  CHECK(error_of("runtime:\n  max_concurrent_exec_sync: 0\n").find("runtime.max_concurrent_exec_sync: expected 1 to 4096") !=
+        std::string::npos);
+}
+
 TEST_CASE("network section: defaults, every key, located errors") {
   Config d = parse_config("", "f");
   CHECK(d.network.provider == "local");

@@ -17,6 +17,7 @@
 #include "cri/server/admin_service.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/request_log.h"
+#include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
 
 namespace vpcri::cri {
@@ -72,8 +73,8 @@ int run_daemon(const Config& config) {
   builder.RegisterService(&image_service);
   builder.RegisterService(&admin_service);
   // Images and exec output can be large; kubelet itself allows 16 MiB messages.
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  builder.SetMaxSendMessageSize(16 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);  // ExecSync cuts its output to fit
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<RequestLogFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "cri/server/request_validation.h"
 #include "runtime/container/command.h"
 #include "runtime/container/devices.h"
 #include "runtime/container/mount_propagation.h"
@@ -210,10 +211,10 @@ container::InitSpec container_init_spec(const SandboxRecord& pod, const PodPaths
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& kv : config.envs()) env.emplace_back(kv.key(), kv.value());
   container::UserRequest user;
-  if (sc.has_run_as_user()) user.uid = static_cast<uint32_t>(sc.run_as_user().value());
+  if (sc.has_run_as_user()) user.uid = checked_id(sc.run_as_user().value(), "run_as_user");
   user.username = sc.run_as_username();
-  if (sc.has_run_as_group()) user.gid = static_cast<uint32_t>(sc.run_as_group().value());
-  for (int64_t g : sc.supplemental_groups()) user.supplemental_groups.push_back(static_cast<uint32_t>(g));
+  if (sc.has_run_as_group()) user.gid = checked_id(sc.run_as_group().value(), "run_as_group");
+  for (int64_t g : sc.supplemental_groups()) user.supplemental_groups.push_back(checked_id(g, "supplemental_groups"));
   user.image_user = image.config.user;
   const auto resolved = container::resolve_user(rootfs, user);
   p.uid = resolved.uid;

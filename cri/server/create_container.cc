@@ -6,6 +6,7 @@
 #include "cri/server/container_spec.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
 #include "net/datapath/undo_stack.h"
 #include "runtime/container/pod_namespaces.h"
@@ -19,6 +20,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     const v1::ContainerConfig& config = req->config();
     if (config.metadata().name().empty()) throw Error(Errc::invalid_argument, "CreateContainer: metadata name is required");
     if (config.image().image().empty()) throw Error(Errc::invalid_argument, "CreateContainer: image is required");
+    validate_container_config(config);
     auto pod_object = state_.store().sandboxes.get(req->pod_sandbox_id());
     std::lock_guard pod_op(pod_object->op());  // not while the pod is being stopped or removed
     const SandboxRecord pod = pod_object->get();

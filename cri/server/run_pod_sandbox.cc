@@ -10,6 +10,7 @@
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/pod_config.h"
+#include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
 #include "cri/server/container_spec.h"
 #include "net/datapath/netns_file.h"
@@ -42,6 +43,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     if (meta.name().empty() || meta.namespace_().empty() || meta.uid().empty()) {
       throw Error(Errc::invalid_argument, "RunPodSandbox: metadata name, namespace and uid are required");
     }
+    validate_pod_sandbox_config(config);
     if (!req->runtime_handler().empty()) {
       throw Error(Errc::invalid_argument, "RunPodSandbox: unknown runtime handler \"" + req->runtime_handler() +
                                               "\" (vpcri has only the default handler \"\")");
@@ -66,7 +68,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     r.owns_cgroup_parent = linux.cgroup_parent().empty();
     r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kDefaultCgroupParent, r.id)
                                            : runtime::cgroup::validate_cgroup_path(linux.cgroup_parent());
-    r.hostname = config.hostname().empty() ? meta.name() : config.hostname();
+    r.hostname = pod_hostname(config.hostname());  // the node's when the request has none
 
     const std::string name = sandbox_name(meta);
     store.sandboxes.reserve_name(name, r.id);
@@ -147,8 +149,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     container::UserRequest user;
     user.image_user = image->config.user;
     const auto& sc = linux.security_context();
-    if (sc.has_run_as_user()) user.uid = static_cast<uint32_t>(sc.run_as_user().value());
-    if (sc.has_run_as_group()) user.gid = static_cast<uint32_t>(sc.run_as_group().value());
+    if (sc.has_run_as_user()) user.uid = checked_id(sc.run_as_user().value(), "run_as_user");
+    if (sc.has_run_as_group()) user.gid = checked_id(sc.run_as_group().value(), "run_as_group");
     const auto resolved = container::resolve_user(paths.rootfs, user);
     process.uid = resolved.uid;
     process.gid = resolved.gid;

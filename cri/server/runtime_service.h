@@ -2,6 +2,8 @@
 // (version.cc, status.cc, ...); RPCs not built yet answer UNIMPLEMENTED naming the RPC.
 #pragma once
 
+#include <atomic>
+
 #include "cri/api/cri_api.h"
 #include "cri/server/runtime_state.h"
 
@@ -71,6 +73,7 @@ class RuntimeService final : public v1::RuntimeService::Service {
 
  private:
   RuntimeState& state_;
+  std::atomic<int> exec_sync_running_{0};  // ExecSync calls in flight (runtime.max_concurrent_exec_sync)
 };
 
 class ImageService final : public v1::ImageService::Service {

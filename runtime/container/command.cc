@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "runtime/container/in_root.h"
@@ -15,7 +16,8 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 // An image's /etc/passwd or /etc/group larger than this is not read (it is the image's data).
 constexpr size_t kMaxAccountFile = 4 * 1024 * 1024;
 
-std::string env_key(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+// The length of KEY in "KEY=VALUE" (the whole entry when it has no '=').
+size_t env_key_size(const std::string& entry) { return std::min(entry.find('='), entry.size()); }
 
 std::optional<uint32_t> parse_id(const std::string& s) {
   uint32_t v = 0;
@@ -107,21 +109,24 @@ std::vector<std::string> resolve_command(const std::vector<std::string>& image_e
 std::vector<std::string> merge_env(const std::vector<std::string>& image_env,
                                    const std::vector<std::pair<std::string, std::string>>& cri_env,
                                    const std::string& hostname) {
-  std::vector<std::string> out = image_env;
-  auto set = [&](const std::string& key, const std::string& value) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const std::string& e) { return env_key(e) == key; });
-    if (it != out.end()) {
-      *it = key + "=" + value;
+  // Each key's position in `out`, so a merge is linear in the number of entries (a request with
+  // 100,000 variables took 40 s when every key was searched for in `out`).
+  std::vector<std::string> out;
+  out.reserve(image_env.size() + cri_env.size() + 2);
+  std::unordered_map<std::string, size_t> index;
+  index.reserve(image_env.size() + cri_env.size());
+  auto set = [&](std::string entry, size_t key_size) {
+    auto [it, inserted] = index.try_emplace(entry.substr(0, key_size), out.size());
+    if (inserted) {
+      out.push_back(std::move(entry));
     } else {
-      out.push_back(key + "=" + value);
+      out[it->second] = std::move(entry);
     }
   };
-  for (const auto& [key, value] : cri_env) set(key, value);
-  auto has = [&](const std::string& key) {
-    return std::any_of(out.begin(), out.end(), [&](const std::string& e) { return env_key(e) == key; });
-  };
-  if (!has("PATH")) out.push_back(std::string("PATH=") + kDefaultPath);
-  if (!hostname.empty() && !has("HOSTNAME")) out.push_back("HOSTNAME=" + hostname);
+  for (const std::string& e : image_env) set(e, env_key_size(e));
+  for (const auto& [key, value] : cri_env) set(key + "=" + value, key.size());
+  if (!index.count("PATH")) out.push_back(std::string("PATH=") + kDefaultPath);
+  if (!hostname.empty() && !index.count("HOSTNAME")) out.push_back("HOSTNAME=" + hostname);
   return out;
 }
 

@@ -71,6 +71,17 @@ TEST_CASE("runtime-container: env merge keeps the image's order, CRI wins, PATH 
   CHECK(merge_env({"EMPTY="}, {{"EMPTY", ""}}, "h")[0] == "EMPTY=");
 }
 
+TEST_CASE("merge_env: many variables, duplicates keep the first position and the last value") {
+  std::vector<std::pair<std::string, std::string>> cri;
+  for (int i = 0; i < 100000; ++i) cri.emplace_back("K" + std::to_string(i % 50000), std::to_string(i));
+  Strings env = merge_env({"K7=image", "PATH=/p"}, cri, "h");
+  REQUIRE(env.size() == 50000 + 2);  // K0..K49999, PATH, HOSTNAME
+  CHECK(env[0] == "K7=50007");
+  CHECK(env[1] == "PATH=/p");
+  CHECK(env[2] == "K0=50000");
+  CHECK(env.back() == "HOSTNAME=h");
+}
+
 TEST_CASE("runtime-container: users from the image's /etc/passwd and /etc/group") {
   TempRoot root;
   root.write("/etc/passwd", kPasswd);

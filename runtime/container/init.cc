@@ -79,9 +79,17 @@ void enter_namespaces(const InitSpec& spec, bool exec_mode) {
   kinds.push_back({spec.mnt, CLONE_NEWNS, "mnt"});
   // Unshared (or joined) after join_cgroups: the namespace's root is the container's cgroup.
   kinds.push_back({spec.cgroup, CLONE_NEWCGROUP, "cgroup"});
+  if (spec.ns_pidfd >= 0) {
+    // All at once through the container process's pidfd: it names that process only, so a
+    // recycled pid can never be entered.
+    int flags = 0;
+    for (const Kind& k : kinds) flags |= k.ns.mode == NamespaceSpec::Mode::join ? k.flag : 0;
+    if (flags != 0 && ::setns(spec.ns_pidfd, flags) != 0) init_failed("join the container's namespaces (setns on its pidfd)");
+    ::close(spec.ns_pidfd);
+  }
   std::vector<UniqueFd> fds;
   for (const Kind& k : kinds) {
-    if (k.ns.mode != NamespaceSpec::Mode::join) {
+    if (k.ns.mode != NamespaceSpec::Mode::join || spec.ns_pidfd >= 0) {
       fds.emplace_back();
       continue;
     }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 
 namespace vpcri::runtime::container {
 namespace {
@@ -23,6 +24,8 @@ using std::chrono::milliseconds;
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
 constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
+constexpr int kNsPidfdFd = 5;  // and the container process's pidfd here (InitSpec::ns_pidfd)
+constexpr int kChildFds = 6;
 // After the exec's process ended, how long its output may still arrive from processes it left
 // behind holding the pipes.
 constexpr milliseconds kOutputGrace{1000};
@@ -36,7 +39,7 @@ std::string pidns_option(const NamespaceSpec& pid) {
   return "";
 }
 
-// Above the fds the child sets up (0..kSpecFd), so dup2 onto them cannot clobber it.
+// Above the fds the child sets up (0..kNsPidfdFd), so dup2 onto them cannot clobber it.
 UniqueFd high(UniqueFd fd) {
   UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
   if (!moved) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
@@ -55,12 +58,14 @@ Pipe make_pipe(const char* what) {
 
 // In the forked child of a possibly multi-threaded daemon: async-signal-safe calls only. Its own
 // process group, so a timeout kills everything the exec started.
-[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], const int fds[5]) {
+[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], const int fds[kChildFds]) {
   ::setpgid(0, 0);
-  for (int i = 0; i < 5; i++) {
+  int last = -1;
+  for (int i = 0; i < kChildFds && fds[i] >= 0; i++) {
     if (::dup2(fds[i], i) < 0) ::_exit(127);
+    last = i;
   }
-  ::syscall(SYS_close_range, kSpecFd + 1, ~0U, 0);
+  ::syscall(SYS_close_range, last + 1, ~0U, 0);
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
@@ -73,14 +78,16 @@ Pipe make_pipe(const char* what) {
   ::_exit(127);
 }
 
-// Appends what `fd` has to `out` (up to `cap`; the rest is read and dropped). False at EOF.
-bool drain(int fd, std::string& out, size_t cap) {
+// Appends what `fd` has to `out` (up to `cap`; the rest is read and dropped, and `dropped` set).
+// False at EOF.
+bool drain(int fd, std::string& out, size_t cap, bool& dropped) {
   char buf[65536];
   ssize_t n = ::read(fd, buf, sizeof buf);
   if (n < 0) return errno == EINTR || errno == EAGAIN;
   if (n == 0) return false;
   size_t keep = std::min(static_cast<size_t>(n), cap - std::min(cap, out.size()));
   out.append(buf, keep);
+  dropped = dropped || keep < static_cast<size_t>(n);
   return true;
 }
 
@@ -103,6 +110,15 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
 }
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds timeout, size_t max_output) {
+  ExecOptions options;
+  options.timeout = timeout;
+  options.max_output = max_output;
+  return exec_sync(bin, spec, options);
+}
+
+ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecOptions& options) {
+  InitSpec spec = exec_spec;
+  spec.ns_pidfd = options.ns_pidfd >= 0 ? kNsPidfdFd : -1;
   std::string json = init_spec_to_json(spec);
   UniqueFd memfd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC));
   if (!memfd) throw_errno("memfd_create for the exec spec");
@@ -121,7 +137,13 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
   argv.push_back(nullptr);
   std::string path_env = kDefaultPath;
   char* envp[] = {path_env.data(), nullptr};
-  const int fds[5] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get()};
+  UniqueFd ns_pidfd;
+  if (options.ns_pidfd >= 0) {
+    ns_pidfd = UniqueFd(::fcntl(options.ns_pidfd, F_DUPFD_CLOEXEC, 10));
+    if (!ns_pidfd) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the container's pidfd");
+  }
+  const int fds[kChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get(),
+                              ns_pidfd ? ns_pidfd.get() : -1};
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork for exec");
@@ -138,16 +160,26 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
     std::string* data;
     size_t cap;
   };
+  const size_t max_output = options.max_output;
   Stream streams[3] = {{out.read.get(), &result.stdout_data, max_output},
                        {err.read.get(), &result.stderr_data, max_output},
                        {start.read.get(), &start_error, 4 + 1024}};
-  auto deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+  auto deadline = options.timeout.count() > 0 ? Clock::now() + options.timeout : Clock::time_point::max();
   Clock::time_point output_deadline = Clock::time_point::max();
   int status = 0;
   bool exited = false;
+  bool killed = false;
   auto kill_all = [&] {
+    killed = true;
     ::kill(-child, SIGKILL);
     ::kill(child, SIGKILL);
+    if (!options.kill_everything) return;
+    try {
+      options.kill_everything();
+    } catch (const std::exception& e) {
+      // The process group is dead already; what escaped it is the caller's to clean up.
+      log::warn("exec: killing everything it started failed", {{"error", e.what()}});
+    }
   };
   for (;;) {
     if (!exited) {
@@ -160,25 +192,32 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
     bool open_streams = streams[0].fd >= 0 || streams[1].fd >= 0 || streams[2].fd >= 0;
     auto now = Clock::now();
     if (exited && (!open_streams || now > output_deadline)) break;
-    if (!exited && now > deadline) {
-      kill_all();
+    if (!exited && !killed && now > deadline) {
       result.timed_out = true;
-      deadline = Clock::time_point::max();
+      kill_all();
+    }
+    if (!exited && !killed && options.cancelled && options.cancelled()) {
+      result.cancelled = true;
+      kill_all();
     }
     pollfd p[3];
     for (int i = 0; i < 3; i++) p[i] = {streams[i].fd, POLLIN, 0};
     // Short waits: the process's exit is not a poll event of its own.
     if (::poll(p, 3, 20) < 0 && errno != EINTR) {
+      int e = errno;
       kill_all();
-      throw_errno("poll exec output");
+      ::waitpid(child, &status, 0);
+      throw_errno("poll exec output", e);
     }
     for (int i = 0; i < 3; i++) {
-      if (p[i].revents != 0 && !drain(streams[i].fd, *streams[i].data, streams[i].cap)) streams[i].fd = -1;
+      if (p[i].revents != 0 && !drain(streams[i].fd, *streams[i].data, streams[i].cap, result.truncated)) {
+        streams[i].fd = -1;
+      }
     }
   }
   if (!exited) ::waitpid(child, &status, 0);
 
-  if (result.timed_out) {
+  if (result.timed_out || result.cancelled) {
     result.exit_code = 137;
     return result;
   }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "runtime/container/spec.h"
@@ -31,11 +32,28 @@ struct ExecResult {
   std::string stdout_data;
   std::string stderr_data;
   bool timed_out = false;  // killed after `timeout`; exit_code is then 137
+  bool cancelled = false;  // killed because `cancelled()` said so; exit_code is then 137
+  bool truncated = false;  // a stream said more than `max_output`; the rest was read and dropped
 };
 
-// ExecSync: runs spec (mnt/pid/... join the container's namespaces: /proc/<pid>/ns/*) as a
-// child of the caller, collects its output (each stream capped at `max_output` bytes; more is
-// discarded), kills it (and everything it started) after `timeout` (0 = no timeout).
+struct ExecOptions {
+  std::chrono::milliseconds timeout{0};  // 0: none
+  size_t max_output = 16 * 1024 * 1024;  // per stream
+  // A pidfd of the container's process: the exec joins its namespaces through it (see
+  // InitSpec::ns_pidfd) instead of the spec's paths. -1: the paths.
+  int ns_pidfd = -1;
+  // Polled while the exec runs (every few tens of ms); true ends it like a timeout (the caller
+  // went away).
+  std::function<bool()> cancelled;
+  // Kills everything the exec started, wherever it went (its cgroup); called on timeout or
+  // cancellation. Without it only the exec's process group is killed, which a process that
+  // calls setsid() leaves.
+  std::function<void()> kill_everything;
+};
+
+// ExecSync: runs spec (mnt/pid/... join the container's namespaces) as a child of the caller,
+// collects its output, and ends it (see ExecOptions) after the timeout or on cancellation.
+ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, const ExecOptions& options);
 ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, std::chrono::milliseconds timeout,
                      size_t max_output = 16 * 1024 * 1024);
 

@@ -267,6 +267,77 @@ TEST_CASE("runtime-container: exec_sync runs in the container, returns its outpu
   wait_exit(h);
 }
 
+TEST_CASE("runtime-container: exec_sync enters the pidfd's process, never what its pid names later") {
+  Container a, b;
+  Reaper reaper;
+  InitSpec spec_a = spec_for(a.mount(), "exec sleep 1000");
+  spec_a.hostname = "host-a";
+  InitSpec spec_b = spec_for(b.mount(), "exec sleep 1000");
+  spec_b.hostname = "host-b";
+  MonitorHandle ha = launch(binaries(), a.state_dir, a.log_path, spec_a, "");
+  reaper.add(ha);
+  MonitorHandle hb = launch(binaries(), b.state_dir, b.log_path, spec_b, "");
+  reaper.add(hb);
+  vpcri::UniqueFd pidfd_a = open_pidfd(ha.container());
+  REQUIRE(pidfd_a);
+
+  // The paths name B: as if A's pid had been recycled by B between the check and the join.
+  const std::string b_ns = "/proc/" + std::to_string(hb.container().pid) + "/ns/";
+  InitSpec exec = spec_for("", "hostname");
+  for (auto [ns, name] : {std::pair{&exec.ipc, "ipc"}, {&exec.uts, "uts"}, {&exec.net, "net"}, {&exec.pid, "pid"},
+                          {&exec.mnt, "mnt"}}) {
+    *ns = {NamespaceSpec::Mode::join, b_ns + name};
+  }
+  ExecOptions options;
+  options.timeout = 10s;
+  options.ns_pidfd = pidfd_a.get();
+  ExecResult r = exec_sync(binaries(), exec, options);
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_data == "host-a\n");
+
+  // A is gone: its pidfd enters nothing (and never B).
+  ha.signal_container(SIGKILL);
+  wait_exit(ha);
+  bool refused = false;
+  try {
+    r = exec_sync(binaries(), exec, options);
+    CHECK_MESSAGE(false, "the exec ran: " << r.stdout_data);
+  } catch (const vpcri::Error& e) {
+    refused = contains(e.what(), "join the container's namespaces");
+    CHECK_MESSAGE(refused, e.what());
+  }
+  CHECK(refused);
+  hb.signal_container(SIGKILL);
+  wait_exit(hb);
+}
+
+TEST_CASE("runtime-container: exec_sync ends when cancelled and reports truncated output") {
+  Container c;
+  Reaper reaper;
+  MonitorHandle h = launch(binaries(), c.state_dir, c.log_path, spec_for(c.mount(), "exec sleep 1000"), "");
+  reaper.add(h);
+  vpcri::UniqueFd pidfd = open_pidfd(h.container());
+  REQUIRE(pidfd);
+  InitSpec exec = spec_for("", "head -c 5000 /dev/zero; sleep 1000");
+  for (auto* ns : {&exec.ipc, &exec.uts, &exec.net, &exec.pid, &exec.mnt}) *ns = {NamespaceSpec::Mode::join, "/nonexistent"};
+  ExecOptions options;
+  options.ns_pidfd = pidfd.get();
+  options.max_output = 1000;
+  int polls = 0;
+  options.cancelled = [&] { return ++polls > 50; };  // about a second of polling
+  bool killed_everything = false;
+  options.kill_everything = [&] { killed_everything = true; };
+  ExecResult r = exec_sync(binaries(), exec, options);
+  CHECK(r.cancelled);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 137);
+  CHECK(killed_everything);
+  CHECK(r.stdout_data.size() == 1000);
+  CHECK(r.truncated);
+  h.signal_container(SIGKILL);
+  wait_exit(h);
+}
+
 TEST_CASE("runtime-container: the process is in its cgroups before the command runs") {
   // A pids cgroup of our own (v1), removed again whatever happens.
   struct OwnCgroup {

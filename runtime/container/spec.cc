@@ -295,6 +295,7 @@ std::string init_spec_to_json(const InitSpec& spec) {
       {"hostname", spec.hostname},
       {"sysctls", spec.sysctls},
       {"cgroup_dirs", spec.cgroup_dirs},
+      {"ns_pidfd", spec.ns_pidfd},
   };
   return j.dump(2) + "\n";
 }
@@ -329,6 +330,7 @@ InitSpec init_spec_from_json(const std::string& text) {
     for (const auto& [key, value] : s->items()) spec.sysctls[key] = string_value(value, "sysctls." + key);
   }
   spec.cgroup_dirs = strings(j, "", "cgroup_dirs");
+  read(j, "", "ns_pidfd", spec.ns_pidfd);
   return spec;
 }
 

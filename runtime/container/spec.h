@@ -122,6 +122,11 @@ struct InitSpec {
   // instruction of the user's program ever runs outside its cgroup.
   std::vector<std::string> cgroup_dirs;
 
+  // Exec only: an inherited pidfd of the container's process (>= 0). Every `join` namespace is
+  // then entered with one setns(pidfd, flags) (Linux 5.8+), never through /proc/<pid>/ns paths
+  // that a recycled pid could point elsewhere; their `path` only names them in messages.
+  int ns_pidfd = -1;
+
   bool operator==(const InitSpec&) const = default;
 };
 

@@ -36,6 +36,7 @@ TEST_CASE("runtime-container: an InitSpec survives a JSON round trip") {
   spec.hostname = "pod";
   spec.sysctls = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "65536"}};
   spec.cgroup_dirs = {"/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"};
+  spec.ns_pidfd = 5;
   CHECK(init_spec_from_json(init_spec_to_json(spec)) == spec);
 
   InitSpec minimal;
