@@ -23,6 +23,7 @@ using std::chrono::milliseconds;
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
 constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
+constexpr int kInitFd = 5;   // exec_sync's child executes the sealed vpcri-init from here
 // After the exec's process ended, how long its output may still arrive from processes it left
 // behind holding the pipes.
 constexpr milliseconds kOutputGrace{1000};
@@ -34,6 +35,10 @@ std::string pidns_option(const NamespaceSpec& pid) {
     case NamespaceSpec::Mode::join: return pid.path;
   }
   return "";
+}
+
+void require_sealed_init(const Binaries& bin) {
+  if (bin.init_fd < 0) throw Error(Errc::invalid_argument, "no sealed copy of vpcri-init (" + bin.init + ") to run");
 }
 
 // Above the fds the child sets up (0..kSpecFd), so dup2 onto them cannot clobber it.
@@ -55,19 +60,20 @@ Pipe make_pipe(const char* what) {
 
 // In the forked child of a possibly multi-threaded daemon: async-signal-safe calls only. Its own
 // process group, so a timeout kills everything the exec started.
-[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], const int fds[5]) {
+[[noreturn]] void exec_child(char* const argv[], char* const envp[], const int fds[5], int init_fd) {
   ::setpgid(0, 0);
   for (int i = 0; i < 5; i++) {
     if (::dup2(fds[i], i) < 0) ::_exit(127);
   }
-  ::syscall(SYS_close_range, kSpecFd + 1, ~0U, 0);
+  if (::dup3(init_fd, kInitFd, O_CLOEXEC) < 0) ::_exit(127);
+  ::syscall(SYS_close_range, kInitFd + 1, ~0U, 0);
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(path, argv, envp);
+  ::execveat(kInitFd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   if (::write(kErrorFd, &err, sizeof err) < 0) ::_exit(127);
   ::_exit(127);
@@ -87,14 +93,17 @@ bool drain(int fd, std::string& out, size_t cap) {
 }  // namespace
 
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
-                     const InitSpec& spec, const std::string& oom_cgroup_dir) {
+                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir) {
+  require_sealed_init(bin);
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
   m.monitor_path = bin.monitor;
   m.state_dir = state_dir;
   m.log_path = log_path;
+  m.log_dir = log_dir;
   m.argv = {bin.init, "--spec", spec_path};
+  m.exec_fd = bin.init_fd;
   m.env = {kDefaultPath};
   m.cgroup_dir = oom_cgroup_dir;
   m.pidns = pidns_option(spec.pid);
@@ -103,6 +112,7 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
 }
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds timeout, size_t max_output) {
+  require_sealed_init(bin);
   std::string json = init_spec_to_json(spec);
   UniqueFd memfd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC));
   if (!memfd) throw_errno("memfd_create for the exec spec");
@@ -113,6 +123,8 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) throw_errno("open /dev/null");
   devnull = high(std::move(devnull));
+  UniqueFd init(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 10));  // above what the child's dup2 overwrites
+  if (!init) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the sealed vpcri-init");
   Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
 
   std::vector<std::string> args = {bin.init, "--spec", "/proc/self/fd/" + std::to_string(kSpecFd)};
@@ -125,7 +137,7 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork for exec");
-  if (child == 0) exec_child(argv[0], argv.data(), envp, fds);
+  if (child == 0) exec_child(argv.data(), envp, fds, init.get());
   ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)
   out.write.reset();
   err.write.reset();
