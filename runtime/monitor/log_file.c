@@ -15,7 +15,7 @@
 static int open_beneath(int dirfd, const char *name, int flags, mode_t mode) {
   struct open_how how;
   memset(&how, 0, sizeof how);
-  how.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOCTTY);
+  how.flags = (unsigned long long)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY));  /* O_PATH allows no more */
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
