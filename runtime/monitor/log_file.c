@@ -32,7 +32,7 @@ int log_file_open(const char *dir, const char *path, const char **why) {
   char buf[PATH_MAX];
   *why = "";
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return fail(-1, ENAMETOOLONG, why, "");
-  const char *rel;
+  char *rel;
   int fd;
   if (dir != NULL) {
     size_t len = strlen(dir);
@@ -53,7 +53,7 @@ int log_file_open(const char *dir, const char *path, const char **why) {
 
   /* One component at a time: each directory is created if missing, then entered beneath the
    * one before, so a symlink anywhere on the way is refused rather than followed. */
-  char *name = (char *)rel;
+  char *name = rel;
   for (;;) {
     while (*name == '/') name++;
     char *end = strchr(name, '/');
