@@ -122,10 +122,10 @@ RuntimeState::RuntimeState(Config config)
                                                     "runtime/monitor/vpcri-monitor");
   config_.runtime.init_path =
       installed_or_built(config_.runtime.init_path, RuntimeConfig{}.init_path, "runtime/container/vpcri-init");
-  // Once, before any container runs (CVE-2019-5736: no container ever runs the host file). A
+  // Once, before any container runs (CVE-2019-5736: vpcri-init never runs through a writable mount). A
   // failure is kept for Status and for every start, not fatal: vpcrid still answers.
   try {
-    init_ = runtime::container::SealedBinary::copy_of(config_.runtime.init_path);
+    init_ = runtime::container::ReadOnlyBinary::open(config_.runtime.init_path);
   } catch (const Error& e) {
     init_problem_ = std::string("vpcri-init cannot be prepared: ") + e.what();
     log::error("cannot prepare vpcri-init", {{"path", config_.runtime.init_path}, {"error", e.what()}});

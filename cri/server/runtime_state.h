@@ -15,7 +15,7 @@
 #include "runtime/cgroup/root.h"
 #include "runtime/cgroup_mode.h"
 #include "runtime/container/launch.h"
-#include "runtime/container/sealed_binary.h"
+#include "runtime/container/readonly_binary.h"
 #include "runtime/image/image_manager.h"
 
 namespace vpcri::cri {
@@ -43,10 +43,10 @@ class RuntimeState {
   const Config& config() const { return config_; }
   runtime::CgroupMode cgroup_mode() const { return cgroup_mode_; }
   const runtime::cgroup::CgroupRoot& cgroup_root() const { return cgroup_root_; }
-  // The helpers containers start with; vpcri-init as the sealed copy made at start. Throws
-  // failed_precondition (with init_problem()) if that copy could not be made.
+  // The helpers containers start with; vpcri-init as opened at start through a private
+  // read-only mount. Throws failed_precondition (with init_problem()) if that failed.
   runtime::container::Binaries binaries() const;
-  // Empty when vpcri-init's sealed copy is ready; else why containers cannot start.
+  // Empty when vpcri-init is ready to run read-only; else why containers cannot start.
   const std::string& init_problem() const { return init_problem_; }
 
   // Pods and containers, and the thread that records their exits.
@@ -77,7 +77,7 @@ class RuntimeState {
   std::string pod_cidr_path() const;
 
   Config config_;
-  std::optional<runtime::container::SealedBinary> init_;
+  std::optional<runtime::container::ReadOnlyBinary> init_;
   std::string init_problem_;
   runtime::CgroupMode cgroup_mode_;
   runtime::cgroup::CgroupRoot cgroup_root_;

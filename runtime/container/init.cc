@@ -9,10 +9,12 @@
 //
 // /proc/self/exe (CVE-2019-5736): vpcri-init runs in the container's PID namespace and enters its
 // mount namespace, so the container's processes may see it, and a `#!/proc/self/exe` command
-// makes the kernel run it again as the script's interpreter. It therefore always runs from a
-// sealed memfd copy (sealed_binary.h: nothing to overwrite), and it makes itself non-dumpable
-// first thing, so its /proc/<pid>/exe, fd/ and mem need CAP_SYS_PTRACE; the final execve makes
-// the user's command dumpable again.
+// makes the kernel run it again as the script's interpreter. It therefore always runs through a
+// private read-only mount of its directory (readonly_binary.h): an exe a container reaches in the
+// instant before the prctl below cannot be opened for writing at all (EROFS), so it can neither
+// be overwritten nor held open by a writer that would make every later exec fail with ETXTBSY.
+// It makes itself non-dumpable first thing, so its /proc/<pid>/exe, fd/ and mem need
+// CAP_SYS_PTRACE; the final execve makes the user's command dumpable again.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>

@@ -23,7 +23,7 @@ using std::chrono::milliseconds;
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
 constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
-constexpr int kInitFd = 5;   // exec_sync's child executes the sealed vpcri-init from here
+constexpr int kInitFd = 5;   // exec_sync's child executes the read-only vpcri-init from here
 // After the exec's process ended, how long its output may still arrive from processes it left
 // behind holding the pipes.
 constexpr milliseconds kOutputGrace{1000};
@@ -37,8 +37,8 @@ std::string pidns_option(const NamespaceSpec& pid) {
   return "";
 }
 
-void require_sealed_init(const Binaries& bin) {
-  if (bin.init_fd < 0) throw Error(Errc::invalid_argument, "no sealed copy of vpcri-init (" + bin.init + ") to run");
+void require_init_fd(const Binaries& bin) {
+  if (bin.init_fd < 0) throw Error(Errc::invalid_argument, "no read-only vpcri-init (" + bin.init + ") to run");
 }
 
 // Above the fds the child sets up (0..kSpecFd), so dup2 onto them cannot clobber it.
@@ -94,7 +94,7 @@ bool drain(int fd, std::string& out, size_t cap) {
 
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
                      const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir) {
-  require_sealed_init(bin);
+  require_init_fd(bin);
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
@@ -112,7 +112,7 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
 }
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds timeout, size_t max_output) {
-  require_sealed_init(bin);
+  require_init_fd(bin);
   std::string json = init_spec_to_json(spec);
   UniqueFd memfd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC));
   if (!memfd) throw_errno("memfd_create for the exec spec");
@@ -124,7 +124,7 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
   if (!devnull) throw_errno("open /dev/null");
   devnull = high(std::move(devnull));
   UniqueFd init(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 10));  // above what the child's dup2 overwrites
-  if (!init) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the sealed vpcri-init");
+  if (!init) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the read-only vpcri-init");
   Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
 
   std::vector<std::string> args = {bin.init, "--spec", "/proc/self/fd/" + std::to_string(kSpecFd)};

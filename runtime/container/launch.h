@@ -14,8 +14,10 @@ namespace vpcri::runtime::container {
 struct Binaries {
   std::string monitor;  // vpcri-monitor
   std::string init;     // vpcri-init's path: argv[0] and error messages only
-  // What runs as vpcri-init: a SealedBinary copy of it, never the host file, which a container
-  // could otherwise reach through /proc/<pid>/exe and overwrite (CVE-2019-5736). Required.
+  // What runs as vpcri-init: the file opened through a private read-only mount
+  // (ReadOnlyBinary), never through a writable one, where a container could reach it through
+  // /proc/<pid>/exe and overwrite it (CVE-2019-5736) or hold it open for writing (every exec then
+  // fails with ETXTBSY). Required.
   int init_fd = -1;
 };
 

@@ -19,7 +19,7 @@
 #include "init_test_path.h"
 #include "monitor_test_path.h"
 #include "runtime/container/launch.h"
-#include "runtime/container/sealed_binary.h"
+#include "runtime/container/readonly_binary.h"
 #include "runtime/snapshot/overlay.h"
 
 namespace vpcri::runtime::container::test {
@@ -47,9 +47,9 @@ inline const bool kUnderReaper = [] {
   ::_exit(result);
 }();
 
-// vpcri-init as vpcrid runs it: from one sealed copy.
+// vpcri-init as vpcrid runs it: through a private read-only mount.
 inline Binaries binaries() {
-  static const SealedBinary init = SealedBinary::copy_of(VPCRI_INIT_PATH);
+  static const ReadOnlyBinary init = ReadOnlyBinary::open(VPCRI_INIT_PATH);
   return {VPCRI_MONITOR_PATH, VPCRI_INIT_PATH, init.fd()};
 }
 

@@ -26,8 +26,10 @@
  * the user's command closes it (vpcri-init sets it close-on-exec last) and EOF says "started".
  * Without --init-pipe only the monitor's own execve of ARGV reports through it.
  *
- * --exec-fd: the command is the program open at fd N (a sealed memfd copy of vpcri-init: runtime/
- * container/sealed_binary.h), executed with execveat(AT_EMPTY_PATH); ARGV[0] only names it.
+ * --exec-fd: the command is the program open at fd N (vpcri-init opened through a private
+ * read-only mount: runtime/container/readonly_binary.h, so whoever reaches it through
+ * /proc/<pid>/exe cannot open it for writing), executed with execveat(AT_EMPTY_PATH); ARGV[0]
+ * only names it.
  *
  * /proc/self/exe (CVE-2019-5736): the monitor runs from its host file and is never in a
  * container's PID namespace itself (setns/unshare of a PID namespace applies to children only),

