@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,14 @@ TEST_CASE("the binary runs from a read-only private mount that no one can open f
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
   CHECK_MESSAGE(WIFSIGNALED(status), "exit " << WEXITSTATUS(status) << " (100 + errno: execveat failed)");
+  // What a container gets is the file, not the mount's root: even with CAP_SYS_ADMIN (this test
+  // runs as root) the read-only flag cannot be cleared through it, nor the mount be remounted.
+  struct mount_attr writable{};
+  writable.attr_clr = MOUNT_ATTR_RDONLY;
+  CHECK(::mount_setattr(bin.fd(), "", AT_EMPTY_PATH, &writable, sizeof writable) != 0);
+  CHECK(errno == EINVAL);
+  CHECK(::mount(nullptr, held.c_str(), nullptr, MS_REMOUNT | MS_BIND, nullptr) != 0);
+
   // Nothing runs it now: a writable mount would let the writer in here (as a sealed memfd does).
   CHECK(open_errno(held, O_WRONLY) == EROFS);
   CHECK(open_errno(held, O_RDWR) == EROFS);
