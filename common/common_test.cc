@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -50,6 +51,24 @@ TEST_CASE("write_file_atomic and replace_file replace content and set the mode")
     CHECK(entries == 1);
     CHECK_THROWS_AS(write(dir.path + "/missing-dir/f", "x", 0644), Error);
   }
+}
+
+TEST_CASE("stale temp files of an interrupted atomic write are removed, nothing else") {
+  TempDir tmp;
+  const std::string& dir = tmp.path;
+  for (const char* name : {"pod.json", "pod.json.tmp.123.456", "hosts.tmp.1.2", "x.tmp.12", "x.tmp.a.1", ".tmp.1.2",
+                           "notes.tmp", "keep.tmp.1.2.txt"}) {
+    fs::write_file_atomic(dir + "/" + name, "data");
+  }
+  fs::mkdir_p(dir + "/sub.tmp.1.2");  // a directory is never removed
+  fs::write_file_atomic(dir + "/sub.tmp.1.2/inner.tmp.3.4", "below: not touched");
+  CHECK(fs::remove_stale_temp_files(dir) == 2);
+  std::set<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) left.insert(e.path().filename().string());
+  CHECK(left == std::set<std::string>{"pod.json", "x.tmp.12", "x.tmp.a.1", ".tmp.1.2", "notes.tmp", "keep.tmp.1.2.txt",
+                                      "sub.tmp.1.2"});
+  CHECK(fs::exists(dir + "/sub.tmp.1.2/inner.tmp.3.4"));
+  CHECK(fs::remove_stale_temp_files(dir + "/missing") == 0);
 }
 
 TEST_CASE("mkdir_p creates nested directories and refuses a file in the way") {

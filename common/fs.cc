@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <random>
 
 #include "common/error.h"
@@ -97,6 +99,29 @@ void mkdir_p(const std::string& path, mode_t mode) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool is_temp_file_name(std::string_view name) {
+  const size_t tmp = name.rfind(".tmp.");
+  if (tmp == std::string_view::npos || tmp == 0) return false;
+  const std::string_view rest = name.substr(tmp + 5);  // "<pid>.<n>"
+  const size_t dot = rest.find('.');
+  auto digits = [](std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit); };
+  return dot != std::string_view::npos && digits(rest.substr(0, dot)) && digits(rest.substr(dot + 1));
+}
+
+size_t remove_stale_temp_files(const std::string& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!is_temp_file_name(entry.path().filename().string()) || !entry.is_regular_file(ec)) continue;
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT) throw_errno("remove " + entry.path().string());
+    removed++;
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    throw Error(errc_from_errno(ec.value()), "list " + dir + ": " + ec.message());
+  }
+  return removed;
 }
 
 }  // namespace vpcri::fs

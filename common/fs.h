@@ -24,4 +24,12 @@ void mkdir_p(const std::string& path, mode_t mode = 0755);
 
 bool exists(const std::string& path);
 
+// The temp file write_file_atomic and replace_file write before their rename: "<name>.tmp.<pid>.<n>".
+bool is_temp_file_name(std::string_view name);
+
+// Removes such temp files (regular files only) directly in `dir` (not below; a missing `dir` is
+// nothing to do): what a process that died between create and rename left. Only for directories
+// no live process writes to at the time. Returns how many it removed.
+size_t remove_stale_temp_files(const std::string& dir);
+
 }  // namespace vpcri::fs

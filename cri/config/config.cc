@@ -257,6 +257,8 @@ Config parse_config(std::string_view yaml, const std::string& file) {
       return ref.empty() ? std::string("sandbox image reference is empty") : std::string();
     });
     images.string("sandbox_image_archive", config.images.sandbox_image_archive, check_absolute_path);
+    images.integer("max_layer_gib", config.images.max_layer_gib, 0, 1 << 20);
+    images.integer("max_image_gib", config.images.max_image_gib, 0, 1 << 20);
     images.finish();
   });
   top.with("runtime", [&](const YAML::Node& v, const std::string& kp) {
@@ -360,9 +362,10 @@ std::string config_to_json(const Config& config) {
   j["images"] = {{"platform", config.images.platform},
                  {"preload", config.images.preload},
                  {"sandbox_image", config.images.sandbox_image},
-                 {"sandbox_image_archive", config.images.sandbox_image_archive}};
-  j["runtime"] = {{"monitor_path", config.runtime.monitor_path},
-                  {"init_path", config.runtime.init_path},
+                 {"sandbox_image_archive", config.images.sandbox_image_archive},
+                 {"max_layer_gib", config.images.max_layer_gib},
+                 {"max_image_gib", config.images.max_image_gib}};
+  j["runtime"] = {{"monitor_path", config.runtime.monitor_path}, {"init_path", config.runtime.init_path},
                   {"max_concurrent_exec_sync", config.runtime.max_concurrent_exec_sync}};
   nlohmann::ordered_json registries = nlohmann::ordered_json::object();
   for (const auto& [host, h] : config.registries) {

@@ -32,6 +32,9 @@ struct ImagesConfig {
   // on a node that reaches no registry.
   std::string sandbox_image = "localhost/vpcri/pause:" VPCRI_VERSION;
   std::string sandbox_image_archive = VPCRI_PAUSE_IMAGE_ARCHIVE;
+  // Caps on what layers decompress to (a compression bomb must not fill the node's disk); 0: none.
+  int max_layer_gib = 16;  // one layer
+  int max_image_gib = 64;  // the layers one pull or import unpacks, together
 };
 
 // The helper binaries vpcrid starts for every container and pod.

@@ -110,6 +110,8 @@ TEST_CASE("images and registries sections") {
       "  platform: linux/arm64\n"
       "  preload: [/opt/images/a.tar, /opt/images/b.tar]\n"
       "  sandbox_image: registry.k8s.io/pause:3.10\n"
+      "  max_layer_gib: 2\n"
+      "  max_image_gib: 0\n"
       "registries:\n"
       "  docker.io:\n"
       "    mirrors: [\"http://127.0.0.1:5000\", \"https://mirror.example\"]\n"
@@ -124,6 +126,10 @@ TEST_CASE("images and registries sections") {
   CHECK_FALSE(c.registries["docker.io"].insecure_http);
   CHECK(c.registries["127.0.0.1:5000"].insecure_http);
   CHECK(Config{}.images.sandbox_image.rfind("localhost/vpcri/pause:", 0) == 0);
+  CHECK(c.images.max_layer_gib == 2);
+  CHECK(c.images.max_image_gib == 0);
+  CHECK(Config{}.images.max_layer_gib == 16);
+  CHECK(Config{}.images.max_image_gib == 64);
 }
 
 TEST_CASE("images and registries errors are located") {

@@ -13,6 +13,26 @@
 #include "runtime/snapshot/overlay.h"
 
 namespace vpcri::cri {
+namespace {
+
+bool has_dotdot(const std::string& path) {
+  for (size_t start = 0;;) {
+    size_t end = path.find('/', start);
+    if (path.substr(start, end == std::string::npos ? end : end - start) == "..") return true;
+    if (end == std::string::npos) return false;
+    start = end + 1;
+  }
+}
+
+// The log file must stay in the pod's log directory: kubelet sends "<container>/<restarts>.log".
+void check_log_path(const std::string& log_path) {
+  if (log_path.front() == '/' || has_dotdot(log_path)) {
+    throw Error(Errc::invalid_argument, "CreateContainer: log_path \"" + log_path +
+                                            "\" must be relative to the pod's log_directory, without \"..\"");
+  }
+}
+
+}  // namespace
 
 grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* req,
                                              v1::CreateContainerResponse* resp) {
@@ -64,6 +84,11 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
       if (pod.config.log_directory().empty()) {
         throw Error(Errc::invalid_argument, "CreateContainer: log_path is set but the pod has no log_directory");
       }
+      if (pod.config.log_directory().front() != '/') {
+        throw Error(Errc::invalid_argument, "CreateContainer: the pod's log_directory \"" + pod.config.log_directory() +
+                                                "\" is not an absolute path");
+      }
+      check_log_path(config.log_path());
       r.log_path = pod.config.log_directory() + "/" + config.log_path();
     }
     if (config.linux().has_resources()) r.resources = config.linux().resources();
@@ -90,7 +115,9 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     }
     auto spec = container_init_spec(pod, paths, config, *image, rootfs_path, target_pid_ns);
     r.init_spec = runtime::container::init_spec_to_json(spec);
-    if (!r.log_path.empty()) fs::mkdir_p(r.log_path.substr(0, r.log_path.find_last_of('/')), 0755);
+    // kubelet's directory, trusted as given; what is below it the monitor creates without
+    // following symlinks (runtime/monitor/log_file.h).
+    if (!r.log_path.empty()) fs::mkdir_p(pod.config.log_directory(), 0755);
     store.save(r);
     rootfs.release();
     state_.store().containers.insert(std::make_shared<Container>(r));

@@ -237,6 +237,9 @@ void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
 
 void recover(RuntimeState& state) {
   Store& store = state.store();
+  if (size_t removed = store.remove_stale_temp_files()) {
+    log::info("removed temp files of interrupted writes", {{"count", std::to_string(removed)}});
+  }
   for (SandboxRecord& r : store.load_sandboxes()) {
     auto pod = std::make_shared<Sandbox>(r);
     store.sandboxes.insert(pod);

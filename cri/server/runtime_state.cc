@@ -15,6 +15,8 @@ runtime::image::ManagerConfig image_manager_config(const Config& config) {
   auto slash = config.images.platform.find('/');
   out.platform_os = config.images.platform.substr(0, slash);
   out.platform_arch = config.images.platform.substr(slash + 1);
+  out.max_layer_bytes = static_cast<uint64_t>(config.images.max_layer_gib) << 30;
+  out.max_image_bytes = static_cast<uint64_t>(config.images.max_image_gib) << 30;
   for (const auto& [host, h] : config.registries) {
     auto& host_config = out.registry.hosts[host];
     host_config.mirrors = h.mirrors;
@@ -120,6 +122,14 @@ RuntimeState::RuntimeState(Config config)
                                                     "runtime/monitor/vpcri-monitor");
   config_.runtime.init_path =
       installed_or_built(config_.runtime.init_path, RuntimeConfig{}.init_path, "runtime/container/vpcri-init");
+  // Once, before any container runs (CVE-2019-5736: vpcri-init never runs through a writable mount). A
+  // failure is kept for Status and for every start, not fatal: vpcrid still answers.
+  try {
+    init_ = runtime::container::ReadOnlyBinary::open(config_.runtime.init_path);
+  } catch (const Error& e) {
+    init_problem_ = std::string("vpcri-init cannot be prepared: ") + e.what();
+    log::error("cannot prepare vpcri-init", {{"path", config_.runtime.init_path}, {"error", e.what()}});
+  }
   config_.images.sandbox_image_archive = installed_or_built(
       config_.images.sandbox_image_archive, ImagesConfig{}.sandbox_image_archive, "pause/pause-image.tar");
   const std::string path = pod_cidr_path();
@@ -140,6 +150,11 @@ RuntimeState::RuntimeState(Config config)
 }
 
 RuntimeState::~RuntimeState() = default;
+
+runtime::container::Binaries RuntimeState::binaries() const {
+  if (!init_) throw Error(Errc::failed_precondition, init_problem_);
+  return {config_.runtime.monitor_path, config_.runtime.init_path, init_->fd()};
+}
 
 std::shared_ptr<net::PodNetworkService> RuntimeState::network() const {
   std::lock_guard lock(mu_);

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "runtime/cgroup/root.h"
 #include "runtime/cgroup_mode.h"
 #include "runtime/container/launch.h"
+#include "runtime/container/readonly_binary.h"
 #include "runtime/image/image_manager.h"
 
 namespace vpcri::cri {
@@ -41,9 +43,11 @@ class RuntimeState {
   const Config& config() const { return config_; }
   runtime::CgroupMode cgroup_mode() const { return cgroup_mode_; }
   const runtime::cgroup::CgroupRoot& cgroup_root() const { return cgroup_root_; }
-  runtime::container::Binaries binaries() const {
-    return {config_.runtime.monitor_path, config_.runtime.init_path};
-  }
+  // The helpers containers start with; vpcri-init as opened at start through a private
+  // read-only mount. Throws failed_precondition (with init_problem()) if that failed.
+  runtime::container::Binaries binaries() const;
+  // Empty when vpcri-init is ready to run read-only; else why containers cannot start.
+  const std::string& init_problem() const { return init_problem_; }
 
   // Pods and containers, and the thread that records their exits.
   Store& store() { return store_; }
@@ -73,6 +77,8 @@ class RuntimeState {
   std::string pod_cidr_path() const;
 
   Config config_;
+  std::optional<runtime::container::ReadOnlyBinary> init_;
+  std::string init_problem_;
   runtime::CgroupMode cgroup_mode_;
   runtime::cgroup::CgroupRoot cgroup_root_;
   std::unique_ptr<runtime::image::ImageManager> images_;

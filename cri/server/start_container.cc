@@ -47,7 +47,8 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       const std::string monitor_dir = container_monitor_dir(state_.store(), r.id);
       fs::mkdir_p(monitor_dir, 0700);
       auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
-          state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory")));
+          state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory"),
+          pod.config.log_directory()));
       r = container->update([&](ContainerRecord& rec) {
         rec.state = v1::CONTAINER_RUNNING;
         rec.started_at = monitor->started_at_ns();

@@ -200,6 +200,22 @@ Store::Store(std::string root, std::string state) : root_(std::move(root)), stat
   fs::mkdir_p(state_ + "/containers", 0700);
 }
 
+size_t Store::remove_stale_temp_files() const {
+  std::vector<std::string> dirs = {root_, root_ + "/network", root_ + "/pods", root_ + "/containers", state_ + "/pods",
+                                   state_ + "/containers"};
+  for (const char* kind : {"/pods", "/containers"}) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(root_ + kind, ec)) dirs.push_back(e.path().string());
+    for (const auto& e : std::filesystem::directory_iterator(state_ + kind, ec)) {
+      dirs.push_back(e.path().string());
+      dirs.push_back(e.path().string() + (kind == std::string("/pods") ? "/pause" : "/monitor"));
+    }
+  }
+  size_t removed = 0;
+  for (const auto& dir : dirs) removed += fs::remove_stale_temp_files(dir);
+  return removed;
+}
+
 void Store::save(const SandboxRecord& r) const {
   json j{{"id", r.id},
          {"config", proto_to_json(r.config)},

@@ -152,6 +152,12 @@ class Store {
   void erase_files(const SandboxRecord& record) const;
   void erase_files(const ContainerRecord& record) const;
 
+  // Removes the temp files of atomic writes a crash interrupted (fs::remove_stale_temp_files) in
+  // every directory vpcrid writes files to: <root>, <root>/network, the records' directories, the
+  // pods' files and the monitors' init.json. Never below a rootfs or an upper dir (the
+  // containers' own files). Call at start, before anything writes. Returns how many.
+  size_t remove_stale_temp_files() const;
+
   // Every record on disk; damaged ones are logged and skipped.
   std::vector<SandboxRecord> load_sandboxes() const;
   std::vector<ContainerRecord> load_containers() const;

@@ -6,6 +6,15 @@
 // Its start-error channel is fd 3 (vpcri-monitor --init-pipe, or exec_sync's pipe): a failed step
 // writes a 4-byte errno and a message naming the step, e.g. `mount /proc: Permission denied`,
 // then vpcri-init exits; fd 3 is close-on-exec for the final execve, so EOF means "started".
+//
+// /proc/self/exe (CVE-2019-5736): vpcri-init runs in the container's PID namespace and enters its
+// mount namespace, so the container's processes may see it, and a `#!/proc/self/exe` command
+// makes the kernel run it again as the script's interpreter. It therefore always runs through a
+// private read-only mount of its directory (readonly_binary.h): an exe a container reaches in the
+// instant before the prctl below cannot be opened for writing at all (EROFS), so it can neither
+// be overwritten nor held open by a writer that would make every later exec fail with ETXTBSY.
+// It makes itself non-dumpable first thing, so its /proc/<pid>/exe, fd/ and mem need
+// CAP_SYS_PTRACE; the final execve makes the user's command dumpable again.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -221,6 +230,10 @@ void fork_into_pidns() {
 
 int main(int argc, char** argv) {
   using namespace vpcri::runtime::container;
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    report(errno, std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
+    return 1;
+  }
   if (argc != 3 || std::strcmp(argv[1], "--spec") != 0) {
     report(EINVAL, "vpcri-init: usage: vpcri-init --spec <init.json>");
     return 2;

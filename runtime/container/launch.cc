@@ -24,8 +24,9 @@ using std::chrono::milliseconds;
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
 constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
-constexpr int kNsPidfdFd = 5;  // and the container process's pidfd here (InitSpec::ns_pidfd)
-constexpr int kChildFds = 6;
+constexpr int kNsPidfdFd = 5;  // and the container process's pidfd here (InitSpec::ns_pidfd), if any
+constexpr int kInitFd = 6;     // exec_sync's child executes the read-only vpcri-init from here
+constexpr int kChildFds = 7;
 // After the exec's process ended, how long its output may still arrive from processes it left
 // behind holding the pipes.
 constexpr milliseconds kOutputGrace{1000};
@@ -39,7 +40,11 @@ std::string pidns_option(const NamespaceSpec& pid) {
   return "";
 }
 
-// Above the fds the child sets up (0..kNsPidfdFd), so dup2 onto them cannot clobber it.
+void require_init_fd(const Binaries& bin) {
+  if (bin.init_fd < 0) throw Error(Errc::invalid_argument, "no read-only vpcri-init (" + bin.init + ") to run");
+}
+
+// Above the fds the child sets up (0..kInitFd), so dup2 onto them cannot clobber it.
 UniqueFd high(UniqueFd fd) {
   UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
   if (!moved) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
@@ -58,21 +63,25 @@ Pipe make_pipe(const char* what) {
 
 // In the forked child of a possibly multi-threaded daemon: async-signal-safe calls only. Its own
 // process group, so a timeout kills everything the exec started.
-[[noreturn]] void exec_child(const char* path, char* const argv[], char* const envp[], const int fds[kChildFds]) {
+[[noreturn]] void exec_child(char* const argv[], char* const envp[], const int fds[kChildFds]) {
   ::setpgid(0, 0);
-  int last = -1;
-  for (int i = 0; i < kChildFds && fds[i] >= 0; i++) {
-    if (::dup2(fds[i], i) < 0) ::_exit(127);
-    last = i;
+  for (int i = 0; i < kChildFds; i++) {
+    if (fds[i] < 0) {
+      ::close(i);  // an optional fd not given: nothing of the daemon's may stand in for it
+    } else if (::dup2(fds[i], i) < 0) {
+      ::_exit(127);
+    }
   }
-  ::syscall(SYS_close_range, last + 1, ~0U, 0);
+  // Only for the execveat below: vpcri-init itself must not inherit it.
+  if (::fcntl(kInitFd, F_SETFD, FD_CLOEXEC) < 0) ::_exit(127);
+  ::syscall(SYS_close_range, kChildFds, ~0U, 0);
   struct sigaction dfl{};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(path, argv, envp);
+  ::execveat(kInitFd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   if (::write(kErrorFd, &err, sizeof err) < 0) ::_exit(127);
   ::_exit(127);
@@ -94,14 +103,17 @@ bool drain(int fd, std::string& out, size_t cap, bool& dropped) {
 }  // namespace
 
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
-                     const InitSpec& spec, const std::string& oom_cgroup_dir) {
+                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir) {
+  require_init_fd(bin);
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
   m.monitor_path = bin.monitor;
   m.state_dir = state_dir;
   m.log_path = log_path;
+  m.log_dir = log_dir;
   m.argv = {bin.init, "--spec", spec_path};
+  m.exec_fd = bin.init_fd;
   m.env = {kDefaultPath};
   m.cgroup_dir = oom_cgroup_dir;
   m.pidns = pidns_option(spec.pid);
@@ -117,6 +129,7 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
 }
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecOptions& options) {
+  require_init_fd(bin);
   InitSpec spec = exec_spec;
   spec.ns_pidfd = options.ns_pidfd >= 0 ? kNsPidfdFd : -1;
   std::string json = init_spec_to_json(spec);
@@ -129,6 +142,8 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecO
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) throw_errno("open /dev/null");
   devnull = high(std::move(devnull));
+  UniqueFd init(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 10));  // above what the child's dup2 overwrites
+  if (!init) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the read-only vpcri-init");
   Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
 
   std::vector<std::string> args = {bin.init, "--spec", "/proc/self/fd/" + std::to_string(kSpecFd)};
@@ -143,11 +158,11 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecO
     if (!ns_pidfd) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the container's pidfd");
   }
   const int fds[kChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get(),
-                              ns_pidfd ? ns_pidfd.get() : -1};
+                              ns_pidfd ? ns_pidfd.get() : -1, init.get()};
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork for exec");
-  if (child == 0) exec_child(argv[0], argv.data(), envp, fds);
+  if (child == 0) exec_child(argv.data(), envp, fds);
   ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)
   out.write.reset();
   err.write.reset();

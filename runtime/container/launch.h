@@ -14,7 +14,12 @@ namespace vpcri::runtime::container {
 
 struct Binaries {
   std::string monitor;  // vpcri-monitor
-  std::string init;     // vpcri-init
+  std::string init;     // vpcri-init's path: argv[0] and error messages only
+  // What runs as vpcri-init: the file opened through a private read-only mount
+  // (ReadOnlyBinary), never through a writable one, where a container could reach it through
+  // /proc/<pid>/exe and overwrite it (CVE-2019-5736) or hold it open for writing (every exec then
+  // fails with ETXTBSY). Required.
+  int init_fd = -1;
 };
 
 // Writes `spec` to <state_dir>/init.json and starts vpcri-monitor detached, which enters the PID
@@ -24,8 +29,10 @@ struct Binaries {
 // the kernel's reason (e.g. `exec "foo": executable file not found in $PATH`), and
 // <state_dir>/exit then records StartError with the same message.
 // `oom_cgroup_dir`: the memory cgroup directory the monitor checks for OOM kills ("" = none).
+// `log_dir`: the trusted directory `log_path` lies beneath ("" = the one it is in); below it the
+// monitor follows no symlink (MonitorSpec::log_dir).
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
-                     const InitSpec& spec, const std::string& oom_cgroup_dir);
+                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir = "");
 
 struct ExecResult {
   int exit_code = 0;       // 128 + signal when killed

@@ -19,6 +19,7 @@
 #include "init_test_path.h"
 #include "monitor_test_path.h"
 #include "runtime/container/launch.h"
+#include "runtime/container/readonly_binary.h"
 #include "runtime/snapshot/overlay.h"
 
 namespace vpcri::runtime::container::test {
@@ -46,7 +47,11 @@ inline const bool kUnderReaper = [] {
   ::_exit(result);
 }();
 
-inline Binaries binaries() { return {VPCRI_MONITOR_PATH, VPCRI_INIT_PATH}; }
+// vpcri-init as vpcrid runs it: through a private read-only mount.
+inline Binaries binaries() {
+  static const ReadOnlyBinary init = ReadOnlyBinary::open(VPCRI_INIT_PATH);
+  return {VPCRI_MONITOR_PATH, VPCRI_INIT_PATH, init.fd()};
+}
 
 struct TempDir {
   std::string path;

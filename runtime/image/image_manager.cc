@@ -9,6 +9,7 @@
 #include "runtime/image/image_manager.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -226,11 +227,13 @@ struct ImageManager::Impl {
       lease.blob(m.layers[i].digest);
       lease.snapshot(chains[i]);
     }
+    std::atomic<uint64_t> unpacked_bytes{0};
+    snapshot::UnpackLimits limits{config.max_layer_bytes, &unpacked_bytes, config.max_image_bytes};
     for_each_parallel(m.layers.size(), kParallelLayers, [&](size_t i) {
       const Descriptor& layer = m.layers[i];
       ensure_blob(layer, "layer");
       try {
-        snapshots.ensure(chains[i], content.path(layer.digest), layer.digest, parsed.diff_ids[i]);
+        snapshots.ensure(chains[i], content.path(layer.digest), layer.digest, parsed.diff_ids[i], limits);
       } catch (const Error& e) {
         throw Error(e.code(), what + ": " + e.what());
       }

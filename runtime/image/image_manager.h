@@ -48,6 +48,11 @@ struct ManagerConfig {
   registry::ClientConfig registry;
   std::string platform_os = "linux";   // picked from an index
   std::string platform_arch = "amd64";
+  // Caps on decompressed layers (compression bombs); 0: none. The pull fails with
+  // resource_exhausted and keeps nothing of the layer. The image cap counts the layers one pull
+  // or import unpacks (layers already present were checked when they were unpacked).
+  uint64_t max_layer_bytes = 0;
+  uint64_t max_image_bytes = 0;
 };
 
 using PullProgress = std::function<void(const std::string& what, int64_t done, int64_t total)>;

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "runtime/image/digest.h"
+#include "runtime/snapshot/unpack.h"
 
 namespace vpcri::runtime::image {
 namespace {
@@ -18,7 +19,7 @@ struct ArchiveFree {
 
 }  // namespace
 
-std::string uncompressed_digest(const std::string& blob_path) {
+std::string uncompressed_digest(const std::string& blob_path, uint64_t max_bytes) {
   struct stat st {};
   if (::stat(blob_path.c_str(), &st) != 0) throw_errno("stat " + blob_path);
   Sha256 hash;
@@ -45,6 +46,9 @@ std::string uncompressed_digest(const std::string& blob_path) {
     if (n < 0) throw fail("cannot decompress");
     if (n == 0) break;
     hash.update(buf, static_cast<size_t>(n));
+    snapshot::UnpackLimits layer_only;
+    layer_only.max_layer_bytes = max_bytes;
+    snapshot::check_unpack_limits(layer_only, blob_path, static_cast<uint64_t>(archive_filter_bytes(a.get(), 0)), 0);
   }
   return hash.finish();
 }

@@ -63,14 +63,14 @@ std::string SnapshotStore::path(const std::string& chain_id) const {
 bool SnapshotStore::contains(const std::string& chain_id) const { return is_dir(path(chain_id)); }
 
 bool SnapshotStore::ensure(const std::string& chain_id, const std::string& blob_path, const std::string& blob_digest,
-                           const std::string& diff_id) {
+                           const std::string& diff_id, const snapshot::UnpackLimits& limits) {
   check_digest(chain_id, "snapshot chain id");
   check_digest(diff_id, "layer diff id");
   return unpacks_.run(
       chain_id, [&] { return contains(chain_id); },
       [&] {
         if (blob_digest != diff_id) {
-          std::string actual = uncompressed_digest(blob_path);
+          std::string actual = uncompressed_digest(blob_path, limits.max_layer_bytes);
           if (actual != diff_id)
             throw Error(Errc::invalid_argument, "layer " + blob_digest + ": its uncompressed content hashes to " +
                                                     actual + ", but the image config lists diff id " + diff_id);
@@ -80,7 +80,7 @@ bool SnapshotStore::ensure(const std::string& chain_id, const std::string& blob_
         try {
           std::string fs_dir = temp + "/fs";
           if (::mkdir(fs_dir.c_str(), 0755) != 0) throw_errno("mkdir " + fs_dir);
-          snapshot::unpack_layer(blob_path, fs_dir);
+          snapshot::unpack_layer(blob_path, fs_dir, limits);
           // The rename is what makes the snapshot trusted: the files must be on disk before it.
           UniqueFd fd(::open(fs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
           if (!fd || ::syncfs(fd.get()) != 0) throw_errno("syncfs " + fs_dir);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/image/single_flight.h"
+#include "runtime/snapshot/unpack.h"
 
 namespace vpcri::runtime::image {
 
@@ -24,10 +25,11 @@ class SnapshotStore {
   // Unpacks the layer blob at `blob_path` as snapshot `chain_id` unless it exists; waits for a
   // concurrent unpack of the same snapshot instead of repeating it. First checks that the
   // decompressed blob hashes to `diff_id` (skipped when blob_digest == diff_id: an uncompressed
-  // blob was verified when stored). Throws Error(invalid_argument) on a mismatch, leaving nothing.
+  // blob was verified when stored). Throws Error(invalid_argument) on a mismatch, leaving nothing;
+  // likewise resource_exhausted when the layer passes a cap of `limits`.
   // Returns true if this call unpacked.
   bool ensure(const std::string& chain_id, const std::string& blob_path, const std::string& blob_digest,
-              const std::string& diff_id);
+              const std::string& diff_id, const snapshot::UnpackLimits& limits = {});
 
   std::vector<std::string> list() const;  // chain ids
   void remove(const std::string& chain_id);  // absent snapshots are ignored

@@ -99,6 +99,48 @@ TEST_CASE("runtime-image: layers are unpacked once, verified, and never half-pre
   }
 }
 
+TEST_CASE("runtime-image: a compression bomb stops at the layer and image caps and leaves nothing") {
+  TempDir dir;
+  ContentStore content(dir.path);
+  SnapshotStore snapshots(dir.path);
+  // 8 MiB of zeros: a gzip blob of a few KiB.
+  std::string tar = make_tar({{"bomb", std::string(8 << 20, '\0')}});
+  std::string blob = make_tar({{"bomb", std::string(8 << 20, '\0')}}, Compression::gzip);
+  REQUIRE(blob.size() < 64 * 1024);
+  std::string blob_digest = content.put(blob);
+  std::string diff_id = sha256_digest(tar);
+  std::string chain = chain_ids({diff_id})[0];
+
+  std::atomic<uint64_t> image_bytes{0};
+  vpcri::runtime::snapshot::UnpackLimits limits;
+  std::string limit_name;
+  SUBCASE("per layer") {
+    limits.max_layer_bytes = 1 << 20;
+    limit_name = "per-layer limit of 1048576 bytes";
+  }
+  SUBCASE("per image, with the bytes other layers of the pull unpacked") {
+    image_bytes = 3 << 20;
+    limits.image_bytes = &image_bytes;
+    limits.max_image_bytes = 10 << 20;
+    limit_name = "per-image limit of 10485760 bytes";
+  }
+  try {
+    snapshots.ensure(chain, content.path(blob_digest), blob_digest, diff_id, limits);
+    FAIL("a layer beyond the cap was unpacked");
+  } catch (const vpcri::Error& e) {
+    CHECK(e.code() == vpcri::Errc::resource_exhausted);
+    CHECK_MESSAGE(std::string(e.what()).find(limit_name) != std::string::npos, e.what());
+  }
+  CHECK_FALSE(snapshots.contains(chain));
+  CHECK(names_in(dir.path + "/snapshots").empty());  // no partial snapshot, no temp dir
+  // Under the caps the same layer unpacks.
+  limits.max_layer_bytes = 9 << 20;
+  limits.image_bytes = &image_bytes;
+  image_bytes = 0;
+  CHECK(snapshots.ensure(chain, content.path(blob_digest), blob_digest, diff_id, limits));
+  CHECK(image_bytes >= (8u << 20));
+}
+
 TEST_CASE("runtime-image: unfinished unpacks and removals are cleaned at start") {
   TempDir dir;
   std::string tar = make_tar({{"file", "x"}});

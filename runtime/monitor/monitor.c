@@ -2,8 +2,8 @@
  * model"). It starts the container's first process, writes its stdout/stderr to the CRI log file,
  * reopens that file on SIGUSR1, and records how the process ended in <state>/exit.
  *
- *   vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]
- *                 [--pidns new|PATH] [--init-pipe] -- ARGV...
+ *   vpcri-monitor --state DIR [--log PATH [--log-dir DIR]] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]
+ *                 [--pidns new|PATH] [--init-pipe] [--exec-fd N] -- ARGV...
  *
  * State files (key=value lines, each replaced atomically):
  *   <state>/monitor     pid, start_time of this monitor          (written first)
@@ -14,6 +14,9 @@
  * "error <errno> <message>" (the message complete, reason included), and the monitor does not
  * exit before the spawner closes its end, so the spawner can always open a pidfd for it.
  *
+ * --log: the CRI log file, opened (and created, with missing directories) beneath --log-dir
+ * (default: the directory it is in) without following any symlink there (log_file.h).
+ *
  * --pidns: the container process is forked into a new PID namespace ("new": it is that
  * namespace's pid 1) or into the one at PATH (a pinned pod namespace, or /proc/<pid>/ns/pid).
  *
@@ -22,6 +25,20 @@
  * (up to INIT_MESSAGE_MAX bytes) when a setup step fails, then exits; a successful execve of
  * the user's command closes it (vpcri-init sets it close-on-exec last) and EOF says "started".
  * Without --init-pipe only the monitor's own execve of ARGV reports through it.
+ *
+ * --exec-fd: the command is the program open at fd N (vpcri-init opened through a private
+ * read-only mount: runtime/container/readonly_binary.h, so whoever reaches it through
+ * /proc/<pid>/exe cannot open it for writing), executed with execveat(AT_EMPTY_PATH); ARGV[0]
+ * only names it.
+ *
+ * /proc/self/exe (CVE-2019-5736): the monitor runs from its host file and is never in a
+ * container's PID namespace itself (setns/unshare of a PID namespace applies to children only),
+ * so no container lists it in its /proc. But its child is in the container's namespace between
+ * fork and execve, with the monitor's file as /proc/<pid>/exe: a process of another container of
+ * a pod sharing its PID namespace could open it then, and overwrite the host's vpcri-monitor once
+ * no monitor runs any more. So the monitor makes itself non-dumpable first thing (the child
+ * inherits that until its execve): /proc/<pid>/exe, fd/, mem... of both then need
+ * CAP_SYS_PTRACE, which containers do not get.
  *
  * Static C without allocation: < 1 MiB RSS. */
 #define _GNU_SOURCE
@@ -43,6 +60,7 @@
 #include <unistd.h>
 
 #include "cri_log.h"
+#include "log_file.h"
 #include "state_file.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -66,9 +84,11 @@ enum { INIT_PIPE_FD = 3, INIT_MESSAGE_MAX = 1024 };
 struct options {
   const char *state;
   const char *log;
+  const char *log_dir;
   const char *cgroup;
   const char *pidns; /* NULL: the monitor's own; "new"; or a namespace file */
   int init_pipe;
+  int exec_fd;
   int sync_fd;
   size_t max_line;
   char **argv;
@@ -103,7 +123,7 @@ static void usage_error(const char *what) {
   report_error(0, what);
   fprintf(stderr,
           "usage: vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]"
-          " [--pidns new|PATH] [--init-pipe] -- ARGV...\n");
+          " [--pidns new|PATH] [--init-pipe] [--exec-fd N] -- ARGV...\n");
   exit(2);
 }
 
@@ -121,6 +141,7 @@ static unsigned long parse_number(const char *s, const char *flag) {
 
 static void parse_options(int argc, char **argv, struct options *o) {
   o->sync_fd = -1;
+  o->exec_fd = -1;
   o->max_line = DEFAULT_MAX_LINE;
   int i = 1;
   for (; i < argc; i++) {
@@ -143,6 +164,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
       o->state = v;
     } else if (strcmp(a, "--log") == 0) {
       o->log = v;
+    } else if (strcmp(a, "--log-dir") == 0) {
+      o->log_dir = v;
     } else if (strcmp(a, "--cgroup") == 0) {
       o->cgroup = v;
     } else if (strcmp(a, "--pidns") == 0) {
@@ -150,6 +173,9 @@ static void parse_options(int argc, char **argv, struct options *o) {
     } else if (strcmp(a, "--sync-fd") == 0) {
       o->sync_fd = (int)parse_number(v, a);
       sync_fd = o->sync_fd;
+    } else if (strcmp(a, "--exec-fd") == 0) {
+      o->exec_fd = (int)parse_number(v, a);
+      if (o->exec_fd <= INIT_PIPE_FD) usage_error("--exec-fd must be above 3 (stdio and the init pipe)");
     } else if (strcmp(a, "--max-line") == 0) {
       o->max_line = parse_number(v, a);
       if (o->max_line == 0 || o->max_line > 1024 * 1024) usage_error("--max-line must be 1..1048576");
@@ -161,6 +187,9 @@ static void parse_options(int argc, char **argv, struct options *o) {
   }
   if (o->state == NULL || o->state[0] != '/') usage_error("--state must be an absolute path");
   if (o->log != NULL && o->log[0] != '/') usage_error("--log must be an absolute path");
+  if (o->log_dir != NULL && (o->log == NULL || o->log_dir[0] != '/')) {
+    usage_error("--log-dir must be an absolute path, and needs --log");
+  }
   if (o->pidns != NULL && strcmp(o->pidns, "new") != 0 && o->pidns[0] != '/') {
     usage_error("--pidns must be \"new\" or an absolute path");
   }
@@ -168,16 +197,21 @@ static void parse_options(int argc, char **argv, struct options *o) {
   o->argv = argv + i;
 }
 
-static int open_log(const char *path) {
-  if (path == NULL) return -1;
-  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+/* -1 with errno and `*why` set on failure (and when there is no log: errno 0). */
+static int open_log(const struct options *o, const char **why) {
+  *why = "";
+  if (o->log == NULL) {
+    errno = 0;
+    return -1;
+  }
+  return log_file_open(o->log_dir, o->log, why);
 }
 
 /* Runs in the forked child: becomes the container's first process with nothing of the monitor
  * left but stdio (and, with init_pipe, the start-error pipe at INIT_PIPE_FD). Every other fd
  * above 2 is closed on exec (the CVE-2024-21626 class: a leaked fd is a way out of the
  * container), signals are back to their defaults. */
-static void exec_child(char **argv, int devnull, int out, int err, int exec_err, int init_pipe) {
+static void exec_child(char **argv, int exec_fd, int devnull, int out, int err, int exec_err, int init_pipe) {
   setsid();
   if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
   if (init_pipe) { /* after stdio: fd 3 may have held one of them */
@@ -197,7 +231,12 @@ static void exec_child(char **argv, int devnull, int out, int err, int exec_err,
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  execv(argv[0], argv);
+  if (exec_fd >= 0) {
+    /* close-on-exec by now, which execveat allows for a binary (not for a script) */
+    syscall(SYS_execveat, exec_fd, "", argv, environ, AT_EMPTY_PATH);
+  } else {
+    execv(argv[0], argv);
+  }
 fail:;
   int e = errno;
   if (write(exec_err, &e, sizeof e) < 0) {
@@ -303,11 +342,12 @@ static void write_exit(const char *state, int exit_code, int sig, int oom, const
   if (err) fprintf(stderr, "vpcri-monitor: writing %s/exit: %s\n", state, strerror(-err));
 }
 
-static void write_reopen_result(const char *state, unsigned long count, const char *path, int err) {
+static void write_reopen_result(const char *state, unsigned long count, const char *path, int err,
+                                const char *why) {
   char content[PATH_MAX + 512];
   const char *error = err == 0 ? "" : path == NULL ? "the container has no log file" : strerror(err);
-  snprintf(content, sizeof content, "count=%lu\npath=%s\nerrno=%d\nerror=%s\n", count, path ? path : "", err,
-           error);
+  snprintf(content, sizeof content, "count=%lu\npath=%s\nerrno=%d\nerror=%s%s%s\n", count, path ? path : "", err,
+           why[0] ? why : "", why[0] && error[0] ? ": " : "", error);
   state_write(state, "log-reopen", content);
 }
 
@@ -337,6 +377,11 @@ static void pump(const struct cri_log *log, struct stream *s, int drain) {
 }
 
 int main(int argc, char **argv) {
+  /* Before anything else (see the top of this file). */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    perror("vpcri-monitor: prctl(PR_SET_DUMPABLE)");
+    return 1;
+  }
   struct options opt;
   memset(&opt, 0, sizeof opt);
   /* Make sure fds 0-2 exist, so no pipe below lands on them and gets clobbered by dup2. */
@@ -388,10 +433,12 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  struct cri_log log = {open_log(opt.log), opt.max_line};
+  const char *why;
+  struct cri_log log = {open_log(&opt, &why), opt.max_line};
   if (opt.log != NULL && log.fd < 0) {
-    snprintf(what, sizeof what, "open log file %s", opt.log);
-    report_error(errno, what);
+    int e = errno;
+    snprintf(what, sizeof what, "open log file %s%s%s", opt.log, why[0] ? ": " : "", why);
+    report_error(e, what);
     return 1;
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -411,7 +458,8 @@ int main(int argc, char **argv) {
     report_error(errno, "fork the container process");
     return 1;
   }
-  if (child == 0) exec_child(opt.argv, devnull, out[1], errp[1], exec_err[1], opt.init_pipe);
+  if (child == 0) exec_child(opt.argv, opt.exec_fd, devnull, out[1], errp[1], exec_err[1], opt.init_pipe);
+  if (opt.exec_fd >= 0) close(opt.exec_fd);
   close(devnull);
   close(out[1]);
   close(errp[1]);
@@ -488,13 +536,13 @@ int main(int argc, char **argv) {
         if (si.ssi_signo == SIGUSR1) reopen = 1;
       }
       if (reopen) {
-        int fd = open_log(opt.log);
+        int fd = open_log(&opt, &why);
         int reopen_err = fd >= 0 ? 0 : opt.log == NULL ? EINVAL : errno;
         if (fd >= 0) { /* on failure keep writing to the old file: nothing is lost */
           if (log.fd >= 0) close(log.fd);
           log.fd = fd;
         }
-        write_reopen_result(opt.state, ++reopens, opt.log, reopen_err);
+        write_reopen_result(opt.state, ++reopens, opt.log, reopen_err, fd >= 0 ? "" : why);
       }
       /* Reap everything: the container and any orphan reparented to us. */
       for (;;) {

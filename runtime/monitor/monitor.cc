@@ -22,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr int kSyncFd = 3;  // where the monitor finds its end of the sync socket
+constexpr int kExecFd = 4;  // where it finds what to execute (MonitorSpec::exec_fd)
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // NULL-terminated pointers into `strings`, prepared before fork (the child must not allocate).
@@ -54,15 +55,21 @@ void write_number(int fd, int value) {
 // Runs in the forked child of a possibly multi-threaded daemon: async-signal-safe calls only.
 // A new session, then a second fork so the monitor is nobody's session leader and is reparented
 // away from us (to init or the nearest subreaper) as soon as the intermediate child exits.
-[[noreturn]] void start_detached(const char* path, char* const argv[], char* const envp[], int devnull, int sync) {
+[[noreturn]] void start_detached(const char* path, char* const argv[], char* const envp[], int devnull, int sync,
+                                 int exec_fd) {
   if (::setsid() < 0) ::_exit(1);
   pid_t pid = ::fork();
   if (pid != 0) ::_exit(pid < 0 ? 1 : 0);
   if (::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0 || ::dup2(devnull, 2) < 0 || ::dup2(sync, kSyncFd) < 0) {
     ::_exit(1);
   }
-  if (::syscall(SYS_close_range, kSyncFd + 1, ~0U, 0) != 0) {
-    for (int fd = kSyncFd + 1; fd < 65536; fd++) ::close(fd);
+  int keep = kSyncFd;
+  if (exec_fd >= 0) {
+    if (::dup2(exec_fd, kExecFd) < 0) ::_exit(1);
+    keep = kExecFd;
+  }
+  if (::syscall(SYS_close_range, keep + 1, ~0U, 0) != 0) {
+    for (int fd = keep + 1; fd < 65536; fd++) ::close(fd);
   }
   // Nothing of the daemon's signal setup may leak into the monitor (and through it the container).
   struct sigaction dfl {};
@@ -163,6 +170,9 @@ void validate(const MonitorSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) bad("no command for the container process");
   if (spec.state_dir.empty() || spec.state_dir[0] != '/') bad("state directory \"" + spec.state_dir + "\" is not absolute");
   if (!spec.log_path.empty() && spec.log_path[0] != '/') bad("log path \"" + spec.log_path + "\" is not absolute");
+  if (!spec.log_dir.empty() && spec.log_path.rfind(spec.log_dir + "/", 0) != 0) {
+    bad("log path \"" + spec.log_path + "\" is not in the log directory " + spec.log_dir);
+  }
   if (spec.max_log_line == 0) bad("max_log_line is 0");
   if (!spec.pidns.empty() && spec.pidns != "new" && spec.pidns[0] != '/') {
     bad("PID namespace \"" + spec.pidns + "\" is neither \"new\" nor an absolute path");
@@ -201,9 +211,11 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   validate(spec);
   std::vector<std::string> args = {spec.monitor_path, "--state", spec.state_dir, "--sync-fd", std::to_string(kSyncFd)};
   if (!spec.log_path.empty()) args.insert(args.end(), {"--log", spec.log_path});
+  if (!spec.log_path.empty() && !spec.log_dir.empty()) args.insert(args.end(), {"--log-dir", spec.log_dir});
   if (!spec.cgroup_dir.empty()) args.insert(args.end(), {"--cgroup", spec.cgroup_dir});
   if (!spec.pidns.empty()) args.insert(args.end(), {"--pidns", spec.pidns});
   if (spec.init_pipe) args.emplace_back("--init-pipe");
+  if (spec.exec_fd >= 0) args.insert(args.end(), {"--exec-fd", std::to_string(kExecFd)});
   args.insert(args.end(), {"--max-line", std::to_string(spec.max_log_line), "--"});
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());
   std::vector<std::string> env = spec.env.empty() ? std::vector<std::string>{kDefaultPath} : spec.env;
@@ -215,10 +227,14 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) throw_errno("open /dev/null");
   devnull = above_stdio(std::move(devnull));
+  UniqueFd exec_fd;
+  if (spec.exec_fd >= 0 && !(exec_fd = UniqueFd(::fcntl(spec.exec_fd, F_DUPFD_CLOEXEC, 10)))) {
+    throw_errno("fcntl(F_DUPFD_CLOEXEC) of the program for vpcri-monitor");
+  }
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork for vpcri-monitor");
-  if (child == 0) start_detached(argv[0], argv.data(), envp.data(), devnull.get(), theirs.get());
+  if (child == 0) start_detached(argv[0], argv.data(), envp.data(), devnull.get(), theirs.get(), exec_fd.get());
   theirs.reset();
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -288,7 +304,9 @@ void reopen_log(const MonitorHandle& handle, milliseconds timeout) {
         throw Error(Errc::failed_precondition, "the container in " + dir + " has no log file to reopen");
       }
       std::string what = "vpcri-monitor of " + dir + " could not reopen the log file " + result.path;
-      if (result.error_errno != 0) throw_errno(what + " (it keeps writing to the old file)", result.error_errno);
+      if (result.error_errno != 0) {
+        throw Error(errc_from_errno(result.error_errno), what + ": " + result.error + " (it keeps writing to the old file)");
+      }
       throw Error(Errc::internal, what + ": " + result.error);
     }
     if (handle.exited()) throw gone();

@@ -19,7 +19,14 @@ struct MonitorSpec {
   std::string monitor_path;        // the vpcri-monitor binary (installed in libexecdir)
   std::string state_dir;           // absolute, existing, empty: the monitor's files go here
   std::string log_path;            // absolute CRI log file; empty discards the output
+  // The trusted directory log_path lies beneath (kubelet's pod log directory; default: the
+  // one it is in): below it the monitor creates and opens the file without following symlinks.
+  std::string log_dir;
   std::vector<std::string> argv;   // the container's first process; argv[0] is a path (no PATH lookup)
+  // >= 0: the monitor executes this fd (vpcri-init through a private read-only mount,
+  // runtime/container/readonly_binary.h) instead of the file at argv[0], which then only names
+  // the process.
+  int exec_fd = -1;
   std::vector<std::string> env;    // environment of the monitor and the process; empty: a default PATH
   std::string cgroup_dir;          // optional: whose memory.events / memory.oom_control tells an OOM kill
   // The PID namespace the process is forked into: "" the monitor's (the node's), "new" a fresh

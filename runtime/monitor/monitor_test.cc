@@ -501,6 +501,49 @@ TEST_CASE("runtime-monitor: a failed log reopen is reported and logging continue
   CHECK(text_of(records(moved + "/container.log", "stdout")) == "F:before\nF:after\n");
 }
 
+TEST_CASE("runtime-monitor: the log file is created beneath the log directory and never through a symlink") {
+  TempDir dir;
+  Reaper reaper;
+  const std::string logs = dir / "logs", host_file = dir / "host-file";
+  vpcri::fs::mkdir_p(logs);
+  vpcri::fs::write_file_atomic(host_file, "host data\n");
+
+  SUBCASE("missing directories below the log directory are created") {
+    auto spec = spec_in(dir, sh("echo fine"));
+    spec.log_dir = logs;
+    spec.log_path = logs + "/ctr/0.log";
+    MonitorHandle h = spawn_monitor(spec);
+    reaper.add(h);
+    CHECK(wait_exit(h).exit_code == 0);
+    CHECK(text_of(records(spec.log_path, "stdout")) == "F:fine\n");
+  }
+  SUBCASE("a symlink at the log's place, on its way, or a second hard link: the start fails, the host file stays") {
+    std::string log_path;
+    SUBCASE("the file") {
+      log_path = logs + "/0.log";
+      REQUIRE(::symlink(host_file.c_str(), log_path.c_str()) == 0);
+    }
+    SUBCASE("a dangling symlink") {
+      log_path = logs + "/0.log";
+      REQUIRE(::symlink((dir / "new-host-file").c_str(), log_path.c_str()) == 0);
+    }
+    SUBCASE("a directory") {
+      REQUIRE(::symlink(dir.path.c_str(), (logs + "/ctr").c_str()) == 0);
+      log_path = logs + "/ctr/host-file";
+    }
+    SUBCASE("a hard link") {
+      log_path = logs + "/0.log";
+      REQUIRE(::link(host_file.c_str(), log_path.c_str()) == 0);
+    }
+    auto spec = spec_in(dir, sh("echo leaked"));
+    spec.log_dir = logs;
+    spec.log_path = log_path;
+    CHECK_THROWS_WITH(spawn_monitor(spec), doctest::Contains(("open log file " + log_path).c_str()));
+    CHECK(vpcri::fs::read_file(host_file) == "host data\n");
+    CHECK(!vpcri::fs::exists(dir / "new-host-file"));
+  }
+}
+
 TEST_CASE("runtime-monitor: a command that cannot be executed fails the spawn with the exec error") {
   TempDir dir;
   auto spec = spec_in(dir, {"/nonexistent/command", "arg"});

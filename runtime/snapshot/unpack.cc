@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <map>
@@ -55,7 +56,14 @@ std::string join(const std::vector<std::string>& parts, size_t count) {
 
 class LayerUnpacker {
  public:
-  LayerUnpacker(std::string archive_path, int root_fd) : archive_path_(std::move(archive_path)), root_(root_fd) {}
+  LayerUnpacker(std::string archive_path, int root_fd, const UnpackLimits& limits)
+      : archive_path_(std::move(archive_path)), root_(root_fd), limits_(limits) {}
+  // After every header and data block: the decompressed stream must stay within the limits.
+  void check_limits(archive* a) {
+    const auto now = static_cast<uint64_t>(archive_filter_bytes(a, 0));
+    check_unpack_limits(limits_, archive_path_, now, now - std::min(now, counted_));
+    counted_ = std::max(now, counted_);
+  }
 
   void unpack(archive* a, archive_entry* entry);
   void finish();
@@ -87,6 +95,8 @@ class LayerUnpacker {
 
   std::string archive_path_;
   int root_;
+  const UnpackLimits& limits_;
+  uint64_t counted_ = 0;  // stream bytes already added to limits_.image_bytes
   UnpackStats stats_;
   std::string entry_name_;                 // the current entry, for messages
   std::set<std::string> whiteouts_;        // whiteouts this layer created, by relative path
@@ -303,6 +313,7 @@ void LayerUnpacker::make_file(archive* a, archive_entry* entry, int parent, cons
       size -= static_cast<size_t>(n);
       stats_.bytes += static_cast<uint64_t>(n);
     }
+    check_limits(a);
   }
   // A sparse file may end in a hole that no data block covers.
   if (archive_entry_size_is_set(entry) && ::ftruncate(fd.get(), archive_entry_size(entry)) != 0) fail("truncate");
@@ -455,13 +466,26 @@ void require_empty_dir(int fd, const std::string& target_dir) {
 
 }  // namespace
 
-UnpackStats unpack_layer(const std::string& archive_path, const std::string& target_dir) {
+void check_unpack_limits(const UnpackLimits& limits, const std::string& layer, uint64_t layer_bytes, uint64_t delta) {
+  auto too_big = [&](const char* what, uint64_t cap) {
+    return Error(Errc::resource_exhausted, "layer " + layer + ": decompresses to more than the " + what + " limit of " +
+                                               std::to_string(cap) + " bytes");
+  };
+  if (limits.max_layer_bytes != 0 && layer_bytes > limits.max_layer_bytes) {
+    throw too_big("per-layer", limits.max_layer_bytes);
+  }
+  if (limits.image_bytes == nullptr) return;
+  const uint64_t total = limits.image_bytes->fetch_add(delta) + delta;
+  if (limits.max_image_bytes != 0 && total > limits.max_image_bytes) throw too_big("per-image", limits.max_image_bytes);
+}
+
+UnpackStats unpack_layer(const std::string& archive_path, const std::string& target_dir, const UnpackLimits& limits) {
   UniqueFd root(::open(target_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) throw_errno("open unpack target " + target_dir);
   require_empty_dir(root.get(), target_dir);
   ArchivePtr a = open_layer(archive_path);
 
-  LayerUnpacker unpacker(archive_path, root.get());
+  LayerUnpacker unpacker(archive_path, root.get(), limits);
   for (;;) {
     archive_entry* entry = nullptr;
     int rc = archive_read_next_header(a.get(), &entry);
@@ -474,6 +498,7 @@ UnpackStats unpack_layer(const std::string& archive_path, const std::string& tar
     if (rc == ARCHIVE_WARN) {
       log::warn("layer archive warning", {{"layer", archive_path}, {"warning", archive_error_string(a.get())}});
     }
+    unpacker.check_limits(a.get());
     unpacker.unpack(a.get(), entry);
   }
   unpacker.finish();

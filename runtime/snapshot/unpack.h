@@ -2,6 +2,7 @@
 // directory, converting OCI whiteouts to overlayfs whiteouts. Owned by the snapshot component.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -10,6 +11,15 @@ namespace vpcri::runtime::snapshot {
 struct UnpackStats {
   uint64_t entries = 0;
   uint64_t bytes = 0;  // regular-file bytes written
+};
+
+// Caps on what layers decompress to, so a compression bomb cannot fill the node's disk. Counted
+// over the uncompressed tar stream (headers included: a flood of empty files counts too).
+struct UnpackLimits {
+  uint64_t max_layer_bytes = 0;  // this layer; 0: no cap
+  // Shared by the layers one pull unpacks (in parallel): their streams together.
+  std::atomic<uint64_t>* image_bytes = nullptr;
+  uint64_t max_image_bytes = 0;  // 0: no cap
 };
 
 // Unpacks the layer at `archive_path` into the existing, empty directory `target_dir`.
@@ -36,7 +46,13 @@ struct UnpackStats {
 // `target_dir` must exist and be empty (failed_precondition otherwise). Directory mtimes are set
 // after the whole layer; the filesystem is synced (syncfs) before returning. On an error the
 // target is left partly filled: the caller deletes it. Other errors: not_found for a missing
-// archive, invalid_argument for a corrupt one, the kernel's error for a failing filesystem.
-UnpackStats unpack_layer(const std::string& archive_path, const std::string& target_dir);
+// archive, invalid_argument for a corrupt one, the kernel's error for a failing filesystem,
+// resource_exhausted (naming the limit) as soon as a cap of `limits` is passed.
+UnpackStats unpack_layer(const std::string& archive_path, const std::string& target_dir,
+                         const UnpackLimits& limits = {});
+
+// Throws resource_exhausted when `layer_bytes` (this layer's total so far) passes the layer cap,
+// or adding `delta` (its growth since the last call) to limits.image_bytes passes the image cap.
+void check_unpack_limits(const UnpackLimits& limits, const std::string& layer, uint64_t layer_bytes, uint64_t delta);
 
 }  // namespace vpcri::runtime::snapshot

@@ -372,6 +372,26 @@ TEST_CASE("runtime-snapshot: bad input is reported") {
   }
 }
 
+TEST_CASE("runtime-snapshot: a layer that decompresses beyond its cap is stopped") {
+  Sandbox box;
+  // 32 MiB of zeros in a gzip layer of a few dozen KiB, then a file that must never be reached.
+  write_layer(box.layer, {file("zeros", std::string(32 << 20, '\0')), file("after", "x")}, Compression::gzip);
+  REQUIRE(sfs::file_size(box.layer) < 256 * 1024);
+  UnpackLimits limits;
+  limits.max_layer_bytes = 4 << 20;
+  try {
+    unpack_layer(box.layer, box.target, limits);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::resource_exhausted);
+    CHECK(std::string(e.what()).find("per-layer limit of 4194304 bytes") != std::string::npos);
+    CHECK(std::string(e.what()).find(box.layer) != std::string::npos);
+  }
+  CHECK(!sfs::exists(box.target + "/after"));
+  // It stopped near the cap, not after writing the whole file.
+  CHECK(sfs::file_size(box.target + "/zeros") <= (5u << 20));
+}
+
 // --- Hostile layers. Each case says what the unpacker does: refuse (invalid_argument naming the
 // entry, nothing outside the target touched) or contain (the entry lands inside the target).
 // Refused: any ".." component, any path (entry or hardlink target) through a symlink.

@@ -21,9 +21,9 @@ const std::string& test_image_archive() {
   return path;
 }
 
-std::string pods_config_yaml() {
-  return "images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" +
-         binary("VPCRI_MONITOR") + "\"\n  init_path: \"" + binary("VPCRI_INIT") + "\"\n";
+std::string pods_config_yaml(const std::string& monitor_path, const std::string& init_path) {
+  return "images:\n  preload: [\"" + test_image_archive() + "\"]\nruntime:\n  monitor_path: \"" + monitor_path +
+         "\"\n  init_path: \"" + init_path + "\"\n";
 }
 
 grpc::Status run_pod(Daemon& d, const v1::PodSandboxConfig& config, std::string* id) {
@@ -57,6 +57,43 @@ v1::PodSandboxStatusResponse pod_status(Daemon& d, const std::string& id) {
   grpc::Status s = d.runtime().PodSandboxStatus(context().get(), req, &resp);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   return resp;
+}
+
+grpc::Status create_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config, std::string* id) {
+  v1::CreateContainerRequest req;
+  req.set_pod_sandbox_id(pod.id());
+  *req.mutable_config() = config;
+  if (pod.config().log_directory().empty()) req.mutable_config()->clear_log_path();
+  *req.mutable_sandbox_config() = pod.config();
+  v1::CreateContainerResponse resp;
+  auto s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
+  *id = resp.container_id();
+  return s;
+}
+
+grpc::Status start_container(Daemon& d, const std::string& id) {
+  v1::StartContainerRequest req;
+  req.set_container_id(id);
+  v1::StartContainerResponse resp;
+  return d.runtime().StartContainer(context(60s).get(), req, &resp);
+}
+
+grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
+                       v1::ExecSyncResponse* resp, int64_t timeout_seconds) {
+  v1::ExecSyncRequest req;
+  req.set_container_id(id);
+  for (const auto& c : cmd) req.add_cmd(c);
+  req.set_timeout(timeout_seconds);
+  return d.runtime().ExecSync(context(60s).get(), req, resp);
+}
+
+v1::ContainerStatus container_status(Daemon& d, const std::string& id) {
+  v1::ContainerStatusRequest req;
+  req.set_container_id(id);
+  v1::ContainerStatusResponse resp;
+  grpc::Status s = d.runtime().ContainerStatus(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.status();
 }
 
 Pod::Pod(Daemon& d, v1::PodSandboxConfig config) : d_(d), config_(std::move(config)) {

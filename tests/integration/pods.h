@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tests/integration/daemon_fixture.h"
 
@@ -12,8 +13,10 @@ namespace vpcri::test {
 const std::string& test_image_archive();
 inline const std::string kTestImage = "docker.io/vpcri/imported:latest";  // images.py's default name
 
-// vpcrid config YAML that preloads the test image and runs the monitor and init of this build.
-std::string pods_config_yaml();
+// vpcrid config YAML that preloads the test image and runs the monitor and init of this build
+// (or the given copies of them).
+std::string pods_config_yaml(const std::string& monitor_path = binary("VPCRI_MONITOR"),
+                             const std::string& init_path = binary("VPCRI_INIT"));
 
 grpc::Status run_pod(Daemon& d, const runtime::v1::PodSandboxConfig& config, std::string* id);
 grpc::Status stop_pod(Daemon& d, const std::string& id);
@@ -37,5 +40,14 @@ class Pod {
   runtime::v1::PodSandboxConfig config_;
   std::string id_;
 };
+
+// CreateContainer in `pod` (log_path cleared when the pod has no log directory).
+grpc::Status create_container(Daemon& d, const Pod& pod, const runtime::v1::ContainerConfig& config,
+                              std::string* id);
+grpc::Status start_container(Daemon& d, const std::string& id);
+grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
+                       runtime::v1::ExecSyncResponse* resp, int64_t timeout_seconds = 0);
+// The container's status; the call must succeed.
+runtime::v1::ContainerStatus container_status(Daemon& d, const std::string& id);
 
 }  // namespace vpcri::test

@@ -59,23 +59,10 @@ v1::ContainerConfig container_config(const std::string& name, std::vector<std::s
 }
 
 grpc::Status create(Daemon& d, const Pod& pod, const v1::ContainerConfig& config, std::string* id) {
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  *req.mutable_config() = config;
-  if (pod.config().log_directory().empty()) req.mutable_config()->clear_log_path();
-  *req.mutable_sandbox_config() = pod.config();
-  v1::CreateContainerResponse resp;
-  auto s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
-  *id = resp.container_id();
-  return s;
+  return create_container(d, pod, config, id);
 }
 
-grpc::Status start(Daemon& d, const std::string& id) {
-  v1::StartContainerRequest req;
-  req.set_container_id(id);
-  v1::StartContainerResponse resp;
-  return d.runtime().StartContainer(context(60s).get(), req, &resp);
-}
+grpc::Status start(Daemon& d, const std::string& id) { return start_container(d, id); }
 
 std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
   std::string id;
