@@ -1,6 +1,5 @@
 #include "cri/streaming/connection.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -102,17 +101,7 @@ void Connection::close(std::chrono::milliseconds linger) {
   if (closed_) return;
   closed_ = true;
   goaway();
-  ::shutdown(socket_.get(), SHUT_WR);
-  auto deadline = Clock::now() + linger;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) break;
-    pollfd p{socket_.get(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
-    ssize_t n = ::recv(socket_.get(), buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
-  }
+  http::shutdown_and_drain(socket_.get(), linger);
 }
 
 }  // namespace vpcri::streaming

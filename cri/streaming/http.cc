@@ -69,12 +69,12 @@ std::string read_head(int fd, std::chrono::milliseconds timeout, std::string& re
   std::string buf;
   for (;;) {
     size_t end = buf.find("\r\n\r\n");
+    if (std::min(end, buf.size()) > kMaxHead) throw HttpError{431, "request header fields too large"};
     if (end != std::string::npos) {
       rest = buf.substr(end + 4);
       buf.resize(end + 4);
       return buf;
     }
-    if (buf.size() > kMaxHead) throw HttpError{431, "request header fields too large"};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) throw HttpError{408, "request head not received in time"};
     pollfd p{fd, POLLIN, 0};
@@ -151,6 +151,20 @@ bool write_all(int fd, std::string_view bytes) {
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   return true;
+}
+
+void shutdown_and_drain(int fd, std::chrono::milliseconds linger) {
+  ::shutdown(fd, SHUT_WR);
+  auto deadline = std::chrono::steady_clock::now() + linger;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;
+  }
 }
 
 }  // namespace vpcri::streaming::http

@@ -42,4 +42,9 @@ std::string response(int status, const std::vector<std::pair<std::string, std::s
 // Writes all of `bytes` (blocking socket; gives up on error or send timeout). False on failure.
 bool write_all(int fd, std::string_view bytes);
 
+// Half-closes the socket, then reads and drops what the peer still sends until it closes or
+// `linger` passes: closing with unread bytes would reset the connection and the peer could lose
+// what we sent last (an error response, the final frames).
+void shutdown_and_drain(int fd, std::chrono::milliseconds linger);
+
 }  // namespace vpcri::streaming::http

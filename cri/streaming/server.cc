@@ -175,7 +175,7 @@ void Server::serve(UniqueFd client) {
     if (!http::write_all(client.get(), http::response(101, headers, ""))) return;
   } catch (const http::HttpError& e) {
     http::write_all(client.get(), http::response(e.status, {}, e.body));
-    ::shutdown(client.get(), SHUT_WR);
+    http::shutdown_and_drain(client.get(), std::chrono::seconds(1));
     return;
   }
 

@@ -2,6 +2,7 @@
 // client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the session. Traffic
 // stays on loopback and inside the pods' own network namespaces.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -47,6 +48,7 @@ std::string run_container(Daemon& d, const Pod& pod, const std::string& name, co
   c->add_command("/bin/sh");
   c->add_command("-c");
   c->add_args(script);
+  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   *req.mutable_sandbox_config() = pod.config();
   v1::CreateContainerResponse resp;
   grpc::Status s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
@@ -201,10 +203,10 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
   }
 
   SUBCASE("exec with a tty: a real terminal of the size the resize stream sent") {
-    std::string url = exec_url(d, ctr, {"/bin/sh", "-c", "stty size; tty"}, true, true, false, true);
+    std::string url = exec_url(d, ctr, {"/bin/sh", "-c", "stty size; [ -t 0 ] && [ -t 1 ] && echo terminal"}, true, true, false, true);
     ExecRun r = run_exec(url, "", true, streaming::WindowSize{123, 45});
     CHECK(r.out.find("45 123\r\n") == 0);
-    CHECK(r.out.find("not a tty") == std::string::npos);
+    CHECK(r.out.find("\r\nterminal\r\n") != std::string::npos);
     CHECK(r.outcome.exit_code == 0);
   }
 
@@ -244,7 +246,8 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     UniqueFd raw = connect_to(url);
     std::string huge = "GET " + path_of(url) + " HTTP/1.1\r\nX-Junk: " + std::string(20000, 'a') + "\r\n\r\n";
     vpcri::streaming::http::write_all(raw.get(), huge);
-    CHECK(read_to_eof(raw.get()).rfind("HTTP/1.1 431", 0) == 0);
+    std::string answer = read_to_eof(raw.get());
+    CHECK_MESSAGE(answer.rfind("HTTP/1.1 431", 0) == 0, answer);
     // RPC-time checks.
     v1::ExecRequest bad;
     bad.set_container_id(ctr);
