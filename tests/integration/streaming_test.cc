@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -361,4 +362,65 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     client.join();
     CHECK(ended == "stopped");
   }
+}
+
+TEST_CASE("port forward to a host-network pod connects in vpcrid's own network namespace (a test namespace)") {
+  // vpcrid runs in a namespace of the test's own, so the pod's "host" port is that namespace's.
+  const std::string ns = "vpcri-stream-" + std::to_string(::getpid());
+  REQUIRE(run({"/usr/sbin/ip", "netns", "add", ns}).exit_code == 0);
+  struct RemoveNs {
+    std::string name;
+    ~RemoveNs() { run({"/usr/sbin/ip", "netns", "delete", name}); }
+  } remove_ns{ns};
+  const std::string ns_path = "/run/netns/" + ns;
+  REQUIRE(run({"/usr/bin/nsenter", "--net=" + ns_path, "/usr/sbin/ip", "link", "set", "lo", "up"}).exit_code == 0);
+  Daemon d;
+  d.set_netns(ns_path);
+  d.set_config(pods_config_yaml() + "network:\n  provider: none\n");
+  d.start();
+  v1::PodSandboxConfig config = pod_config("hostnet");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  Pod pod(d, config);
+  std::string ctr = run_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':8090 ' || true") != "1\n" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  v1::PortForwardRequest req;
+  req.set_pod_sandbox_id(pod.id());
+  v1::PortForwardResponse resp;
+  grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+
+  uint16_t local = 0;
+  UniqueFd listener = loopback_listener(local);  // in the test's namespace
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string ended, error;
+  // The streaming server listens on the loopback of vpcrid's namespace: the client's thread
+  // dials from there (netns membership is per thread).
+  std::thread client([&] {
+    try {
+      UniqueFd target(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!target || ::setns(target.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
+      streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+      ended = streaming::run_port_forward_client(*u.conn, {{listener.get(), 8090}}, stop.get());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  std::string answer;
+  {
+    UniqueFd c = connect_to("http://127.0.0.1:" + std::to_string(local) + "/");
+    vpcri::streaming::http::write_all(c.get(), "GET /index.html HTTP/1.0\r\n\r\n");
+    answer = read_to_eof(c.get());
+  }
+  uint64_t one = 1;
+  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  client.join();
+  CHECK(error.empty());
+  CHECK(ended == "stopped");
+  CHECK(answer.find("\r\n\r\nhost\n") != std::string::npos);
+  // The port is the daemon namespace's, not the test's: nothing listens on 8090 here.
+  CHECK(run({"/bin/sh", "-c", "/usr/bin/ss -ltn | grep -c ':8090 ' || true"}).out == "0\n");
 }
