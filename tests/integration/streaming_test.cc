@@ -211,6 +211,14 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     CHECK(r.outcome.exit_code == 0);
   }
 
+  SUBCASE("vpcrictl exec -i streams through Exec and exits with the command's code") {
+    RunResult r = run({binary("VPCRICTL"), "-r", d.socket(), "exec", "-i", ctr, "/bin/sh", "-c",
+                       "echo out; echo err >&2; exit 4"});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out == "out\n");
+    CHECK(r.err == "err\n");
+  }
+
   SUBCASE("a start failure is reported on the error stream") {
     ExecRun r = run_exec(exec_url(d, ctr, {"/no/such/binary"}, false, true, true, false), "");
     CHECK(r.outcome.exit_code != 0);
