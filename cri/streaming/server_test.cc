@@ -21,8 +21,10 @@
 #include "cri/streaming/http.h"
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
+#include "cri/streaming/test_support.h"
 
 using namespace vpcri::streaming;
+using namespace vpcri::streaming::test;
 using vpcri::UniqueFd;
 using namespace std::chrono_literals;
 
@@ -86,40 +88,6 @@ std::shared_ptr<Request> shell(const std::string& script) {
   return r;
 }
 
-std::string contents(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  ::lseek(fd, 0, SEEK_SET);
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
-UniqueFd listener(uint16_t& port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(fd.get(), 16) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
-UniqueFd connect_port(uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
 }  // namespace
 
 TEST_CASE("exec over SPDY: stdin, stdout, stderr and the v4 exit status") {
@@ -174,26 +142,21 @@ TEST_CASE("HTTP errors: unknown routes and tokens 404, used tokens 404, no commo
   std::string t2 = tokens.insert(shell("true"));
   CHECK_THROWS_WITH_AS(upgrade(server.url(Kind::exec, t2), {"v9.channel.k8s.io"}), doctest::Contains("403"), vpcri::Error);
 
-  UniqueFd raw = connect_port(server.port());
+  UniqueFd raw = connect_loopback(server.port());
   std::string t3 = tokens.insert(shell("true"));
   http::write_all(raw.get(), "GET /exec/" + t3 + " HTTP/1.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n");
-  std::string answer;
-  char buf[1024];
-  ssize_t n;
-  while ((n = ::recv(raw.get(), buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<size_t>(n));
+  std::string answer = read_to_eof(raw.get());
   CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
   CHECK(answer.find("missing upgrade headers") != std::string::npos);
 
-  UniqueFd ws = connect_port(server.port());
+  UniqueFd ws = connect_loopback(server.port());
   http::write_all(ws.get(), "GET /nothing HTTP/1.1\r\n\r\n");
-  answer.clear();
-  while ((n = ::recv(ws.get(), buf, sizeof buf, 0)) > 0) answer.append(buf, static_cast<size_t>(n));
-  CHECK(answer.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(read_to_eof(ws.get()).rfind("HTTP/1.1 404", 0) == 0);
 }
 
 TEST_CASE("port forward over SPDY: many connections to two ports, data both ways, EOF passed on") {
   uint16_t p1 = 0, p2 = 0;
-  UniqueFd backend1 = listener(p1), backend2 = listener(p2);
+  UniqueFd backend1 = loopback_listener(p1), backend2 = loopback_listener(p2);
   // Two echo servers that prefix their port's tag, one connection after another until stopped.
   std::atomic<bool> done{false};
   auto echo = [&](int fd, std::string tag) {
@@ -201,11 +164,7 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0) continue;
       UniqueFd c(::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC));
-      std::string got;
-      char buf[4096];
-      ssize_t n;
-      while ((n = ::recv(c.get(), buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
-      http::write_all(c.get(), tag + got);
+      http::write_all(c.get(), tag + read_to_eof(c.get()));
     }
   };
   std::thread e1(echo, backend1.get(), "one:"), e2(echo, backend2.get(), "two:");
@@ -215,26 +174,22 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
   auto req = std::make_shared<Request>();
   req->kind = Kind::port_forward;
   req->target = "pod";
-  req->dial = [](uint16_t port) { return connect_port(port); };
+  req->dial = [](uint16_t port) { return connect_loopback(port); };
   Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
   uint16_t l1 = 0, l2 = 0;
-  UniqueFd local1 = listener(l1), local2 = listener(l2);
+  UniqueFd local1 = loopback_listener(l1), local2 = loopback_listener(l2);
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
   std::string ended;
   std::thread client([&] { ended = run_port_forward_client(*u.conn, {{local1.get(), p1}, {local2.get(), p2}}, stop.get()); });
 
   std::vector<UniqueFd> conns;
   for (int i = 0; i < 6; i++) {
-    conns.push_back(connect_port(i % 2 ? l2 : l1));
+    conns.push_back(connect_loopback(i % 2 ? l2 : l1));
     http::write_all(conns.back().get(), "hello " + std::to_string(i));
     ::shutdown(conns.back().get(), SHUT_WR);  // the echo server answers at EOF
   }
   for (int i = 0; i < 6; i++) {
-    std::string got;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(conns[i].get(), buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
-    CHECK(got == std::string(i % 2 ? "two:" : "one:") + "hello " + std::to_string(i));
+    CHECK(read_to_eof(conns[i].get()) == std::string(i % 2 ? "two:" : "one:") + "hello " + std::to_string(i));
   }
   uint64_t one = 1;
   REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
@@ -254,11 +209,11 @@ TEST_CASE("port forward: a refused dial is reported on the error stream") {
   req->dial = [](uint16_t) -> UniqueFd { throw vpcri::Error(vpcri::Errc::unavailable, "connection refused"); };
   Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
   uint16_t l = 0;
-  UniqueFd local = listener(l);
+  UniqueFd local = loopback_listener(l);
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
   std::string ended;
   std::thread client([&] { ended = run_port_forward_client(*u.conn, {{local.get(), 9}}, stop.get()); });
-  UniqueFd c = connect_port(l);
+  UniqueFd c = connect_loopback(l);
   client.join();
   CHECK(ended.find("error forwarding port 9 to pod pod") != std::string::npos);
   CHECK(ended.find("connection refused") != std::string::npos);

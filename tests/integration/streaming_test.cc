@@ -19,6 +19,7 @@
 #include "cri/streaming/http.h"
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
+#include "cri/streaming/test_support.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/pods.h"
 
@@ -27,6 +28,7 @@ namespace v1 = runtime::v1;
 namespace streaming = vpcri::streaming;
 using namespace std::chrono_literals;
 using vpcri::UniqueFd;
+using namespace vpcri::streaming::test;
 
 namespace {
 
@@ -90,15 +92,6 @@ std::string exec_sync_out(Daemon& d, const std::string& id, const std::string& s
 
 UniqueFd memfd() { return UniqueFd(::memfd_create("out", MFD_CLOEXEC)); }
 
-std::string contents(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  ::lseek(fd, 0, SEEK_SET);
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 // A pipe whose read end yields `data`, then EOF.
 UniqueFd input(const std::string& data) {
   int p[2];
@@ -134,25 +127,7 @@ ExecRun run_exec(const std::string& url, const std::string& in, bool tty = false
 // A raw TCP connection to the streaming server of `url`.
 UniqueFd connect_to(const std::string& url) {
   size_t colon = url.find(':', 7), slash = url.find('/', 7);
-  int port = std::stoi(url.substr(colon + 1, slash - colon - 1));
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-// Everything the server sends until it closes (bounded by the receive timeout).
-std::string read_to_eof(int fd) {
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
+  return connect_loopback(static_cast<uint16_t>(std::stoi(url.substr(colon + 1, slash - colon - 1))));
 }
 
 std::string path_of(const std::string& url) { return url.substr(url.find('/', 7)); }
@@ -161,19 +136,6 @@ size_t open_fds(pid_t pid) {
   size_t n = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) n++;
   return n;
-}
-
-UniqueFd loopback_listener(uint16_t& port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(fd.get(), 16) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
 }
 
 }  // namespace
