@@ -270,6 +270,7 @@ void RuntimeState::start_streaming() {
   sc.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   sc.stream_creation_timeout = std::chrono::seconds(c.stream_creation_timeout_seconds);
   streaming_ = std::make_unique<streaming::Server>(sc, *stream_tokens_);
+  log::info("streaming server listening", {{"url", streaming_->base_url()}});
 }
 
 std::string RuntimeState::streaming_url(std::shared_ptr<const streaming::Request> request) {

@@ -43,6 +43,7 @@ class Server {
 
   // "http://127.0.0.1:PORT/exec/TOKEN"
   std::string url(Kind kind, const std::string& token) const;
+  const std::string& base_url() const { return base_; }  // "http://127.0.0.1:PORT/"
   uint16_t port() const { return port_; }
   size_t active_sessions() const { return active_; }
 
