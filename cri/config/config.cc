@@ -322,6 +322,23 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     });
     n.finish();
   });
+  top.with("streaming", [&](const YAML::Node& v, const std::string& kp) {
+    if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
+    MapReader st(v, file, kp);
+    StreamingConfig& c = config.streaming;
+    st.string("address", c.address, [](const std::string& a) {
+      in6_addr any{};
+      if (::inet_pton(AF_INET, a.c_str(), &any) == 1 || ::inet_pton(AF_INET6, a.c_str(), &any) == 1) return std::string();
+      return "expected an IPv4 or IPv6 address, got \"" + a + "\"";
+    });
+    st.integer("port", c.port, 0, 65535);
+    st.integer("max_sessions", c.max_sessions, 1, 10000);
+    st.integer("idle_timeout_seconds", c.idle_timeout_seconds, 1, 7 * 86400);
+    st.integer("stream_creation_timeout_seconds", c.stream_creation_timeout_seconds, 1, 3600);
+    st.integer("token_ttl_seconds", c.token_ttl_seconds, 1, 3600);
+    st.integer("max_tokens", c.max_tokens, 1, 100000);
+    st.finish();
+  });
   top.finish();
   return config;
 }
@@ -372,6 +389,14 @@ std::string config_to_json(const Config& config) {
     registries[host] = {{"mirrors", h.mirrors}, {"insecure_http", h.insecure_http}, {"skip_host", h.skip_host}};
   }
   j["registries"] = registries;
+  const StreamingConfig& st = config.streaming;
+  j["streaming"] = {{"address", st.address},
+                    {"port", st.port},
+                    {"max_sessions", st.max_sessions},
+                    {"idle_timeout_seconds", st.idle_timeout_seconds},
+                    {"stream_creation_timeout_seconds", st.stream_creation_timeout_seconds},
+                    {"token_ttl_seconds", st.token_ttl_seconds},
+                    {"max_tokens", st.max_tokens}};
   const NetworkConfig& n = config.network;
   j["network"] = {{"provider", n.provider},
                   {"node_range", n.node_range},

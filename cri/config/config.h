@@ -71,6 +71,18 @@ struct NetworkConfig {
   bool operator==(const NetworkConfig&) const = default;
 };
 
+// The streaming server behind Exec/Attach/PortForward URLs (docs/streaming.md).
+struct StreamingConfig {
+  std::string address = "127.0.0.1";  // IP the server listens on and puts into the URLs
+  int port = 0;                       // 0: a free port, chosen at start
+  int max_sessions = 64;              // connections served at once; more get 503
+  int idle_timeout_seconds = 4 * 3600;
+  int stream_creation_timeout_seconds = 30;
+  int token_ttl_seconds = 60;  // how long a returned URL stays usable (once)
+  int max_tokens = 1000;       // URLs handed out and not used yet; more: RESOURCE_EXHAUSTED
+  bool operator==(const StreamingConfig&) const = default;
+};
+
 struct Config {
   std::string root = "/var/lib/vpcri";          // persistent state: images, checkpoints
   std::string state = "/run/vpcri";             // runtime state: gone at reboot
@@ -81,6 +93,7 @@ struct Config {
   RuntimeConfig runtime;
   std::map<std::string, RegistryHostConfig> registries;
   NetworkConfig network;
+  StreamingConfig streaming;
 
   std::string source = "embedded defaults";  // where it came from, for Status and logs
 };

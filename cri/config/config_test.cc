@@ -218,3 +218,33 @@ TEST_CASE("network section: defaults, every key, located errors") {
         std::string::npos);
   CHECK(error_of("network:\n  cooldown: 3\n").find("network.cooldown: unknown key") != std::string::npos);
 }
+
+TEST_CASE("streaming section: defaults, every key, located errors") {
+  Config d = parse_config("", "f");
+  CHECK(d.streaming.address == "127.0.0.1");
+  CHECK(d.streaming.port == 0);
+  CHECK(d.streaming.token_ttl_seconds == 60);
+  CHECK(d.streaming.idle_timeout_seconds == 14400);
+  Config c = parse_config(
+      "streaming:\n"
+      "  address: \"::1\"\n"
+      "  port: 10010\n"
+      "  max_sessions: 8\n"
+      "  idle_timeout_seconds: 600\n"
+      "  stream_creation_timeout_seconds: 5\n"
+      "  token_ttl_seconds: 2\n"
+      "  max_tokens: 10\n",
+      "f");
+  CHECK(c.streaming.address == "::1");
+  CHECK(c.streaming.port == 10010);
+  CHECK(c.streaming.max_sessions == 8);
+  CHECK(c.streaming.idle_timeout_seconds == 600);
+  CHECK(c.streaming.stream_creation_timeout_seconds == 5);
+  CHECK(c.streaming.token_ttl_seconds == 2);
+  CHECK(c.streaming.max_tokens == 10);
+  CHECK(error_of("streaming:\n  address: localhost\n") ==
+        "/etc/vpcri/config.yaml:2:12: streaming.address: expected an IPv4 or IPv6 address, got \"localhost\"");
+  CHECK(error_of("streaming:\n  port: 70000\n").find("streaming.port: expected 0 to 65535, got 70000") !=
+        std::string::npos);
+  CHECK(config_to_json(c).find("\"token_ttl_seconds\":2") != std::string::npos);
+}

@@ -119,7 +119,8 @@ const std::map<std::string, Command>& commands() {
       {"ps", {"list containers: ps [-a] [--pod POD_ID] [--name RE] [--label K=V] [--state S] [-q] ...", cmd_ps}},
       {"inspect", {"show containers' status as JSON: inspect ID...", cmd_inspect}},
       {"logs", {"print a container's logs: logs [-f] [--tail N] [-t] ID", cmd_logs}},
-      {"exec", {"run a command in a container (ExecSync): exec [--timeout S] ID CMD [ARG...]", cmd_exec}},
+      {"exec", {"run a command in a container: exec [-i] [-t] [--timeout S] ID CMD [ARG...]", cmd_exec}},
+      {"port-forward", {"forward local ports to a pod: port-forward POD_ID [LOCAL:]REMOTE...", cmd_port_forward}},
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
   };

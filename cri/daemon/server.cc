@@ -63,6 +63,7 @@ int run_daemon(const Config& config) {
   // Before serving too: every live pod keeps its IP, stale veths go. If networking cannot start
   // (no range yet), the daemon still serves and Status says why.
   state.start_network();
+  state.start_streaming();
   RuntimeService runtime_service(state);
   ImageService image_service(state);
   AdminService admin_service(state);

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "cri/server/exec_output.h"
+#include "cri/server/exec_spec.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
@@ -116,29 +117,15 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext* context, const v1::Ex
     }
     if (req->timeout() < 0) throw Error(Errc::invalid_argument, "ExecSync: timeout is negative");
     ExecSlot slot(exec_sync_running_, state_.config().runtime.max_concurrent_exec_sync);
-    const ContainerRecord r = state_.store().containers.get(req->container_id())->get();
-    if (r.state != v1::CONTAINER_RUNNING) not_running(r.id);
-    // The pidfd first, checked against the recorded start time: from here on it names the
-    // container's process and no other, whatever happens to its pid.
-    UniqueFd pidfd = runtime::open_pidfd(r.process);
-    if (!pidfd) not_running(r.id);
-
-    container::InitSpec spec = container::init_spec_from_json(r.init_spec);
-    // Entered through the pidfd (InitSpec::ns_pidfd); the paths only name them in messages.
-    const std::string ns = "/proc/" + std::to_string(r.process.pid) + "/ns/";
-    for (auto [field, kind] : {std::pair{&spec.mnt, "mnt"}, {&spec.net, "net"}, {&spec.ipc, "ipc"},
-                               {&spec.uts, "uts"}, {&spec.pid, "pid"}, {&spec.cgroup, "cgroup"}}) {
-      *field = {container::NamespaceSpec::Mode::join, ns + kind};
-    }
-    spec.mounts.clear();
-    spec.sysctls.clear();
-    spec.process.args.assign(req->cmd().begin(), req->cmd().end());
+    ExecTarget target = exec_target(state_, req->container_id(), {req->cmd().begin(), req->cmd().end()}, "ExecSync");
+    const ContainerRecord& r = target.record;
+    container::InitSpec& spec = target.spec;
     ExecCgroup exec_cgroup(state_.cgroup_root(), r.cgroup_path);
     spec.cgroup_dirs = exec_cgroup.directories();
 
     container::ExecOptions options;
     options.timeout = std::chrono::seconds(req->timeout());
-    options.ns_pidfd = pidfd.get();
+    options.ns_pidfd = target.pidfd.get();
     options.cancelled = [context] { return context->IsCancelled(); };
     options.kill_everything = [&exec_cgroup] { exec_cgroup.kill_everything(); };
     container::ExecResult result;

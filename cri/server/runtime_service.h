@@ -13,9 +13,7 @@ namespace v1 = ::runtime::v1;
 
 // Unary RPCs that are not implemented yet: (name, request, response).
 #define VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(X)                                      \
-  X(Exec, ExecRequest, ExecResponse)                                              \
   X(Attach, AttachRequest, AttachResponse)                                        \
-  X(PortForward, PortForwardRequest, PortForwardResponse)                         \
   X(CheckpointContainer, CheckpointContainerRequest, CheckpointContainerResponse) \
   X(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse) \
   X(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse) \
@@ -63,6 +61,9 @@ class RuntimeService final : public v1::RuntimeService::Service {
   VPCRI_DECLARE_UNARY(UpdateContainerResources, UpdateContainerResourcesRequest, UpdateContainerResourcesResponse)
   VPCRI_DECLARE_UNARY(ReopenContainerLog, ReopenContainerLogRequest, ReopenContainerLogResponse)
   VPCRI_DECLARE_UNARY(ExecSync, ExecSyncRequest, ExecSyncResponse)
+  // Streaming (streaming.cc): each returns a URL of the streaming server.
+  VPCRI_DECLARE_UNARY(Exec, ExecRequest, ExecResponse)
+  VPCRI_DECLARE_UNARY(PortForward, PortForwardRequest, PortForwardResponse)
   VPCRI_DECLARE_UNARY(ContainerStats, ContainerStatsRequest, ContainerStatsResponse)
   VPCRI_DECLARE_UNARY(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)
   VPCRI_DECLARE_UNARY(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)

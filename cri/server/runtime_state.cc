@@ -274,4 +274,24 @@ void RuntimeState::set_pod_cidrs(const std::vector<net::Cidr>& cidrs) {
   log::info("pod CIDRs updated", {{"pod_cidrs", joined}});
 }
 
+void RuntimeState::start_streaming() {
+  const StreamingConfig& c = config_.streaming;
+  stream_tokens_ = std::make_unique<streaming::TokenCache>(std::chrono::seconds(c.token_ttl_seconds),
+                                                           static_cast<size_t>(c.max_tokens));
+  streaming::ServerConfig sc;
+  sc.address = c.address;
+  sc.port = static_cast<uint16_t>(c.port);
+  sc.max_sessions = static_cast<size_t>(c.max_sessions);
+  sc.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
+  sc.stream_creation_timeout = std::chrono::seconds(c.stream_creation_timeout_seconds);
+  streaming_ = std::make_unique<streaming::Server>(sc, *stream_tokens_);
+  log::info("streaming server listening", {{"url", streaming_->base_url()}});
+}
+
+std::string RuntimeState::streaming_url(std::shared_ptr<const streaming::Request> request) {
+  if (!streaming_) throw Error(Errc::unavailable, "the streaming server is not running");
+  streaming::Kind kind = request->kind;
+  return streaming_->url(kind, stream_tokens_->insert(std::move(request)));
+}
+
 }  // namespace vpcri::cri

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "cri/config/config.h"
+#include "cri/streaming/server.h"
+#include "cri/streaming/token_cache.h"
 #include "cri/server/reaper.h"
 #include "cri/server/store.h"
 #include "net/cidr.h"
@@ -73,6 +75,13 @@ class RuntimeState {
   // Tests: use this service instead of building PodNetworks.
   void set_network(std::shared_ptr<net::PodNetworkService> network);
 
+  // The streaming server behind Exec/PortForward URLs (config.streaming). The daemon starts it
+  // before serving; throws if it cannot listen.
+  void start_streaming();
+  // A single-use URL for `request`. Throws unavailable before start_streaming, and
+  // resource_exhausted when too many URLs wait to be used.
+  std::string streaming_url(std::shared_ptr<const streaming::Request> request);
+
  private:
   std::string pod_cidr_path() const;
 
@@ -89,6 +98,9 @@ class RuntimeState {
   std::mutex network_start_mu_;  // one start_network at a time
   std::shared_ptr<net::PodNetworkService> network_;  // under mu_
   std::string network_problem_;                      // under mu_
+  // Last: sessions use the store and the binaries, so the server stops (and ends them) first.
+  std::unique_ptr<streaming::TokenCache> stream_tokens_;
+  std::unique_ptr<streaming::Server> streaming_;
 };
 
 }  // namespace vpcri::cri

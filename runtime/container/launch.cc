@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "runtime/container/init_child.h"
 
 namespace vpcri::runtime::container {
 namespace {
@@ -22,11 +23,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-constexpr int kErrorFd = 3;  // vpcri-init's start-error channel
-constexpr int kSpecFd = 4;   // exec_sync hands the spec over as a memfd here
-constexpr int kNsPidfdFd = 5;  // and the container process's pidfd here (InitSpec::ns_pidfd), if any
-constexpr int kInitFd = 6;     // exec_sync's child executes the read-only vpcri-init from here
-constexpr int kChildFds = 7;
 // After the exec's process ended, how long its output may still arrive from processes it left
 // behind holding the pipes.
 constexpr milliseconds kOutputGrace{1000};
@@ -40,16 +36,6 @@ std::string pidns_option(const NamespaceSpec& pid) {
   return "";
 }
 
-void require_init_fd(const Binaries& bin) {
-  if (bin.init_fd < 0) throw Error(Errc::invalid_argument, "no read-only vpcri-init (" + bin.init + ") to run");
-}
-
-// Above the fds the child sets up (0..kInitFd), so dup2 onto them cannot clobber it.
-UniqueFd high(UniqueFd fd) {
-  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
-  if (!moved) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
-  return moved;
-}
 
 struct Pipe {
   UniqueFd read, write;
@@ -58,33 +44,7 @@ struct Pipe {
 Pipe make_pipe(const char* what) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(std::string("pipe for ") + what);
-  return {high(UniqueFd(fds[0])), high(UniqueFd(fds[1]))};
-}
-
-// In the forked child of a possibly multi-threaded daemon: async-signal-safe calls only. Its own
-// process group, so a timeout kills everything the exec started.
-[[noreturn]] void exec_child(char* const argv[], char* const envp[], const int fds[kChildFds]) {
-  ::setpgid(0, 0);
-  for (int i = 0; i < kChildFds; i++) {
-    if (fds[i] < 0) {
-      ::close(i);  // an optional fd not given: nothing of the daemon's may stand in for it
-    } else if (::dup2(fds[i], i) < 0) {
-      ::_exit(127);
-    }
-  }
-  // Only for the execveat below: vpcri-init itself must not inherit it.
-  if (::fcntl(kInitFd, F_SETFD, FD_CLOEXEC) < 0) ::_exit(127);
-  ::syscall(SYS_close_range, kChildFds, ~0U, 0);
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execveat(kInitFd, "", argv, envp, AT_EMPTY_PATH);
-  int err = errno;
-  if (::write(kErrorFd, &err, sizeof err) < 0) ::_exit(127);
-  ::_exit(127);
+  return {above_init_child_fds(UniqueFd(fds[0]), what), above_init_child_fds(UniqueFd(fds[1]), what)};
 }
 
 // Appends what `fd` has to `out` (up to `cap`; the rest is read and dropped, and `dropped` set).
@@ -130,39 +90,25 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecOptions& options) {
   require_init_fd(bin);
-  InitSpec spec = exec_spec;
-  spec.ns_pidfd = options.ns_pidfd >= 0 ? kNsPidfdFd : -1;
-  std::string json = init_spec_to_json(spec);
-  UniqueFd memfd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC));
-  if (!memfd) throw_errno("memfd_create for the exec spec");
-  if (::write(memfd.get(), json.data(), json.size()) != static_cast<ssize_t>(json.size())) {
-    throw_errno("write the exec spec");
-  }
-  memfd = high(std::move(memfd));
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull) throw_errno("open /dev/null");
-  devnull = high(std::move(devnull));
-  UniqueFd init(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 10));  // above what the child's dup2 overwrites
-  if (!init) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the read-only vpcri-init");
+  UniqueFd memfd = init_spec_memfd(exec_spec, options.ns_pidfd >= 0);
+  UniqueFd devnull = above_init_child_fds(UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), "open /dev/null");
+  UniqueFd init = above_init_child_fds(UniqueFd(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 0)), "dup the read-only vpcri-init");
   Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
 
-  std::vector<std::string> args = {bin.init, "--spec", "/proc/self/fd/" + std::to_string(kSpecFd)};
+  std::vector<std::string> args = init_child_args(bin);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string path_env = kDefaultPath;
   char* envp[] = {path_env.data(), nullptr};
   UniqueFd ns_pidfd;
-  if (options.ns_pidfd >= 0) {
-    ns_pidfd = UniqueFd(::fcntl(options.ns_pidfd, F_DUPFD_CLOEXEC, 10));
-    if (!ns_pidfd) throw_errno("fcntl(F_DUPFD_CLOEXEC) of the container's pidfd");
-  }
-  const int fds[kChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get(),
-                              ns_pidfd ? ns_pidfd.get() : -1, init.get()};
+  if (options.ns_pidfd >= 0) ns_pidfd = above_init_child_fds(UniqueFd(::fcntl(options.ns_pidfd, F_DUPFD_CLOEXEC, 0)), "dup the container's pidfd");
+  const int fds[kInitChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get(),
+                                  ns_pidfd ? ns_pidfd.get() : -1, init.get()};
 
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork for exec");
-  if (child == 0) exec_child(argv.data(), envp, fds);
+  if (child == 0) exec_init_child(argv.data(), envp, fds, false);
   ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)
   out.write.reset();
   err.write.reset();

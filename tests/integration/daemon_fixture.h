@@ -59,6 +59,7 @@ class Daemon {
   // Sends `sig` and waits for exit; returns the exit code (or -signal).
   int stop(int sig);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   const std::string& dir() const { return tmp_.path(); }
   std::string root() const { return dir() + "/root"; }

@@ -1,0 +1,145 @@
+// vpcrictl's streaming commands: `exec -i/-t` (Exec) and `port-forward` (PortForward), speaking
+// SPDY/3.1 to the URL the RPC returns through cri/streaming/client.h, as crictl does.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/error.h"
+#include "cri/ctl/commands.h"
+#include "cri/ctl/flags.h"
+#include "cri/streaming/client.h"
+#include "cri/streaming/port_forward.h"
+#include "cri/streaming/remote_command.h"
+
+namespace vpcri::ctl {
+namespace {
+
+namespace v1 = runtime::v1;
+
+std::optional<streaming::WindowSize> terminal_size() {
+  winsize ws{};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 || ws.ws_row == 0) return std::nullopt;
+  return streaming::WindowSize{ws.ws_col, ws.ws_row};
+}
+
+// The local terminal in raw mode for the session's length, restored however it ends.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+UniqueFd listen_loopback(uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 64) != 0) {
+    throw_errno("listen on 127.0.0.1:" + std::to_string(port));
+  }
+  return fd;
+}
+
+uint16_t parse_port(const Flags& flags, const std::string& s) {
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos || std::stoi(s) < 1 ||
+      std::stoi(s) > 65535) {
+    flags.usage_error("not a port: \"" + s + "\"");
+  }
+  return static_cast<uint16_t>(std::stoi(s));
+}
+
+}  // namespace
+
+int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
+                   bool tty) {
+  v1::ExecRequest req;
+  req.set_container_id(container);
+  req.mutable_cmd()->Add(cmd.begin(), cmd.end());
+  req.set_stdin(in);
+  req.set_stdout(true);
+  req.set_stderr(!tty);
+  req.set_tty(tty);
+  v1::ExecResponse resp;
+  client.check(client.runtime().Exec(client.context().get(), req, &resp), "Exec");
+  streaming::Upgraded u = streaming::upgrade(resp.url(), streaming::remote_command_protocols());
+  // SIGWINCH through a signalfd: the session loop sends each new size on the resize stream.
+  sigset_t winch;
+  ::sigemptyset(&winch);
+  ::sigaddset(&winch, SIGWINCH);
+  ::sigprocmask(SIG_BLOCK, &winch, nullptr);
+  UniqueFd resize(tty ? ::signalfd(-1, &winch, SFD_CLOEXEC) : -1);
+  streaming::ExecClientIo io;
+  io.in = in ? STDIN_FILENO : -1;
+  io.out = STDOUT_FILENO;
+  io.err = tty ? -1 : STDERR_FILENO;
+  io.tty = tty;
+  io.size = tty ? terminal_size() : std::nullopt;
+  io.resize_fd = resize.get();
+  io.current_size = terminal_size;
+  std::optional<RawTerminal> raw;
+  if (tty && in && ::isatty(STDIN_FILENO)) raw.emplace();
+  streaming::ExecOutcome outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  raw.reset();
+  if (outcome.exit_code != 0 && outcome.status.find("NonZeroExitCode") == std::string::npos) {
+    std::cerr << "vpcrictl exec: " << outcome.status << "\n";
+  }
+  return outcome.exit_code;
+}
+
+int cmd_port_forward(Client& client, const Options&, const Args& args) {
+  Flags flags("port-forward", "port-forward POD_ID [LOCAL_PORT:]REMOTE_PORT...",
+              "Forward local ports on 127.0.0.1 to ports of a pod (inside its network namespace) until\n"
+              "interrupted.");
+  auto pos = flags.parse(args);
+  if (pos.size() < 2) flags.usage_error("expected POD_ID and at least one port");
+  std::vector<UniqueFd> listeners;
+  std::vector<std::pair<int, uint16_t>> pairs;
+  for (size_t i = 1; i < pos.size(); i++) {
+    size_t colon = pos[i].find(':');
+    uint16_t remote = parse_port(flags, colon == std::string::npos ? pos[i] : pos[i].substr(colon + 1));
+    uint16_t local = colon == std::string::npos ? remote : parse_port(flags, pos[i].substr(0, colon));
+    listeners.push_back(listen_loopback(local));
+    pairs.emplace_back(listeners.back().get(), remote);
+    std::cout << "Forwarding from 127.0.0.1:" << local << " -> " << remote << std::endl;
+  }
+  v1::PortForwardRequest req;
+  req.set_pod_sandbox_id(pos[0]);
+  v1::PortForwardResponse resp;
+  client.check(client.runtime().PortForward(client.context().get(), req, &resp), "PortForward");
+  streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+  // SIGINT/SIGTERM end the forwarding cleanly.
+  sigset_t stop_set;
+  ::sigemptyset(&stop_set);
+  ::sigaddset(&stop_set, SIGINT);
+  ::sigaddset(&stop_set, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &stop_set, nullptr);
+  UniqueFd stop(::signalfd(-1, &stop_set, SFD_CLOEXEC));
+  std::string why = streaming::run_port_forward_client(*u.conn, pairs, stop.get());
+  if (why == "stopped") return 0;
+  std::cerr << "vpcrictl port-forward: " << why << "\n";
+  return 1;
+}
+
+}  // namespace vpcri::ctl

@@ -1,0 +1,220 @@
+// The streaming server end to end on loopback with our client, without containers: the Request's
+// closures start a plain /bin/sh child or dial a loopback listener of the test.
+#include "cri/streaming/server.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cri/streaming/client.h"
+#include "cri/streaming/http.h"
+#include "cri/streaming/port_forward.h"
+#include "cri/streaming/remote_command.h"
+#include "cri/streaming/test_support.h"
+
+using namespace vpcri::streaming;
+using namespace vpcri::streaming::test;
+using vpcri::UniqueFd;
+using namespace std::chrono_literals;
+
+namespace {
+
+// /bin/sh -c SCRIPT with pipes for stdio.
+class ShellProcess final : public Process {
+ public:
+  explicit ShellProcess(const std::string& script) {
+    int in[2], out[2], err[2];
+    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    in_.reset(in[1]);
+    out_.reset(out[0]);
+    err_.reset(err[0]);
+    pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  }
+  ~ShellProcess() override {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  int stdin_fd() const override { return in_.get(); }
+  int stdout_fd() const override { return out_.get(); }
+  int stderr_fd() const override { return err_.get(); }
+  void close_stdin() override { in_.reset(); }
+  int exit_fd() const override { return pidfd_.get(); }
+  int wait() override {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  void resize(WindowSize) override {}
+
+ private:
+  pid_t pid_;
+  bool reaped_ = false;
+  UniqueFd in_, out_, err_, pidfd_;
+};
+
+std::shared_ptr<Request> shell(const std::string& script) {
+  auto r = std::make_shared<Request>();
+  r->kind = Kind::exec;
+  r->target = "test";
+  r->io = {true, true, true, false};
+  r->start = [script](const ExecOptions&, std::optional<WindowSize>) { return std::make_unique<ShellProcess>(script); };
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("exec over SPDY: stdin, stdout, stderr and the v4 exit status") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  std::string url = server.url(Kind::exec, tokens.insert(shell("cat; echo e >&2; exit 5")));
+  CHECK(url.rfind("http://127.0.0.1:" + std::to_string(server.port()) + "/exec/", 0) == 0);
+  Upgraded u = upgrade(url, {"v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io"});
+  CHECK(u.protocol == "v4.channel.k8s.io");
+  int in[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  std::string big(300000, 'x');  // more than one frame, more than a pipe holds
+  std::thread writer([&] {
+    std::string_view left = big;
+    while (!left.empty()) {
+      ssize_t n = ::write(in[1], left.data(), left.size());
+      if (n <= 0) break;
+      left.remove_prefix(static_cast<size_t>(n));
+    }
+    ::close(in[1]);
+  });
+  UniqueFd out(::memfd_create("out", MFD_CLOEXEC)), err(::memfd_create("err", MFD_CLOEXEC));
+  ExecClientIo io;
+  io.in = in[0];
+  io.out = out.get();
+  io.err = err.get();
+  ExecOutcome r = run_exec_client(*u.conn, u.protocol, io);
+  writer.join();
+  ::close(in[0]);
+  CHECK(contents(out.get()) == big);
+  CHECK(contents(err.get()) == "e\n");
+  CHECK(r.exit_code == 5);
+  CHECK(r.status ==
+        R"({"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: exit status 5","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"5"}]}})");
+}
+
+TEST_CASE("exit_code_of_status reads what kubectl reads") {
+  CHECK(exit_code_of_status(R"({"metadata":{},"status":"Success"})") == 0);
+  CHECK(exit_code_of_status(exit_status_json(42)) == 42);
+  CHECK(exit_code_of_status(internal_error_json("boom")) == 1);
+  CHECK(exit_code_of_status("not json") == 1);
+}
+
+TEST_CASE("HTTP errors: unknown routes and tokens 404, used tokens 404, no common protocol 403, no upgrade 400") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  std::string token = tokens.insert(shell("true"));
+  std::string url = server.url(Kind::exec, token);
+  CHECK_THROWS_WITH_AS(upgrade(server.url(Kind::attach, token), remote_command_protocols()), doctest::Contains("404"),
+                       vpcri::Error);  // wrong kind: consumed all the same
+  CHECK_THROWS_WITH_AS(upgrade(url, remote_command_protocols()), doctest::Contains("404"), vpcri::Error);
+  std::string t2 = tokens.insert(shell("true"));
+  CHECK_THROWS_WITH_AS(upgrade(server.url(Kind::exec, t2), {"v9.channel.k8s.io"}), doctest::Contains("403"), vpcri::Error);
+
+  UniqueFd raw = connect_loopback(server.port());
+  std::string t3 = tokens.insert(shell("true"));
+  http::write_all(raw.get(), "GET /exec/" + t3 + " HTTP/1.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n");
+  std::string answer = read_to_eof(raw.get());
+  CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(answer.find("missing upgrade headers") != std::string::npos);
+
+  UniqueFd ws = connect_loopback(server.port());
+  http::write_all(ws.get(), "GET /nothing HTTP/1.1\r\n\r\n");
+  CHECK(read_to_eof(ws.get()).rfind("HTTP/1.1 404", 0) == 0);
+}
+
+TEST_CASE("port forward over SPDY: many connections to two ports, data both ways, EOF passed on") {
+  uint16_t p1 = 0, p2 = 0;
+  UniqueFd backend1 = loopback_listener(p1), backend2 = loopback_listener(p2);
+  // Two echo servers that prefix their port's tag, one connection after another until stopped.
+  std::atomic<bool> done{false};
+  auto echo = [&](int fd, std::string tag) {
+    while (!done) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      UniqueFd c(::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC));
+      http::write_all(c.get(), tag + read_to_eof(c.get()));
+    }
+  };
+  std::thread e1(echo, backend1.get(), "one:"), e2(echo, backend2.get(), "two:");
+
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  auto req = std::make_shared<Request>();
+  req->kind = Kind::port_forward;
+  req->target = "pod";
+  req->dial = [](uint16_t port) { return connect_loopback(port); };
+  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
+  uint16_t l1 = 0, l2 = 0;
+  UniqueFd local1 = loopback_listener(l1), local2 = loopback_listener(l2);
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string ended;
+  std::thread client([&] { ended = run_port_forward_client(*u.conn, {{local1.get(), p1}, {local2.get(), p2}}, stop.get()); });
+
+  std::vector<UniqueFd> conns;
+  for (int i = 0; i < 6; i++) {
+    conns.push_back(connect_loopback(i % 2 ? l2 : l1));
+    http::write_all(conns.back().get(), "hello " + std::to_string(i));
+    ::shutdown(conns.back().get(), SHUT_WR);  // the echo server answers at EOF
+  }
+  for (int i = 0; i < 6; i++) {
+    CHECK(read_to_eof(conns[i].get()) == std::string(i % 2 ? "two:" : "one:") + "hello " + std::to_string(i));
+  }
+  uint64_t one = 1;
+  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  client.join();
+  CHECK(ended == "stopped");
+  done = true;
+  e1.join();
+  e2.join();
+}
+
+TEST_CASE("port forward: a refused dial is reported on the error stream") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  auto req = std::make_shared<Request>();
+  req->kind = Kind::port_forward;
+  req->target = "pod";
+  req->dial = [](uint16_t) -> UniqueFd { throw vpcri::Error(vpcri::Errc::unavailable, "connection refused"); };
+  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
+  uint16_t l = 0;
+  UniqueFd local = loopback_listener(l);
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string ended;
+  std::thread client([&] { ended = run_port_forward_client(*u.conn, {{local.get(), 9}}, stop.get()); });
+  UniqueFd c = connect_loopback(l);
+  client.join();
+  CHECK(ended.find("error forwarding port 9 to pod pod") != std::string::npos);
+  CHECK(ended.find("connection refused") != std::string::npos);
+}

@@ -1,0 +1,396 @@
+// Exec and PortForward through the CRI against the real vpcrid: the RPC returns a URL, our SPDY
+// client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the session. Traffic
+// stays on loopback and inside the pods' own network namespaces.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/fd.h"
+#include "cri/streaming/client.h"
+#include "cri/streaming/http.h"
+#include "cri/streaming/port_forward.h"
+#include "cri/streaming/remote_command.h"
+#include "cri/streaming/test_support.h"
+#include "tests/integration/daemon_fixture.h"
+#include "tests/integration/pods.h"
+
+using namespace vpcri::test;
+namespace v1 = runtime::v1;
+namespace streaming = vpcri::streaming;
+using namespace std::chrono_literals;
+using vpcri::UniqueFd;
+using namespace vpcri::streaming::test;
+
+namespace {
+
+v1::PodSandboxConfig pod_config(const std::string& name) {
+  v1::PodSandboxConfig c;
+  c.mutable_metadata()->set_name(name);
+  c.mutable_metadata()->set_namespace_("default");
+  c.mutable_metadata()->set_uid("uid-" + name);
+  c.set_hostname(name);
+  c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  return c;
+}
+
+std::string run_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script) {
+  v1::CreateContainerRequest req;
+  req.set_pod_sandbox_id(pod.id());
+  auto* c = req.mutable_config();
+  c->mutable_metadata()->set_name(name);
+  c->mutable_image()->set_image(kTestImage);
+  c->add_command("/bin/sh");
+  c->add_command("-c");
+  c->add_args(script);
+  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  *req.mutable_sandbox_config() = pod.config();
+  v1::CreateContainerResponse resp;
+  grpc::Status s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  v1::StartContainerRequest start;
+  start.set_container_id(resp.container_id());
+  v1::StartContainerResponse started;
+  s = d.runtime().StartContainer(context(60s).get(), start, &started);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.container_id();
+}
+
+std::string exec_url(Daemon& d, const std::string& id, std::vector<std::string> cmd, bool in, bool out, bool err,
+                     bool tty) {
+  v1::ExecRequest req;
+  req.set_container_id(id);
+  for (auto& c : cmd) req.add_cmd(c);
+  req.set_stdin(in);
+  req.set_stdout(out);
+  req.set_stderr(err);
+  req.set_tty(tty);
+  v1::ExecResponse resp;
+  grpc::Status s = d.runtime().Exec(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.url();
+}
+
+std::string exec_sync_out(Daemon& d, const std::string& id, const std::string& script) {
+  v1::ExecSyncRequest req;
+  req.set_container_id(id);
+  for (const char* a : {"/bin/sh", "-c"}) req.add_cmd(a);
+  req.add_cmd(script);
+  v1::ExecSyncResponse resp;
+  grpc::Status s = d.runtime().ExecSync(context(30s).get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.stdout();
+}
+
+UniqueFd memfd() { return UniqueFd(::memfd_create("out", MFD_CLOEXEC)); }
+
+// A pipe whose read end yields `data`, then EOF.
+UniqueFd input(const std::string& data) {
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  REQUIRE(::write(p[1], data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  ::close(p[1]);
+  return UniqueFd(p[0]);
+}
+
+struct ExecRun {
+  streaming::ExecOutcome outcome;
+  std::string out, err;
+};
+
+ExecRun run_exec(const std::string& url, const std::string& in, bool tty = false,
+                 std::optional<streaming::WindowSize> size = std::nullopt) {
+  streaming::Upgraded u = streaming::upgrade(url, streaming::remote_command_protocols());
+  CHECK(u.protocol == "v4.channel.k8s.io");
+  UniqueFd in_fd = input(in), out = memfd(), err = memfd();
+  streaming::ExecClientIo io;
+  io.in = in_fd.get();
+  io.out = out.get();
+  io.err = tty ? -1 : err.get();
+  io.tty = tty;
+  io.size = size;
+  ExecRun r;
+  r.outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  r.out = contents(out.get());
+  r.err = contents(err.get());
+  return r;
+}
+
+// A raw TCP connection to the streaming server of `url`.
+UniqueFd connect_to(const std::string& url) {
+  size_t colon = url.find(':', 7), slash = url.find('/', 7);
+  return connect_loopback(static_cast<uint16_t>(std::stoi(url.substr(colon + 1, slash - colon - 1))));
+}
+
+std::string path_of(const std::string& url) { return url.substr(url.find('/', 7)); }
+
+size_t open_fds(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) n++;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("streaming Exec and PortForward through the CRI") {
+  Daemon d;
+  d.set_config(pods_config_yaml() + "streaming:\n  token_ttl_seconds: 2\n  stream_creation_timeout_seconds: 3\n");
+  d.start();
+  Pod pod(d, pod_config("stream"));
+  std::string ctr = run_container(d, pod, "web",
+                                  "mkdir -p /w1 /w2; echo one > /w1/index.html; echo two > /w2/index.html; "
+                                  "httpd -p 8080 -h /w1; httpd -p 8081 -h /w2; exec sleep 1000");
+
+  SUBCASE("exec without a tty: stdin piped, stdout and stderr apart, the exit code on the error stream") {
+    std::string url = exec_url(d, ctr, {"/bin/sh", "-c", "cat; echo oops >&2; exit 3"}, true, true, true, false);
+    CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
+    CHECK(url.find("/exec/") != std::string::npos);
+    ExecRun r = run_exec(url, "hello\nworld\n");
+    CHECK(r.out == "hello\nworld\n");
+    CHECK(r.err == "oops\n");
+    CHECK(r.outcome.exit_code == 3);
+    CHECK(r.outcome.status.find(R"("reason":"NonZeroExitCode")") != std::string::npos);
+    CHECK(r.outcome.status.find(R"("details":{"causes":[{"reason":"ExitCode","message":"3"}]})") != std::string::npos);
+
+    r = run_exec(exec_url(d, ctr, {"id", "-u"}, false, true, true, false), "");
+    CHECK(r.out == "0\n");
+    CHECK(r.outcome.status == R"({"metadata":{},"status":"Success"})");
+  }
+
+  SUBCASE("exec with a tty: a real terminal of the size the resize stream sent") {
+    std::string url = exec_url(d, ctr, {"/bin/sh", "-c", "stty size; [ -t 0 ] && [ -t 1 ] && echo terminal"}, true, true, false, true);
+    ExecRun r = run_exec(url, "", true, streaming::WindowSize{123, 45});
+    CHECK(r.out.find("45 123\r\n") == 0);
+    CHECK(r.out.find("\r\nterminal\r\n") != std::string::npos);
+    CHECK(r.outcome.exit_code == 0);
+  }
+
+  SUBCASE("vpcrictl exec -i streams through Exec and exits with the command's code") {
+    RunResult r = run({binary("VPCRICTL"), "-r", d.socket(), "exec", "-i", ctr, "/bin/sh", "-c",
+                       "echo out; echo err >&2; exit 4"});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out == "out\n");
+    CHECK(r.err == "err\n");
+  }
+
+  SUBCASE("a start failure is reported on the error stream") {
+    ExecRun r = run_exec(exec_url(d, ctr, {"/no/such/binary"}, false, true, true, false), "");
+    CHECK(r.outcome.exit_code != 0);
+    CHECK(r.outcome.status.find("InternalError") != std::string::npos);
+    CHECK(r.outcome.status.find("/no/such/binary") != std::string::npos);
+  }
+
+  SUBCASE("tokens: single use, expire, unknown ones 404; bad requests get clear HTTP errors") {
+    std::string url = exec_url(d, ctr, {"true"}, false, true, true, false);
+    CHECK(run_exec(url, "").outcome.exit_code == 0);
+    CHECK_THROWS_WITH_AS(streaming::upgrade(url, streaming::remote_command_protocols()),
+                         doctest::Contains("404"), vpcri::Error);
+    std::string late = exec_url(d, ctr, {"true"}, false, true, true, false);
+    std::this_thread::sleep_for(2500ms);  // the TTL configured above: 2 s
+    CHECK_THROWS_WITH_AS(streaming::upgrade(late, streaming::remote_command_protocols()),
+                         doctest::Contains("404"), vpcri::Error);
+    CHECK_THROWS_WITH_AS(streaming::upgrade(url.substr(0, url.rfind('/') + 1) + "AAAAAAAAAAA",
+                                            streaming::remote_command_protocols()),
+                         doctest::Contains("404"), vpcri::Error);
+    // A port forward token is not an exec token.
+    v1::PortForwardRequest pf;
+    pf.set_pod_sandbox_id(pod.id());
+    v1::PortForwardResponse pf_resp;
+    REQUIRE(d.runtime().PortForward(context().get(), pf, &pf_resp).ok());
+    std::string wrong = pf_resp.url();
+    wrong.replace(wrong.find("/portforward/"), 13, "/exec/");
+    CHECK_THROWS_WITH_AS(streaming::upgrade(wrong, streaming::remote_command_protocols()),
+                         doctest::Contains("404"), vpcri::Error);
+    // No protocol in common: 403; no protocol header: 400; oversized head: 431.
+    CHECK_THROWS_WITH_AS(streaming::upgrade(exec_url(d, ctr, {"true"}, false, true, true, false), {"v9.channel.k8s.io"}),
+                         doctest::Contains("403"), vpcri::Error);
+    CHECK_THROWS_WITH_AS(streaming::upgrade(exec_url(d, ctr, {"true"}, false, true, true, false), {}),
+                         doctest::Contains("400"), vpcri::Error);
+    UniqueFd raw = connect_to(url);
+    std::string huge = "GET " + path_of(url) + " HTTP/1.1\r\nX-Junk: " + std::string(20000, 'a') + "\r\n\r\n";
+    vpcri::streaming::http::write_all(raw.get(), huge);
+    std::string answer = read_to_eof(raw.get());
+    CHECK_MESSAGE(answer.rfind("HTTP/1.1 431", 0) == 0, answer);
+    // RPC-time checks.
+    v1::ExecRequest bad;
+    bad.set_container_id(ctr);
+    bad.add_cmd("sh");
+    bad.set_tty(true);
+    bad.set_stderr(true);
+    v1::ExecResponse resp;
+    CHECK(d.runtime().Exec(context().get(), bad, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  }
+
+  SUBCASE("garbage frames and vanished clients end the session, not the daemon; nothing leaks") {
+    // Warm up: the first session creates what stays (threads' stacks are not fds).
+    CHECK(run_exec(exec_url(d, ctr, {"true"}, false, true, true, false), "").outcome.exit_code == 0);
+    pid_t daemon_pid = d.pid();
+    size_t fds_before = open_fds(daemon_pid);
+
+    for (const std::string& garbage :
+         {std::string("\x80\x03\x00\x0a\x00\x00\x00\x00", 8),                  // unknown control type
+          std::string("\x80\x03\x00\x01\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00junk", 22),  // bad zlib
+          std::string("\x00\x00\x00\x01\x00\xff\xff\xff", 8),                  // 16 MiB DATA frame
+          std::string(1000, 'z')}) {
+      std::string url = exec_url(d, ctr, {"sleep", "777"}, true, true, true, false);
+      UniqueFd raw = connect_to(url);
+      std::string req = "POST " + path_of(url) +
+                        " HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                        "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n";
+      REQUIRE(vpcri::streaming::http::write_all(raw.get(), req + garbage));
+      std::string answer = read_to_eof(raw.get());  // the server closes: recv returns 0, not a timeout
+      CHECK(answer.rfind("HTTP/1.1 101", 0) == 0);
+    }
+
+    // A client that opened every stream, started `sleep 777`, and vanished: the process goes too.
+    {
+      std::string url = exec_url(d, ctr, {"sleep", "777"}, false, true, true, false);
+      streaming::Upgraded u = streaming::upgrade(url, streaming::remote_command_protocols());
+      u.conn->open_stream({{"streamtype", "error"}});
+      u.conn->open_stream({{"streamtype", "stdout"}});
+      u.conn->open_stream({{"streamtype", "stderr"}});
+      auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (exec_sync_out(d, ctr, "ps | grep -c '[s]leep 777' || true") != "1\n" &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+      }
+      CHECK(exec_sync_out(d, ctr, "ps | grep -c '[s]leep 777' || true") == "1\n");
+    }  // the connection closes here
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (exec_sync_out(d, ctr, "ps | grep -c '[s]leep 777' || true") != "0\n" &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    CHECK(exec_sync_out(d, ctr, "ps | grep -c '[s]leep 777' || true") == "0\n");
+
+    // A client that never opens its streams is dropped after the creation timeout (3 s here).
+    {
+      streaming::Upgraded u = streaming::upgrade(exec_url(d, ctr, {"true"}, false, true, true, false),
+                                                 streaming::remote_command_protocols());
+      timeval tv{10, 0};
+      ::setsockopt(u.conn->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      read_to_eof(u.conn->fd());
+    }
+
+    // The daemon still serves, and holds no more fds than before (sessions end asynchronously).
+    CHECK(run_exec(exec_url(d, ctr, {"echo", "alive"}, false, true, true, false), "").out == "alive\n");
+    deadline = std::chrono::steady_clock::now() + 10s;
+    while (open_fds(daemon_pid) > fds_before && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    CHECK(open_fds(daemon_pid) <= fds_before);
+  }
+
+  SUBCASE("port forward: two ports at once through one connection, into the pod's network namespace") {
+    v1::PortForwardRequest req;
+    req.set_pod_sandbox_id(pod.id());
+    v1::PortForwardResponse resp;
+    grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
+    REQUIRE_MESSAGE(s.ok(), s.error_message());
+    CHECK(resp.url().find("/portforward/") != std::string::npos);
+    // httpd may still be starting.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':808[01] ' || true") != "2\n" &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+    CHECK(u.protocol == streaming::kPortForwardProtocol);
+    uint16_t local1 = 0, local2 = 0;
+    UniqueFd l1 = loopback_listener(local1), l2 = loopback_listener(local2);
+    UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+    std::string ended;
+    std::thread client([&] {
+      ended = streaming::run_port_forward_client(*u.conn, {{l1.get(), 8080}, {l2.get(), 8081}}, stop.get());
+    });
+    std::string url1 = "http://127.0.0.1:" + std::to_string(local1) + "/";
+    std::string url2 = "http://127.0.0.1:" + std::to_string(local2) + "/";
+    // Both connections open before either is read: they run side by side.
+    std::vector<UniqueFd> conns;
+    for (int round = 0; round < 3; round++) {
+      conns.clear();
+      for (const auto& u2 : {url1, url2, url1, url2}) {
+        conns.push_back(connect_to(u2));
+        vpcri::streaming::http::write_all(conns.back().get(), "GET /index.html HTTP/1.0\r\n\r\n");
+      }
+      for (size_t i = 0; i < conns.size(); i++) {
+        std::string answer = read_to_eof(conns[i].get());
+        CHECK(answer.rfind("HTTP/1.", 0) == 0);
+        CHECK(answer.find(i % 2 == 0 ? "\r\n\r\none\n" : "\r\n\r\ntwo\n") != std::string::npos);
+      }
+    }
+    uint64_t one = 1;
+    REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+    client.join();
+    CHECK(ended == "stopped");
+  }
+}
+
+TEST_CASE("port forward to a host-network pod connects in vpcrid's own network namespace (a test namespace)") {
+  // vpcrid runs in a namespace of the test's own, so the pod's "host" port is that namespace's.
+  const std::string ns = "vpcri-stream-" + std::to_string(::getpid());
+  REQUIRE(run({"/usr/sbin/ip", "netns", "add", ns}).exit_code == 0);
+  struct RemoveNs {
+    std::string name;
+    ~RemoveNs() { run({"/usr/sbin/ip", "netns", "delete", name}); }
+  } remove_ns{ns};
+  const std::string ns_path = "/run/netns/" + ns;
+  REQUIRE(run({"/usr/bin/nsenter", "--net=" + ns_path, "/usr/sbin/ip", "link", "set", "lo", "up"}).exit_code == 0);
+  Daemon d;
+  d.set_netns(ns_path);
+  d.set_config(pods_config_yaml() + "network:\n  provider: none\n");
+  d.start();
+  v1::PodSandboxConfig config = pod_config("hostnet");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  Pod pod(d, config);
+  std::string ctr = run_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':8090 ' || true") != "1\n" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  v1::PortForwardRequest req;
+  req.set_pod_sandbox_id(pod.id());
+  v1::PortForwardResponse resp;
+  grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+
+  uint16_t local = 0;
+  UniqueFd listener = loopback_listener(local);  // in the test's namespace
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string ended, error;
+  // The streaming server listens on the loopback of vpcrid's namespace: the client's thread
+  // dials from there (netns membership is per thread).
+  std::thread client([&] {
+    try {
+      UniqueFd target(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!target || ::setns(target.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
+      streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+      ended = streaming::run_port_forward_client(*u.conn, {{listener.get(), 8090}}, stop.get());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  std::string answer;
+  {
+    UniqueFd c = connect_to("http://127.0.0.1:" + std::to_string(local) + "/");
+    vpcri::streaming::http::write_all(c.get(), "GET /index.html HTTP/1.0\r\n\r\n");
+    answer = read_to_eof(c.get());
+  }
+  uint64_t one = 1;
+  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  client.join();
+  CHECK(error.empty());
+  CHECK(ended == "stopped");
+  CHECK(answer.find("\r\n\r\nhost\n") != std::string::npos);
+  // The port is the daemon namespace's, not the test's: nothing listens on 8090 here.
+  CHECK(run({"/bin/sh", "-c", "/usr/bin/ss -ltn | grep -c ':8090 ' || true"}).out == "0\n");
+}
