@@ -3,6 +3,7 @@
 // everything removed through the CRI: nothing may be left (mounts, cgroups, monitors, dirs).
 // Also a short SIGKILL churn (bench/crash_churn.md describes the long mode).
 #include <doctest/doctest.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -248,6 +249,32 @@ TEST_CASE("vpcrid SIGKILLed at every failpoint: the retried work succeeds and no
     d.stop(SIGTERM);
     check_clean(d, ids);
   }
+}
+
+TEST_CASE("leftovers no record explains are swept at start; what is not vpcri's stays") {
+  Daemon d(daemon_args());
+  start_daemon(d);
+  d.stop(SIGKILL);
+  const std::string pod = std::string(64, 'a'), ctr = std::string(64, 'b');
+  const std::string shm = d.state() + "/pods/" + pod + "/shm";
+  const std::string rootfs = d.state() + "/containers/" + ctr + "/rootfs";
+  const std::string outside = d.dir() + "/outside";
+  for (const auto& dir : {shm, rootfs, outside, d.root() + "/pods/" + pod + "/overlay/upper"}) vpcri::fs::mkdir_p(dir);
+  REQUIRE(::mount("tmpfs", shm.c_str(), "tmpfs", 0, "size=64k") == 0);
+  REQUIRE(::mount("tmpfs", rootfs.c_str(), "tmpfs", 0, "size=64k") == 0);
+  REQUIRE(::mount("tmpfs", outside.c_str(), "tmpfs", 0, "size=64k") == 0);
+  // Outside vpcri's pods/containers dirs: never touched.
+  vpcri::fs::write_file_atomic(outside + "/keep", "x");
+  start_daemon(d);
+  CHECK_FALSE(stdfs::exists(d.state() + "/pods/" + pod));
+  CHECK_FALSE(stdfs::exists(d.root() + "/pods/" + pod));
+  CHECK_FALSE(stdfs::exists(d.state() + "/containers/" + ctr));
+  CHECK(d.log().find("removed a leftover no record explains") != std::string::npos);
+  CHECK(d.log().find(shm) != std::string::npos);
+  CHECK(stdfs::exists(outside + "/keep"));  // still mounted, untouched
+  d.stop(SIGTERM);
+  CHECK(::umount2(outside.c_str(), MNT_DETACH) == 0);
+  check_clean(d, {pod, ctr});
 }
 
 TEST_CASE("SIGKILL churn: pods created and removed by 2 workers while vpcrid is killed; nothing leaks") {
