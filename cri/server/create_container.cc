@@ -1,6 +1,7 @@
 // CreateContainer: the image's rootfs mounted, the InitSpec decided and stored; nothing runs yet.
 #include <optional>
 
+#include "common/failpoint.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/container_spec.h"
@@ -101,10 +102,14 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     state_.images().hold(image->id, r.id);
     undo.push("releasing the image", [&] { state_.images().release(image->id, r.id); });
     undo.push("removing the container's directories", [&] { store.erase_files(r); });
+    // Intent first: a crash from here on leaves a record that the next start rolls back.
+    r.creating = true;
+    store.save(r);
+    failpoint("create_container.intent");
     fs::mkdir_p(store.container_state(r.id), 0711);
-    fs::mkdir_p(store.container_root(r.id), 0700);
     const std::string rootfs_path = container_rootfs(store, r.id);
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path);
+    failpoint("create_container.rootfs");
 
     std::string target_pid_ns;
     if (target) {
@@ -118,7 +123,10 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     // kubelet's directory, trusted as given; what is below it the monitor creates without
     // following symlinks (runtime/monitor/log_file.h).
     if (!r.log_path.empty()) fs::mkdir_p(pod.config.log_directory(), 0755);
+    failpoint("create_container.spec");
+    r.creating = false;
     store.save(r);
+    failpoint("create_container.saved");
     rootfs.release();
     state_.store().containers.insert(std::make_shared<Container>(r));
     undo.commit();

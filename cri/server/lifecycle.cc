@@ -3,6 +3,7 @@
 #include <csignal>
 #include <variant>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "net/datapath/netns_file.h"
 #include "runtime/container/pod_namespaces.h"
@@ -13,6 +14,19 @@ namespace {
 
 // How long a killed process may take to be reported gone.
 constexpr std::chrono::seconds kKillWait{30};
+
+// Runs one teardown step; a failure is logged and remembered, so the next steps still run.
+template <class F>
+void step(std::string& first_error, const std::string& what, F&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    log::warn("teardown step failed", {{"step", what}, {"error", e.what()}});
+    if (first_error.empty()) first_error = what + ": " + e.what();
+  }
+}
+
+}  // namespace
 
 runtime::ExitStatus lost_status(const std::string& message) {
   runtime::ExitStatus status;
@@ -29,19 +43,6 @@ void mark_sandbox_notready(RuntimeState& state, Sandbox& pod) {
     state.store().save(r);
   });
 }
-
-// Runs one teardown step; a failure is logged and remembered, so the next steps still run.
-template <class F>
-void step(std::string& first_error, const std::string& what, F&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    log::warn("teardown step failed", {{"step", what}, {"error", e.what()}});
-    if (first_error.empty()) first_error = what + ": " + e.what();
-  }
-}
-
-}  // namespace
 
 PodPaths pod_paths(const Store& store, const std::string& id) {
   PodPaths p;
@@ -167,6 +168,7 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
     runtime::container::unpin_namespace(container_target_pid_ns(state.store(), r.id));
   });
   if (!error.empty()) throw Error(Errc::internal, "removing container " + r.id + ": " + error);
+  failpoint("remove_container.torn_down");
   state.store().erase_files(r);
   state.images().release(r.image_id, r.id);
   state.store().containers.erase(r.id);
@@ -233,52 +235,6 @@ void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
     if (pod.owns_cgroup_parent) runtime::cgroup::Cgroup(state.cgroup_root(), pod.cgroup_parent).remove();
   });
   if (!error.empty()) throw Error(Errc::internal, "tearing down pod sandbox " + pod.id + ": " + error);
-}
-
-void recover(RuntimeState& state) {
-  Store& store = state.store();
-  if (size_t removed = store.remove_stale_temp_files()) {
-    log::info("removed temp files of interrupted writes", {{"count", std::to_string(removed)}});
-  }
-  for (SandboxRecord& r : store.load_sandboxes()) {
-    auto pod = std::make_shared<Sandbox>(r);
-    store.sandboxes.insert(pod);
-    store.sandboxes.reserve_name(sandbox_name(r.config.metadata()), r.id);
-    if (r.state != v1::SANDBOX_READY) continue;
-    try {
-      auto adopted = runtime::adopt(pod_paths(store, r.id).monitor);
-      if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
-        watch_sandbox(state, pod, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
-        continue;
-      }
-    } catch (const Error& e) {
-      log::warn("pod sandbox's pause is gone", {{"id", r.id}, {"error", e.what()}});
-    }
-    mark_sandbox_notready(state, *pod);
-  }
-  for (ContainerRecord& r : store.load_containers()) {
-    auto container = std::make_shared<Container>(r);
-    store.containers.insert(container);
-    auto pod = store.sandboxes.find(r.sandbox_id);
-    store.containers.reserve_name(pod ? container_name(pod->get(), r.config.metadata()) : r.id, r.id);
-    try {
-      state.images().hold(r.image_id, r.id);
-    } catch (const Error& e) {
-      log::warn("container's image is gone", {{"id", r.id}, {"image", r.image_id}, {"error", e.what()}});
-    }
-    if (r.state != v1::CONTAINER_RUNNING) continue;
-    try {
-      auto adopted = runtime::adopt(container_monitor_dir(store, r.id));
-      if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
-        watch_container(state, container, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
-        log::info("re-adopted running container", {{"id", r.id}});
-      } else {
-        record_container_exit(state, *container, std::get<runtime::ExitStatus>(adopted));
-      }
-    } catch (const Error& e) {
-      record_container_exit(state, *container, lost_status(std::string("its state is gone: ") + e.what()));
-    }
-  }
 }
 
 }  // namespace vpcri::cri

@@ -12,6 +12,9 @@
 
 namespace vpcri::cri {
 
+// The cgroup parent of pods kubelet gave none: vpcri's own, swept of orphans at start.
+inline constexpr const char* kOwnCgroupParent = "/vpcri";
+
 // Files of one pod under <state>/pods/<id>.
 struct PodPaths {
   std::string dir;         // <state>/pods/<id>
@@ -33,6 +36,10 @@ std::string container_target_pid_ns(const Store& store, const std::string& id);
 
 // The pod's sandbox (pause) cgroup: <cgroup parent>/<id>.
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod);
+
+// An exit nobody recorded (the monitor or its state is gone).
+runtime::ExitStatus lost_status(const std::string& message);
+void mark_sandbox_notready(RuntimeState& state, Sandbox& pod);
 
 // Records how a running container ended (idempotent: the first report wins) and persists it.
 void record_container_exit(RuntimeState& state, Container& container, const runtime::ExitStatus& status);
@@ -56,8 +63,11 @@ void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod);
 // is idempotent, so it also finishes a run or removal that crashed half-way.
 void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod);
 
-// At daemon start: loads every record, re-adopts live monitors, records exits that happened
-// while vpcrid was down, marks pods whose pause is gone NOTREADY.
+// At daemon start, before serving (recovery.cc): loads every record, rolls back the pods and
+// containers whose creation was cut short (intent records), adopts a container whose start was
+// cut short after its monitor ran, re-adopts live monitors, records exits that happened while
+// vpcrid was down, marks pods whose pause is gone NOTREADY, then removes whatever under vpcri's
+// own directories and cgroup parent no record explains.
 void recover(RuntimeState& state);
 
 }  // namespace vpcri::cri

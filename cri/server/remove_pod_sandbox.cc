@@ -1,3 +1,4 @@
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
@@ -21,6 +22,7 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*, const v1::Re
     }
     const SandboxRecord r = pod->get();
     teardown_sandbox(state_, r);
+    failpoint("remove_pod.torn_down");
     state_.store().erase_files(r);
     state_.store().sandboxes.erase(r.id);
     state_.store().sandboxes.release_name(sandbox_name(r.config.metadata()));

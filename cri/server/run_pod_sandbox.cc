@@ -5,6 +5,7 @@
 #include <csignal>
 #include <map>
 
+#include "common/failpoint.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/grpc_status.h"
@@ -23,8 +24,6 @@ namespace vpcri::cri {
 namespace {
 
 namespace container = runtime::container;
-
-constexpr const char* kDefaultCgroupParent = "/vpcri";
 
 void mount_shm(const std::string& target, bool host_ipc) {
   fs::mkdir_p(target, 0755);
@@ -66,7 +65,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     r.runtime_handler = req->runtime_handler();
     r.created_at = now_ns();
     r.owns_cgroup_parent = linux.cgroup_parent().empty();
-    r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kDefaultCgroupParent, r.id)
+    r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kOwnCgroupParent, r.id)
                                            : runtime::cgroup::validate_cgroup_path(linux.cgroup_parent());
     r.hostname = pod_hostname(config.hostname());  // the node's when the request has none
 
@@ -76,8 +75,11 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     undo.push("releasing the name", [&] { store.sandboxes.release_name(name); });
     const PodPaths paths = pod_paths(store, r.id);
     undo.push("removing the pod's directories", [&] { store.erase_files(r); });
+    // Intent first: a crash from here on leaves a record that the next start rolls back.
+    r.creating = true;
+    store.save(r);
+    failpoint("run_pod.intent");
     fs::mkdir_p(paths.dir, 0711);
-    fs::mkdir_p(store.pod_root(r.id), 0700);
     // Every later step is undone by the one idempotent teardown.
     undo.push("tearing down", [&] { teardown_sandbox(state_, r); });
 
@@ -95,11 +97,13 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
         throw Error(Errc::unavailable, "RunPodSandbox: pod network is not ready: " + state_.network_problem());
       }
     }
+    failpoint("run_pod.network");
     container::PodNamespacesSpec ns_spec;
     ns_spec.ipc = !host_ipc;
     ns_spec.uts = !host_network;
     ns_spec.hostname = r.hostname;
     const container::PodNamespaces pinned = container::pin_pod_namespaces(paths.ns_dir, ns_spec);
+    failpoint("run_pod.namespaces");
 
     // Runtime state (under --state): replaced atomically, not fsynced.
     fs::replace_file(paths.hostname, r.hostname + "\n", 0644);
@@ -115,14 +119,17 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
                             0644);
     }
     mount_shm(paths.shm, host_ipc);
+    failpoint("run_pod.shm");
 
     auto cgroup = sandbox_cgroup(state_, r);
     cgroup.create();
     if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
     cgroup.apply_devices(runtime::cgroup::default_device_policy());
+    failpoint("run_pod.cgroup");
 
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.pod_root(r.id), paths.rootfs);
     rootfs.release();  // torn down by teardown_sandbox
+    failpoint("run_pod.rootfs");
 
     container::InitSpec spec;
     spec.net = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
@@ -167,11 +174,15 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
       monitor->wait(std::chrono::seconds(10));
     });
     r.pause = monitor->container();
+    failpoint("run_pod.pause");
     // Pinned whether or not the pod shares it: a container whose PID mode is POD joins pause's
     // namespace either way (as with containerd and CRI-O).
     if (!host_pid) container::pin_pid_namespace(paths.ns_dir, r.pause);
+    failpoint("run_pod.pid_ns");
     r.state = v1::SANDBOX_READY;
+    r.creating = false;
     store.save(r);
+    failpoint("run_pod.ready");
     auto pod = std::make_shared<Sandbox>(r);
     store.sandboxes.insert(pod);
     watch_sandbox(state_, pod, monitor);

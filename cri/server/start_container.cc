@@ -1,4 +1,5 @@
 // StartContainer: the container's cgroup with its limits and device policy, then vpcri-monitor + vpcri-init.
+#include "common/failpoint.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/container_spec.h"
@@ -41,6 +42,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       runtime::cgroup::Cgroup cgroup(state_.cgroup_root(), r.cgroup_path);
       cgroup.create();
       cgroup.apply(to_linux_resources(r.resources));
+      failpoint("start_container.cgroup");
       auto spec = runtime::container::init_spec_from_json(r.init_spec);
       cgroup.apply_devices(runtime::container::device_policy(spec));
       spec.cgroup_dirs = cgroup.directories();
@@ -49,6 +51,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
           state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory"),
           pod.config.log_directory()));
+      failpoint("start_container.launched");
       r = container->update([&](ContainerRecord& rec) {
         rec.state = v1::CONTAINER_RUNNING;
         rec.started_at = monitor->started_at_ns();
@@ -56,6 +59,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
         rec.init_spec = runtime::container::init_spec_to_json(spec);
         state_.store().save(rec);
       });
+      failpoint("start_container.saved");
       watch_container(state_, container, monitor);
     } catch (const std::exception& e) {
       fail(e.what());

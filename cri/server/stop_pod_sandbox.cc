@@ -1,3 +1,4 @@
+#include "common/failpoint.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/runtime_service.h"
@@ -11,6 +12,7 @@ grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*, const v1::Stop
     auto pod = state_.store().sandboxes.find(req->pod_sandbox_id());
     if (!pod) return;
     std::lock_guard op(pod->op());
+    failpoint("stop_pod.begin");
     stop_sandbox(state_, pod);
   });
 }

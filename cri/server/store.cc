@@ -47,10 +47,7 @@ std::vector<Record> load_records(const std::string& dir, const char* file, Parse
   std::error_code ec;
   for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
     const std::string path = entry.path().string() + "/" + file;
-    if (!fs::exists(path)) {
-      log::warn("ignoring a directory without a record", {{"path", entry.path().string()}});
-      continue;
-    }
+    if (!fs::exists(path)) continue;  // a leftover the orphan sweep (recovery.cc) removes
     try {
       out.push_back(parse(json::parse(fs::read_file(path))));
     } catch (const std::exception& e) {
@@ -59,6 +56,12 @@ std::vector<Record> load_records(const std::string& dir, const char* file, Parse
   }
   return out;
 }
+
+}  // namespace
+
+std::vector<std::string> mount_points_under(const std::string& path);
+
+namespace {
 
 // Octal escapes of /proc/self/mountinfo ("\040" for a space) decoded.
 std::string unescape_mount_path(const std::string& s) {
@@ -77,6 +80,30 @@ std::string unescape_mount_path(const std::string& s) {
 // Deleting a tree that still has something mounted in it would delete inside the mount (a
 // pod's /dev/shm may be the host's): refuse instead.
 void remove_tree(const std::string& path) {
+  const auto mounts = mount_points_under(path);
+  if (!mounts.empty()) {
+    throw Error(Errc::failed_precondition, "not removing " + path + ": " + mounts.front() + " is still mounted");
+  }
+  std::error_code ec;
+  stdfs::remove_all(path, ec);
+  if (ec) throw Error(Errc::internal, "removing " + path + ": " + ec.message());
+}
+
+// Everything in `dir` but its record, then the record, then `dir`: until the record goes, a
+// restarted vpcrid still knows the object and a retried removal finishes it.
+void remove_tree_record_last(const std::string& dir, const char* record) {
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
+    if (entry.path().filename() != record) remove_tree(entry.path().string());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) throw Error(Errc::internal, "listing " + dir + ": " + ec.message());
+  remove_tree(dir);
+}
+
+}  // namespace
+
+std::vector<std::string> mount_points_under(const std::string& path) {
+  std::vector<std::string> out;
   std::istringstream mountinfo(fs::read_file("/proc/self/mountinfo"));
   std::string line;
   while (std::getline(mountinfo, line)) {
@@ -84,16 +111,10 @@ void remove_tree(const std::string& path) {
     std::string id, parent, dev, root, mount_point;
     fields >> id >> parent >> dev >> root >> mount_point;
     mount_point = unescape_mount_path(mount_point);
-    if (mount_point == path || mount_point.rfind(path + "/", 0) == 0) {
-      throw Error(Errc::failed_precondition, "not removing " + path + ": " + mount_point + " is still mounted");
-    }
+    if (mount_point == path || mount_point.rfind(path + "/", 0) == 0) out.push_back(mount_point);
   }
-  std::error_code ec;
-  stdfs::remove_all(path, ec);
-  if (ec) throw Error(Errc::internal, "removing " + path + ": " + ec.message());
+  return out;
 }
-
-}  // namespace
 
 template <class Record>
 typename Table<Record>::Ptr Table<Record>::find(const std::string& id_or_prefix) const {
@@ -226,7 +247,8 @@ void Store::save(const SandboxRecord& r) const {
          {"owns_cgroup_parent", r.owns_cgroup_parent},
          {"hostname", r.hostname},
          {"ip", r.ip},
-         {"pause", process_to_json(r.pause)}};
+         {"pause", process_to_json(r.pause)},
+         {"creating", r.creating}};
   fs::mkdir_p(pod_root(r.id), 0700);
   fs::write_file_atomic(pod_root(r.id) + "/pod.json", j.dump() + "\n", 0600);
 }
@@ -248,19 +270,20 @@ void Store::save(const ContainerRecord& r) const {
          {"cgroup_path", r.cgroup_path},
          {"stop_signal", r.stop_signal},
          {"process", process_to_json(r.process)},
-         {"resources", proto_to_json(r.resources)}};
+         {"resources", proto_to_json(r.resources)},
+         {"creating", r.creating}};
   fs::mkdir_p(container_root(r.id), 0700);
   fs::write_file_atomic(container_root(r.id) + "/container.json", j.dump() + "\n", 0600);
 }
 
 void Store::erase_files(const SandboxRecord& r) const {
   remove_tree(pod_state(r.id));
-  remove_tree(pod_root(r.id));
+  remove_tree_record_last(pod_root(r.id), "pod.json");
 }
 
 void Store::erase_files(const ContainerRecord& r) const {
   remove_tree(container_state(r.id));
-  remove_tree(container_root(r.id));
+  remove_tree_record_last(container_root(r.id), "container.json");
 }
 
 std::vector<SandboxRecord> Store::load_sandboxes() const {
@@ -276,6 +299,7 @@ std::vector<SandboxRecord> Store::load_sandboxes() const {
     r.hostname = j.at("hostname").get<std::string>();
     r.ip = j.value("ip", std::string());
     r.pause = process_from_json(j.at("pause"));
+    r.creating = j.value("creating", false);
     return r;
   });
 }
@@ -300,6 +324,7 @@ std::vector<ContainerRecord> Store::load_containers() const {
     r.stop_signal = j.at("stop_signal").get<int>();
     r.process = process_from_json(j.at("process"));
     r.resources = proto_from_json<v1::LinuxContainerResources>(j.at("resources"));
+    r.creating = j.value("creating", false);
     return r;
   });
 }

@@ -32,6 +32,9 @@ struct SandboxRecord {
   // StopPodSandbox); "" for host-network pods and once detached.
   std::string ip;
   runtime::ProcessRef pause;         // pid 0 once it is known to have ended
+  // Intent record: saved before RunPodSandbox makes anything, cleared when the pod is READY. A
+  // record still "creating" at start is rolled back (recovery.cc).
+  bool creating = false;
 };
 
 struct ContainerRecord {
@@ -49,6 +52,9 @@ struct ContainerRecord {
   int stop_signal = 0;      // 0: SIGTERM
   runtime::ProcessRef process;
   v1::LinuxContainerResources resources;  // as created, then as updated
+  // Intent record: saved before CreateContainer mounts anything, cleared once it is complete.
+  // A record still "creating" at start is rolled back (recovery.cc).
+  bool creating = false;
 };
 
 // One object. `op()` is held through long operations (start, stop, remove) so they do not
@@ -125,6 +131,10 @@ class Table {
 std::string sandbox_name(const v1::PodSandboxMetadata& m);
 std::string container_name(const SandboxRecord& pod, const v1::ContainerMetadata& m);
 
+// Mount points at or under `path` (absolute, no trailing slash), in /proc/self/mountinfo order
+// (parents before what is mounted on them).
+std::vector<std::string> mount_points_under(const std::string& path);
+
 // A new object id: 64 random hex characters.
 std::string new_id();
 
@@ -148,7 +158,8 @@ class Store {
 
   void save(const SandboxRecord& record) const;
   void save(const ContainerRecord& record) const;
-  // Deletes the record and its directories (after everything in them is torn down).
+  // Deletes the record and its directories (after everything in them is torn down). The record
+  // goes last, so a crash half-way leaves a record that a retried removal finishes.
   void erase_files(const SandboxRecord& record) const;
   void erase_files(const ContainerRecord& record) const;
 
@@ -161,6 +172,9 @@ class Store {
   // Every record on disk; damaged ones are logged and skipped.
   std::vector<SandboxRecord> load_sandboxes() const;
   std::vector<ContainerRecord> load_containers() const;
+
+  const std::string& root() const { return root_; }
+  const std::string& state() const { return state_; }
 
  private:
   std::string root_;

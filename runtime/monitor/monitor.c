@@ -10,6 +10,7 @@
  *   <state>/pid         pid, start_time, started_at[_ns] of the container process (right after fork)
  *   <state>/exit        exit_code, signal, oom, finished_at[_ns], reason, message (before exiting)
  *   <state>/log-reopen  count, error: result of the latest SIGUSR1 reopen
+ *   <state>/lock        flock'ed for the monitor's whole life: a second monitor refuses
  * --sync-fd (a socket from the spawner) gets one line, "ok" once the command runs or
  * "error <errno> <message>" (the message complete, reason included), and the monitor does not
  * exit before the spawner closes its end, so the spawner can always open a pidfd for it.
@@ -51,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -418,6 +420,17 @@ int main(int argc, char **argv) {
   }
 
   char content[512], what[PATH_MAX + 64];
+  /* One monitor per state directory, ever at once: <state>/lock is held (flock) for this
+   * monitor's whole life, so a second one (a retried start after a crash) refuses here, and
+   * vpcrid can tell a live monitor from a dead one before the pid files exist. */
+  snprintf(what, sizeof what, "%s/lock", opt.state);
+  int lock_fd = open(what, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int lock_err = errno;
+    snprintf(what, sizeof what, "state directory %s is locked by another vpcri-monitor", opt.state);
+    report_error(lock_fd < 0 || lock_err != EWOULDBLOCK ? lock_err : 0, what);
+    return 1;
+  }
   snprintf(what, sizeof what, "%s/exit", opt.state);
   if (access(what, F_OK) == 0) {
     snprintf(what, sizeof what, "state directory %s already holds an exit file: the container ran before",

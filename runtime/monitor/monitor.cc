@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -286,6 +287,19 @@ std::variant<MonitorHandle, ExitStatus> adopt(const std::string& state_dir) {
                                       " runs but has recorded no container process");
     }
   }
+}
+
+void kill_abandoned(const std::string& state_dir) noexcept { stop_abandoned(state_dir); }
+
+bool monitor_running(const std::string& state_dir) {
+  UniqueFd fd(::open((state_dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT) return false;
+    throw_errno("opening " + state_dir + "/lock");
+  }
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;
+  if (errno == EWOULDBLOCK) return true;
+  throw_errno("locking " + state_dir + "/lock");
 }
 
 void reopen_log(const MonitorHandle& handle, milliseconds timeout) {

@@ -82,6 +82,16 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec);
 // does not exist.
 std::variant<MonitorHandle, ExitStatus> adopt(const std::string& state_dir);
 
+// Whether a vpcri-monitor holds `state_dir`'s lock, i.e. runs for it now (from its first
+// instruction on, before its pid files exist). A pid is never consulted, so it cannot be fooled
+// by a recycled one.
+bool monitor_running(const std::string& state_dir);
+
+// Kills, by pidfd checked against the recorded start times (never a recycled pid), the
+// container process and the monitor recorded in `state_dir`, if they still run. Best effort: for
+// a start that was cut short; callers wait for monitor_running() to turn false.
+void kill_abandoned(const std::string& state_dir) noexcept;
+
 // ReopenContainerLog: asks the monitor to reopen its log path (after the old file was renamed)
 // and waits for its answer. Throws with the monitor's error if it could not (it then keeps
 // writing to the old file), failed_precondition if the container has exited, deadline_exceeded

@@ -429,6 +429,30 @@ TEST_CASE("runtime-monitor: a recycled pid is not adopted") {
   CHECK(is_running(ProcessRef{::getpid(), *start}));
 }
 
+TEST_CASE("runtime-monitor: a second monitor for a state directory in use refuses to start") {
+  TempDir dir;
+  Reaper reaper;
+  auto spec = spec_in(dir, {kBusybox, "sleep", "1000"});
+  CHECK_FALSE(monitor_running(spec.state_dir));
+  MonitorHandle first = spawn_monitor(spec);
+  reaper.add(first);
+  CHECK(monitor_running(spec.state_dir));
+  // A retried start after a crash: it must not run a second container in the same directory.
+  try {
+    MonitorHandle second = spawn_monitor(spec);
+    reaper.add(second);
+    FAIL("a second monitor started in " << spec.state_dir);
+  } catch (const vpcri::Error& e) {
+    CHECK(std::string(e.what()).find("locked by another vpcri-monitor") != std::string::npos);
+  }
+  auto adopted = adopt(spec.state_dir);
+  REQUIRE(std::holds_alternative<MonitorHandle>(adopted));
+  CHECK(std::get<MonitorHandle>(adopted).monitor().pid == first.monitor().pid);
+  REQUIRE(first.signal_container(SIGKILL));
+  REQUIRE(first.wait(20s).has_value());
+  CHECK_FALSE(monitor_running(spec.state_dir));
+}
+
 TEST_CASE("runtime-monitor: adopting a directory with no monitor or no directory at all") {
   TempDir dir;
   auto adopted = adopt(dir.path);
