@@ -1,7 +1,7 @@
 // ExecSync: a process in the namespaces, cgroup and security settings of a running container,
 // as vpcrid's own short-lived child; its output comes back in the response.
 //
-// Containment (docs/security-validation.md): the namespaces are joined through a pidfd of the
+// Containment (docs/security.md): the namespaces are joined through a pidfd of the
 // container's process, so a recycled pid is never entered; the exec runs in a cgroup of its own
 // below the container's, so a timeout or a caller that goes away kills everything it started,
 // also what left its process group (setsid, daemonized); at most

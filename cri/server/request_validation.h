@@ -1,5 +1,5 @@
 // Bounds and rules every RunPodSandbox / CreateContainer request passes before anything is
-// created (docs/security-validation.md): sizes that keep one request from costing the daemon
+// created (docs/security.md): sizes that keep one request from costing the daemon
 // seconds or megabytes, ids the kernel can represent, strings that cannot smuggle a second line
 // into a file vpcri writes. Each check is linear in the request's size.
 #pragma once

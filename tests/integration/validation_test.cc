@@ -1,5 +1,5 @@
 // Request validation and ExecSync containment through the CRI socket against the real vpcrid
-// (docs/security-validation.md): the default hostname, refused hostnames that leave nothing
+// (docs/security.md): the default hostname, refused hostnames that leave nothing
 // behind, user ids, request bounds, and ExecSync's timeout, cancellation, concurrency cap and
 // output limit. Every pod is removed by a guard, so a failed check leaves nothing behind.
 #include <doctest/doctest.h>

@@ -1,7 +1,7 @@
 // Device nodes: a root container may mknod any node (CAP_MKNOD stays, as with containerd), but
 // the cgroup (v1 devices controller, cgroup2 BPF filter) lets it use only runc's default list
 // and the devices its config asks for. Each test is one attack or one promise; see
-// docs/security-devices.md.
+// docs/security.md.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
