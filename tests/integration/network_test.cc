@@ -137,27 +137,6 @@ std::string pod_netns(Daemon& d, const std::string& id) {
 }
 
 
-std::string run_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script) {
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  auto* c = req.mutable_config();
-  c->mutable_metadata()->set_name(name);
-  c->mutable_image()->set_image(kTestImage);
-  c->add_command("/bin/sh");
-  c->add_command("-c");
-  c->add_args(script);
-  *req.mutable_sandbox_config() = pod.config();
-  v1::CreateContainerResponse resp;
-  auto s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  v1::StartContainerRequest start;
-  start.set_container_id(resp.container_id());
-  v1::StartContainerResponse started;
-  s = d.runtime().StartContainer(context(60s).get(), start, &started);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp.container_id();
-}
-
 void stop_and_remove_container(Daemon& d, const std::string& id) {
   v1::StopContainerRequest stop;
   stop.set_container_id(id);
@@ -327,8 +306,8 @@ TEST_CASE("pods on a node: IPs, reachability without NAT, localhost, container r
   }
 
   SUBCASE("containers of one pod talk over localhost; a restarted container keeps the pod IP") {
-    run_container(d, client, "server", "while true; do nc -l -p 9000 -e echo from-server; done");
-    std::string other = run_container(d, client, "other", "sleep 1000");
+    run_shell_container(d, client, "server", "while true; do nc -l -p 9000 -e echo from-server; done");
+    std::string other = run_shell_container(d, client, "other", "sleep 1000");
     std::string got;
     for (int i = 0; i < 50 && !contains(got, "from-server"); ++i) {
       got = exec(d, other, "nc 127.0.0.1 9000 </dev/null").stdout();
@@ -337,7 +316,7 @@ TEST_CASE("pods on a node: IPs, reachability without NAT, localhost, container r
     CHECK(contains(got, "from-server"));
     CHECK(contains(exec(d, other, "ip -4 addr show eth0").stdout(), client_ip + "/32"));
     stop_and_remove_container(d, other);
-    other = run_container(d, client, "other", "sleep 1000");
+    other = run_shell_container(d, client, "other", "sleep 1000");
     CHECK(contains(exec(d, other, "ip -4 addr show eth0").stdout(), client_ip + "/32"));
     CHECK(pod_ip(d, client.id()) == client_ip);
     CHECK(exec(d, other, "ping -c1 -W3 " + web_ip).exit_code() == 0);

@@ -78,6 +78,23 @@ grpc::Status start_container(Daemon& d, const std::string& id) {
   return d.runtime().StartContainer(context(60s).get(), req, &resp);
 }
 
+std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script,
+                                v1::NamespaceMode pid) {
+  v1::ContainerConfig config;
+  config.mutable_metadata()->set_name(name);
+  config.mutable_image()->set_image(kTestImage);
+  config.add_command("/bin/sh");
+  config.add_command("-c");
+  config.add_args(script);
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(pid);
+  std::string id;
+  grpc::Status s = create_container(d, pod, config, &id);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  s = start_container(d, id);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return id;
+}
+
 grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
                        v1::ExecSyncResponse* resp, int64_t timeout_seconds) {
   v1::ExecSyncRequest req;

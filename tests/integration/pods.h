@@ -47,6 +47,10 @@ grpc::Status create_container(Daemon& d, const Pod& pod, const runtime::v1::Cont
 grpc::Status start_container(Daemon& d, const std::string& id);
 grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
                        runtime::v1::ExecSyncResponse* resp, int64_t timeout_seconds = 0);
+// Creates and starts a test-image container running `sh -c script` in `pod`; both calls must
+// succeed. Returns its id.
+std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script,
+                                runtime::v1::NamespaceMode pid = runtime::v1::POD);
 // The container's status; the call must succeed.
 runtime::v1::ContainerStatus container_status(Daemon& d, const std::string& id);
 

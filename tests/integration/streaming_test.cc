@@ -42,28 +42,6 @@ v1::PodSandboxConfig pod_config(const std::string& name) {
   return c;
 }
 
-std::string run_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script) {
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  auto* c = req.mutable_config();
-  c->mutable_metadata()->set_name(name);
-  c->mutable_image()->set_image(kTestImage);
-  c->add_command("/bin/sh");
-  c->add_command("-c");
-  c->add_args(script);
-  c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
-  *req.mutable_sandbox_config() = pod.config();
-  v1::CreateContainerResponse resp;
-  grpc::Status s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  v1::StartContainerRequest start;
-  start.set_container_id(resp.container_id());
-  v1::StartContainerResponse started;
-  s = d.runtime().StartContainer(context(60s).get(), start, &started);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp.container_id();
-}
-
 std::string exec_url(Daemon& d, const std::string& id, std::vector<std::string> cmd, bool in, bool out, bool err,
                      bool tty) {
   v1::ExecRequest req;
@@ -145,9 +123,10 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
   d.set_config(pods_config_yaml() + "streaming:\n  token_ttl_seconds: 2\n  stream_creation_timeout_seconds: 3\n");
   d.start();
   Pod pod(d, pod_config("stream"));
-  std::string ctr = run_container(d, pod, "web",
-                                  "mkdir -p /w1 /w2; echo one > /w1/index.html; echo two > /w2/index.html; "
-                                  "httpd -p 8080 -h /w1; httpd -p 8081 -h /w2; exec sleep 1000");
+  std::string ctr = run_shell_container(d, pod, "web",
+                                        "mkdir -p /w1 /w2; echo one > /w1/index.html; echo two > /w2/index.html; "
+                                        "httpd -p 8080 -h /w1; httpd -p 8081 -h /w2; exec sleep 1000",
+                                        v1::CONTAINER);
 
   SUBCASE("exec without a tty: stdin piped, stdout and stderr apart, the exit code on the error stream") {
     std::string url = exec_url(d, ctr, {"/bin/sh", "-c", "cat; echo oops >&2; exit 3"}, true, true, true, false);
@@ -351,7 +330,8 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
   v1::PodSandboxConfig config = pod_config("hostnet");
   config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
   Pod pod(d, config);
-  std::string ctr = run_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000");
+  std::string ctr = run_shell_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000",
+                                        v1::CONTAINER);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':8090 ' || true") != "1\n" &&
          std::chrono::steady_clock::now() < deadline) {
