@@ -427,15 +427,22 @@ int main(int argc, char **argv) {
   int lock_fd = open(what, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     int lock_err = errno;
-    snprintf(what, sizeof what, "state directory %s is locked by another vpcri-monitor", opt.state);
-    report_error(lock_fd < 0 || lock_err != EWOULDBLOCK ? lock_err : 0, what);
+    if (lock_fd >= 0 && lock_err == EWOULDBLOCK) {
+      /* EBUSY tells vpcrid that we touched nothing: what the directory records is the other
+       * monitor's, and must not be stopped as if this start had left it behind. */
+      snprintf(what, sizeof what, "state directory %s is locked by another vpcri-monitor", opt.state);
+      report_message(EBUSY, what);
+    } else {
+      snprintf(what, sizeof what, "lock %s", opt.state);
+      report_error(lock_err, what);
+    }
     return 1;
   }
   snprintf(what, sizeof what, "%s/exit", opt.state);
   if (access(what, F_OK) == 0) {
     snprintf(what, sizeof what, "state directory %s already holds an exit file: the container ran before",
              opt.state);
-    report_error(0, what);
+    report_message(EEXIST, what);
     return 1;
   }
   snprintf(content, sizeof content, "pid=%d\nstart_time=%llu\n", (int)getpid(), proc_start_time(getpid()));

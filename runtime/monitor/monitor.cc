@@ -122,14 +122,18 @@ std::string read_sync_line(int fd, const std::string& state_dir, milliseconds ti
   return line.substr(0, line.find('\n'));
 }
 
-[[noreturn]] void throw_monitor_error(const std::string& line, const std::string& state_dir) {
-  // "error <errno> <message>": the message is complete (the errno's text is in it when it
-  // matters, and a vpcri-init message has its own wording), the errno picks the code.
+// The monitor's "error <errno> <message>" as an Error. The message is complete (the errno's text
+// is in it when it matters, and a vpcri-init message has its own wording); the errno picks the
+// code. EBUSY and EEXIST mean the monitor refused the directory before touching it: another live
+// monitor holds its lock, or a container already ran there.
+Error monitor_error(const std::string& line, const std::string& state_dir, bool* refused_untouched) {
   std::string rest = line.substr(6);
   size_t space = rest.find(' ');
   int err = std::atoi(rest.substr(0, space).c_str());
   std::string what = "vpcri-monitor for " + state_dir + ": " + (space == std::string::npos ? "" : rest.substr(space + 1));
-  throw Error(err != 0 ? errc_from_errno(err) : Errc::internal, what);
+  *refused_untouched = err == EBUSY || err == EEXIST;
+  if (*refused_untouched) return Error(Errc::failed_precondition, what);
+  return Error(err != 0 ? errc_from_errno(err) : Errc::internal, what);
 }
 
 ExitStatus unknown_exit(std::string message) {
@@ -242,9 +246,17 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   }
   // (ECHILD: a SIGCHLD handler of the daemon reaped it; the sync socket tells the outcome anyway.)
 
+  bool leave_state_alone = false;
   try {
     std::string line = read_sync_line(ours.get(), spec.state_dir, spec.start_timeout);
-    if (line.rfind("error ", 0) == 0) throw_monitor_error(line, spec.state_dir);
+    if (line.rfind("error ", 0) == 0) {
+      bool refused_untouched = false;
+      Error error = monitor_error(line, spec.state_dir, &refused_untouched);
+      // What the directory records then belongs to another monitor or an earlier run: not ours
+      // to stop.
+      if (refused_untouched) leave_state_alone = true;
+      throw error;
+    }
     if (line != "ok") throw Error(Errc::internal, "vpcri-monitor for " + spec.state_dir + " said \"" + line + "\"");
 
     // The monitor waits for us to close `ours` before it may exit, so it is alive here.
@@ -260,7 +272,7 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
     }
     return MonitorHandle(spec.state_dir, *monitor, std::move(*container), std::move(pidfd));
   } catch (...) {
-    stop_abandoned(spec.state_dir);
+    if (!leave_state_alone) stop_abandoned(spec.state_dir);
     throw;
   }
 }

@@ -444,7 +444,10 @@ TEST_CASE("runtime-monitor: a second monitor for a state directory in use refuse
     FAIL("a second monitor started in " << spec.state_dir);
   } catch (const vpcri::Error& e) {
     CHECK(std::string(e.what()).find("locked by another vpcri-monitor") != std::string::npos);
+    CHECK(e.code() == vpcri::Errc::failed_precondition);
   }
+  // The refused start must not stop what the first monitor runs (it once did, in its cleanup).
+  CHECK_FALSE(first.wait(500ms).has_value());
   auto adopted = adopt(spec.state_dir);
   REQUIRE(std::holds_alternative<MonitorHandle>(adopted));
   CHECK(std::get<MonitorHandle>(adopted).monitor().pid == first.monitor().pid);
