@@ -29,6 +29,7 @@ struct NodeInfo {
 
 struct EniInfo {
   std::string id;
+  std::string mac;        // "0a:1b:..."; how the node finds the ENI's interface (empty: local provider)
   int device_number = 0;  // 0 = the instance's primary ENI
   std::string subnet_id;
   Cidr subnet_cidr;
