@@ -95,13 +95,29 @@ std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& na
   return id;
 }
 
-grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
-                       v1::ExecSyncResponse* resp, int64_t timeout_seconds) {
+ExecResult exec(Daemon& d, const std::string& id, const std::vector<std::string>& cmd, int64_t timeout_seconds,
+                std::chrono::seconds deadline, v1::RuntimeService::Stub* stub) {
   v1::ExecSyncRequest req;
   req.set_container_id(id);
   for (const auto& c : cmd) req.add_cmd(c);
   req.set_timeout(timeout_seconds);
-  return d.runtime().ExecSync(context(60s).get(), req, resp);
+  ExecResult out;
+  out.status = (stub ? *stub : d.runtime()).ExecSync(context(deadline).get(), req, &out.resp);
+  return out;
+}
+
+grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
+                       v1::ExecSyncResponse* resp, int64_t timeout_seconds) {
+  ExecResult e = exec(d, id, cmd, timeout_seconds);
+  *resp = std::move(e.resp);
+  return e.status;
+}
+
+std::string sh_output(Daemon& d, const std::string& id, const std::string& script) {
+  ExecResult e = exec(d, id, {"/bin/sh", "-c", script});
+  REQUIRE_MESSAGE(e.status.ok(), e.status.error_message());
+  CHECK_MESSAGE(e.resp.exit_code() == 0, e.resp.stderr());
+  return e.resp.stdout();
 }
 
 v1::ContainerStatus container_status(Daemon& d, const std::string& id) {

@@ -1,6 +1,7 @@
 // Pod helpers shared by the integration tests that run pods through the CRI socket.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,19 @@ class Pod {
 grpc::Status create_container(Daemon& d, const Pod& pod, const runtime::v1::ContainerConfig& config,
                               std::string* id);
 grpc::Status start_container(Daemon& d, const std::string& id);
+// ExecSync of `cmd`, with the RPC deadline `deadline`; through `stub` when given (e.g. a client
+// that accepts kubelet's 16 MiB answers).
+struct ExecResult {
+  grpc::Status status;
+  runtime::v1::ExecSyncResponse resp;
+};
+ExecResult exec(Daemon& d, const std::string& id, const std::vector<std::string>& cmd, int64_t timeout_seconds = 0,
+                std::chrono::seconds deadline = std::chrono::seconds(60),
+                runtime::v1::RuntimeService::Stub* stub = nullptr);
 grpc::Status exec_sync(Daemon& d, const std::string& id, const std::vector<std::string>& cmd,
                        runtime::v1::ExecSyncResponse* resp, int64_t timeout_seconds = 0);
+// The stdout of `sh -c script` in the container; the call must succeed and the script exit 0.
+std::string sh_output(Daemon& d, const std::string& id, const std::string& script);
 // Creates and starts a test-image container running `sh -c script` in `pod`; both calls must
 // succeed. Returns its id.
 std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script,

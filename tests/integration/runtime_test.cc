@@ -112,27 +112,6 @@ grpc::Status remove(Daemon& d, const std::string& id) {
   return d.runtime().RemoveContainer(context(60s).get(), req, &resp);
 }
 
-struct Exec {
-  grpc::Status status;
-  v1::ExecSyncResponse resp;
-};
-
-Exec exec(Daemon& d, const std::string& id, std::vector<std::string> cmd, int64_t timeout = 0) {
-  v1::ExecSyncRequest req;
-  req.set_container_id(id);
-  for (auto& c : cmd) req.add_cmd(c);
-  req.set_timeout(timeout);
-  Exec out;
-  out.status = d.runtime().ExecSync(context(60s).get(), req, &out.resp);
-  return out;
-}
-
-std::string exec_out(Daemon& d, const std::string& id, const std::string& script) {
-  Exec e = exec(d, id, {"/bin/sh", "-c", script});
-  REQUIRE_MESSAGE(e.status.ok(), e.status.error_message());
-  CHECK_MESSAGE(e.resp.exit_code() == 0, e.resp.stderr());
-  return e.resp.stdout();
-}
 
 std::vector<v1::Container> list_containers(Daemon& d, const v1::ContainerFilter& filter) {
   v1::ListContainersRequest req;
@@ -346,7 +325,7 @@ TEST_CASE("ExecSync, shared pod namespaces, resources, log reopen, stats") {
   std::string c = run_container(d, pod2, container_config("c", {"exec sleep 1000"}));
 
   SUBCASE("exec") {
-    Exec e = exec(d, a, {"echo", "hi"});
+    ExecResult e = exec(d, a, {"echo", "hi"});
     REQUIRE_MESSAGE(e.status.ok(), e.status.error_message());
     CHECK(e.resp.stdout() == "hi\n");
     CHECK(e.resp.exit_code() == 0);
@@ -362,24 +341,24 @@ TEST_CASE("ExecSync, shared pod namespaces, resources, log reopen, stats") {
   }
 
   SUBCASE("pod namespaces") {
-    CHECK(exec_out(d, a, "hostname") == "ns-host\n");
-    CHECK(exec_out(d, b, "hostname") == "ns-host\n");
-    CHECK(exec_out(d, c, "hostname") == "ns2-host\n");
-    CHECK(exec_out(d, a, "readlink /proc/self/ns/net") == exec_out(d, b, "readlink /proc/self/ns/net"));
-    CHECK(exec_out(d, a, "readlink /proc/self/ns/net") != exec_out(d, c, "readlink /proc/self/ns/net"));
-    CHECK(exec_out(d, a, "readlink /proc/self/ns/ipc") == exec_out(d, b, "readlink /proc/self/ns/ipc"));
-    CHECK(exec_out(d, a, "readlink /proc/self/ns/ipc") != exec_out(d, c, "readlink /proc/self/ns/ipc"));
-    CHECK(exec_out(d, a, "cat /etc/hosts").find("ns-host") != std::string::npos);
-    CHECK(exec_out(d, a, "ip -o link show lo").find("UP") != std::string::npos);
+    CHECK(sh_output(d, a, "hostname") == "ns-host\n");
+    CHECK(sh_output(d, b, "hostname") == "ns-host\n");
+    CHECK(sh_output(d, c, "hostname") == "ns2-host\n");
+    CHECK(sh_output(d, a, "readlink /proc/self/ns/net") == sh_output(d, b, "readlink /proc/self/ns/net"));
+    CHECK(sh_output(d, a, "readlink /proc/self/ns/net") != sh_output(d, c, "readlink /proc/self/ns/net"));
+    CHECK(sh_output(d, a, "readlink /proc/self/ns/ipc") == sh_output(d, b, "readlink /proc/self/ns/ipc"));
+    CHECK(sh_output(d, a, "readlink /proc/self/ns/ipc") != sh_output(d, c, "readlink /proc/self/ns/ipc"));
+    CHECK(sh_output(d, a, "cat /etc/hosts").find("ns-host") != std::string::npos);
+    CHECK(sh_output(d, a, "ip -o link show lo").find("UP") != std::string::npos);
     // Containers do not share a PID namespace by default: each one's process is pid 1.
-    CHECK(exec_out(d, a, "cat /proc/1/cmdline | tr '\\0' ' '") == "sleep 1000 ");
+    CHECK(sh_output(d, a, "cat /proc/1/cmdline | tr '\\0' ' '") == "sleep 1000 ");
   }
 
   SUBCASE("security defaults") {
     // containerd's default capability set.
-    CHECK(exec_out(d, a, "grep CapEff /proc/self/status") == "CapEff:\t00000000a80425fb\n");
-    CHECK(exec_out(d, a, "grep NoNewPrivs /proc/self/status") == "NoNewPrivs:\t0\n");
-    CHECK(exec_out(d, a, "cat /proc/timer_list | wc -c") == "0\n");  // masked
+    CHECK(sh_output(d, a, "grep CapEff /proc/self/status") == "CapEff:\t00000000a80425fb\n");
+    CHECK(sh_output(d, a, "grep NoNewPrivs /proc/self/status") == "NoNewPrivs:\t0\n");
+    CHECK(sh_output(d, a, "cat /proc/timer_list | wc -c") == "0\n");  // masked
   }
 
   SUBCASE("resources") {
@@ -408,7 +387,7 @@ TEST_CASE("ExecSync, shared pod namespaces, resources, log reopen, stats") {
   }
 
   SUBCASE("stats") {
-    exec_out(d, a, "dd if=/dev/zero of=/tmp/fill bs=1k count=64 2>/dev/null");
+    sh_output(d, a, "dd if=/dev/zero of=/tmp/fill bs=1k count=64 2>/dev/null");
     v1::ContainerStatsRequest req;
     req.set_container_id(a);
     v1::ContainerStatsResponse resp;
@@ -446,7 +425,7 @@ TEST_CASE("shareProcessNamespace: pause is pid 1") {
   auto cc = container_config("x", {"exec sleep 1000"});
   cc.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
   std::string id = run_container(d, pod, cc);
-  CHECK(exec_out(d, id, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
+  CHECK(sh_output(d, id, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
 }
 
 TEST_CASE("security: sysctl injection is refused, RuntimeDefault seccomp blocks unshare") {
@@ -468,14 +447,14 @@ TEST_CASE("security: sysctl injection is refused, RuntimeDefault seccomp blocks 
   cc.mutable_linux()->mutable_security_context()->mutable_seccomp()->set_profile_type(
       v1::SecurityProfile::RuntimeDefault);
   std::string c = run_container(d, pod, cc);
-  CHECK(exec_out(d, c, "grep Seccomp: /proc/self/status") == "Seccomp:\t2\n");
+  CHECK(sh_output(d, c, "grep Seccomp: /proc/self/status") == "Seccomp:\t2\n");
   // A user namespace needs no capability: only the seccomp profile stands in the way.
-  Exec e = exec(d, c, {"/bin/sh", "-c", "unshare -U true"});
+  ExecResult e = exec(d, c, {"/bin/sh", "-c", "unshare -U true"});
   REQUIRE(e.status.ok());
   CHECK(e.resp.exit_code() != 0);
   // Without a profile (the CRI default) the same works.
   std::string o = run_container(d, pod, container_config("open", {"exec sleep 1000"}));
-  CHECK(exec_out(d, o, "grep Seccomp: /proc/self/status") == "Seccomp:\t0\n");
+  CHECK(sh_output(d, o, "grep Seccomp: /proc/self/status") == "Seccomp:\t0\n");
   e = exec(d, o, {"/bin/sh", "-c", "unshare -U true"});
   REQUIRE(e.status.ok());
   CHECK_MESSAGE(e.resp.exit_code() == 0, e.resp.stderr());
@@ -534,7 +513,7 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
 
   auto st = status_of(d, runner);
   CHECK(st.state() == v1::CONTAINER_RUNNING);
-  CHECK(exec_out(d, runner, "echo alive") == "alive\n");
+  CHECK(sh_output(d, runner, "echo alive") == "alive\n");
   st = wait_exited(d, quitter, 5s);
   CHECK(st.state() == v1::CONTAINER_EXITED);
   CHECK(st.exit_code() == 5);

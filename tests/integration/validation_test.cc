@@ -76,29 +76,6 @@ std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& 
   return id;
 }
 
-struct Exec {
-  grpc::Status status;
-  v1::ExecSyncResponse resp;
-};
-
-// Through `stub` when given (a client that accepts kubelet's 16 MiB answers).
-Exec exec(Daemon& d, const std::string& id, const std::vector<std::string>& cmd, int64_t timeout = 0,
-          std::chrono::seconds deadline = 60s, v1::RuntimeService::Stub* stub = nullptr) {
-  v1::ExecSyncRequest req;
-  req.set_container_id(id);
-  for (const auto& c : cmd) req.add_cmd(c);
-  req.set_timeout(timeout);
-  Exec out;
-  out.status = (stub ? *stub : d.runtime()).ExecSync(context(deadline).get(), req, &out.resp);
-  return out;
-}
-
-std::string sh(Daemon& d, const std::string& id, const std::string& script) {
-  Exec e = exec(d, id, {"/bin/sh", "-c", script});
-  REQUIRE_MESSAGE(e.status.ok(), e.status.error_message());
-  CHECK_MESSAGE(e.resp.exit_code() == 0, e.resp.stderr());
-  return e.resp.stdout();
-}
 
 size_t count_pods(Daemon& d) {
   v1::ListPodSandboxResponse resp;
@@ -120,10 +97,10 @@ size_t entries(const std::string& dir) {
 // The live processes the container sees other than pid 1 and this probe's own sh and awk,
 // "pid state name" per line. Zombies (state Z) are dead already: pid 1 has yet to reap them.
 std::string other_processes(Daemon& d, const std::string& id) {
-  return sh(d, id,
-            "for s in /proc/[0-9]*/status; do awk '/^Name:/ {n = $2} /^State:/ {st = $2} /^Pid:/ {p = $2} "
-            "END {print p, st, n}' $s 2>/dev/null; done | "
-            "awk '$1 != 1 && $2 != \"Z\" && $3 != \"sh\" && $3 != \"awk\"'");
+  return sh_output(d, id,
+                   "for s in /proc/[0-9]*/status; do awk '/^Name:/ {n = $2} /^State:/ {st = $2} /^Pid:/ {p = $2} "
+                   "END {print p, st, n}' $s 2>/dev/null; done | "
+                   "awk '$1 != 1 && $2 != \"Z\" && $3 != \"sh\" && $3 != \"awk\"'");
 }
 
 std::string memory_cgroup_of(Daemon& d, const std::string& id) {
@@ -154,10 +131,10 @@ TEST_CASE("hostname: the node's when none is given, validated when given, nothin
   SUBCASE("no hostname, a pod name longer than a hostname may be") {
     Pod pod(d, pod_config(std::string(100, 'p')));
     std::string c = run_container(d, pod, container_config("c", "exec sleep 1000"));
-    CHECK(sh(d, c, "hostname") == node + "\n");
-    CHECK(sh(d, c, "cat /etc/hostname") == node + "\n");
-    CHECK(sh(d, c, "awk -v h=\"$(hostname)\" '$2 == h' /etc/hosts") == "127.0.1.1\t" + node + "\n");
-    CHECK(sh(d, c, "echo $HOSTNAME") == node + "\n");
+    CHECK(sh_output(d, c, "hostname") == node + "\n");
+    CHECK(sh_output(d, c, "cat /etc/hostname") == node + "\n");
+    CHECK(sh_output(d, c, "awk -v h=\"$(hostname)\" '$2 == h' /etc/hosts") == "127.0.1.1\t" + node + "\n");
+    CHECK(sh_output(d, c, "echo $HOSTNAME") == node + "\n");
   }
 
   SUBCASE("host network: the node's too") {
@@ -165,7 +142,7 @@ TEST_CASE("hostname: the node's when none is given, validated when given, nothin
     config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
     Pod pod(d, config);
     std::string c = run_container(d, pod, container_config("c", "exec sleep 1000"));
-    CHECK(sh(d, c, "cat /etc/hostname") == node + "\n");
+    CHECK(sh_output(d, c, "cat /etc/hostname") == node + "\n");
   }
 
   SUBCASE("a valid hostname is kept") {
@@ -173,7 +150,7 @@ TEST_CASE("hostname: the node's when none is given, validated when given, nothin
     config.set_hostname("web-0.example");
     Pod pod(d, config);
     std::string c = run_container(d, pod, container_config("c", "exec sleep 1000"));
-    CHECK(sh(d, c, "hostname; cat /etc/hostname") == "web-0.example\nweb-0.example\n");
+    CHECK(sh_output(d, c, "hostname; cat /etc/hostname") == "web-0.example\nweb-0.example\n");
   }
 
   SUBCASE("invalid hostnames are refused before anything is written") {
@@ -228,7 +205,7 @@ TEST_CASE("security: user ids must fit a uid_t; run_as_group needs a user") {
   config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(4294967294);
   config.mutable_linux()->mutable_security_context()->mutable_run_as_group()->set_value(1234);
   std::string c = run_container(d, pod, config);
-  CHECK(sh(d, c, "id -u; id -g") == "4294967294\n1234\n");
+  CHECK(sh_output(d, c, "id -u; id -g") == "4294967294\n1234\n");
 }
 
 TEST_CASE("security: request bounds") {
@@ -262,8 +239,8 @@ TEST_CASE("security: request bounds") {
     REQUIRE_MESSAGE(s.ok(), s.error_message());
     s = start(d, id);
     REQUIRE_MESSAGE(s.ok(), s.error_message());
-    CHECK(sh(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep -c '^VAR_'") == "60000\n");
-    CHECK(sh(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep '^VAR_59999='") == "VAR_59999=59999\n");
+    CHECK(sh_output(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep -c '^VAR_'") == "60000\n");
+    CHECK(sh_output(d, id, "tr '\\0' '\\n' < /proc/1/environ | grep '^VAR_59999='") == "VAR_59999=59999\n");
   }
 
   SUBCASE("a NUL in an env value cannot hide a second variable") {
@@ -322,14 +299,14 @@ TEST_CASE("security: an ExecSync timeout kills everything the command started") 
 
   // One process leaves the process group and session, another daemonizes (double fork).
   auto t0 = std::chrono::steady_clock::now();
-  Exec e = exec(d, c, {"/bin/sh", "-c", "setsid sleep 1001 & (setsid sh -c 'sleep 1002 &' &); sleep 1003"}, 2);
+  ExecResult e = exec(d, c, {"/bin/sh", "-c", "setsid sleep 1001 & (setsid sh -c 'sleep 1002 &' &); sleep 1003"}, 2);
   CHECK(e.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   CHECK(std::chrono::steady_clock::now() - t0 < 30s);
   // Right when the call returns: nothing of it is left.
   const std::string left = other_processes(d, c);
   CHECK_MESSAGE(left.find("sleep") == std::string::npos, left);
   CHECK(vpcri::fs::read_file(cgroup + "/cgroup.procs") == procs_before);
-  CHECK(sh(d, c, "echo still here") == "still here\n");
+  CHECK(sh_output(d, c, "echo still here") == "still here\n");
 }
 
 TEST_CASE("security: ExecSync ends when its caller goes away") {
@@ -338,7 +315,7 @@ TEST_CASE("security: ExecSync ends when its caller goes away") {
   Pod pod(d, pod_config("cancel", v1::POD));
   std::string c = run_container(d, pod, container_config("c", "exec tail -f /dev/null", v1::POD));
   // No timeout: only the client's deadline (its cancellation) ends the call.
-  Exec e = exec(d, c, {"/bin/sh", "-c", "setsid sleep 1004 & sleep 1005"}, 0, 2s);
+  ExecResult e = exec(d, c, {"/bin/sh", "-c", "setsid sleep 1004 & sleep 1005"}, 0, 2s);
   CHECK(e.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
   bool gone = false;
   std::string left;
@@ -358,7 +335,7 @@ TEST_CASE("ExecSync: background processes of a finished command stay; concurrenc
   const std::string cgroup = memory_cgroup_of(d, c);
 
   SUBCASE("a daemon started by a finished exec keeps running, in the container's cgroup") {
-    CHECK(sh(d, c, "setsid sleep 1006 >/dev/null 2>&1 &") == "");
+    CHECK(sh_output(d, c, "setsid sleep 1006 >/dev/null 2>&1 &") == "");
     const std::string left = other_processes(d, c);
     CHECK_MESSAGE(left.find("sleep") != std::string::npos, left);
     const std::string procs = vpcri::fs::read_file(cgroup + "/cgroup.procs");
@@ -380,7 +357,7 @@ TEST_CASE("ExecSync: background processes of a finished command stay; concurrenc
       if (running < 2) std::this_thread::sleep_for(50ms);
     }
     REQUIRE(running == 2);
-    Exec third = exec(d, c, {"true"});
+    ExecResult third = exec(d, c, {"true"});
     CHECK(third.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
     CHECK(third.status.error_message().find("runtime.max_concurrent_exec_sync") != std::string::npos);
     CHECK(first.get().status.ok());
@@ -400,7 +377,7 @@ TEST_CASE("ExecSync: output larger than a message is cut to fit, not refused") {
   auto channel = grpc::CreateCustomChannel("unix:" + d.socket(), grpc::InsecureChannelCredentials(), args);
   auto stub = v1::RuntimeService::NewStub(channel);
 
-  Exec e = exec(d, c, {"/bin/sh", "-c", "head -c 20000000 /dev/zero"}, 0, 60s, stub.get());
+  ExecResult e = exec(d, c, {"/bin/sh", "-c", "head -c 20000000 /dev/zero"}, 0, 60s, stub.get());
   REQUIRE_MESSAGE(e.status.ok(), e.status.error_message());
   CHECK(e.resp.exit_code() == 0);
   CHECK(e.resp.stdout().size() > (15u << 20));
