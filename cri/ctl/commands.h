@@ -52,6 +52,7 @@ int exec_streaming(Client& client, const std::string& container, const std::vect
 int cmd_port_forward(Client&, const Options&, const Args&);
 int cmd_stats(Client&, const Options&, const Args&);
 int cmd_update(Client&, const Options&, const Args&);
+int cmd_events(Client&, const Options&, const Args&);
 
 // "12.3MB", like crictl (decimal units).
 std::string human_size(uint64_t bytes);

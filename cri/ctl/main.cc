@@ -123,6 +123,7 @@ const std::map<std::string, Command>& commands() {
       {"port-forward", {"forward local ports to a pod: port-forward POD_ID [LOCAL:]REMOTE...", cmd_port_forward}},
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
+      {"events", {"follow container lifecycle events: events [-o json]", cmd_events}},
   };
   return table;
 }

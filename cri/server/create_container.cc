@@ -7,6 +7,7 @@
 #include "cri/server/container_spec.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/lifecycle_events.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
 #include "net/datapath/undo_stack.h"
@@ -130,6 +131,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     rootfs.release();
     state_.store().containers.insert(std::make_shared<Container>(r));
     undo.commit();
+    publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_CREATED_EVENT);
     log::info("container created", {{"id", r.id}, {"name", name}, {"image", image->id}});
     resp->set_container_id(r.id);
   });

@@ -5,6 +5,7 @@
 
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "cri/server/lifecycle_events.h"
 #include "net/datapath/netns_file.h"
 #include "runtime/container/pod_namespaces.h"
 #include "runtime/snapshot/overlay.h"
@@ -37,11 +38,14 @@ runtime::ExitStatus lost_status(const std::string& message) {
 }
 
 void mark_sandbox_notready(RuntimeState& state, Sandbox& pod) {
+  bool changed = false;
   pod.update([&](SandboxRecord& r) {
     if (r.state == v1::SANDBOX_NOTREADY) return;
     r.state = v1::SANDBOX_NOTREADY;
     state.store().save(r);
+    changed = true;
   });
+  if (changed) publish_event(state, pod.id(), pod.id(), v1::CONTAINER_STOPPED_EVENT);
 }
 
 PodPaths pod_paths(const Store& store, const std::string& id) {
@@ -87,6 +91,7 @@ void record_container_exit(RuntimeState& state, Container& container, const runt
   });
   container.set_monitor(nullptr);
   if (!recorded) return;
+  publish_event(state, container.id(), container.get().sandbox_id, v1::CONTAINER_STOPPED_EVENT);
   log::info("container exited", {{"id", container.id()},
                                  {"exit_code", std::to_string(status.exit_code)},
                                  {"reason", status.reason}});
@@ -174,6 +179,7 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
   state.store().containers.erase(r.id);
   auto pod = state.store().sandboxes.find(r.sandbox_id);
   state.store().containers.release_name(pod ? container_name(pod->get(), r.config.metadata()) : r.id);
+  publish_event(state, r.id, r.sandbox_id, v1::CONTAINER_DELETED_EVENT);
   log::info("container removed", {{"id", r.id}});
 }
 

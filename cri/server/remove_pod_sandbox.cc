@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/lifecycle_events.h"
 #include "cri/server/runtime_service.h"
 
 namespace vpcri::cri {
@@ -26,6 +27,7 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*, const v1::Re
     state_.store().erase_files(r);
     state_.store().sandboxes.erase(r.id);
     state_.store().sandboxes.release_name(sandbox_name(r.config.metadata()));
+    publish_event(state_, r.id, r.id, v1::CONTAINER_DELETED_EVENT);
     log::info("pod sandbox removed", {{"id", r.id}});
   });
 }

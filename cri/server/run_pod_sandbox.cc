@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/lifecycle_events.h"
 #include "cri/server/pod_config.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
@@ -187,6 +188,9 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     store.sandboxes.insert(pod);
     watch_sandbox(state_, pod, monitor);
     undo.commit();
+    // As containerd: a sandbox's own events carry its id as the container id.
+    publish_event(state_, r.id, r.id, v1::CONTAINER_CREATED_EVENT);
+    publish_event(state_, r.id, r.id, v1::CONTAINER_STARTED_EVENT);
     log::info("pod sandbox ready", {{"id", r.id}, {"name", name}, {"pause_pid", std::to_string(r.pause.pid)}, {"ip", r.ip}});
     resp->set_pod_sandbox_id(r.id);
   });

@@ -25,7 +25,6 @@ namespace v1 = ::runtime::v1;
   X(StreamContainers, StreamContainersRequest, StreamContainersResponse)          \
   X(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse) \
   X(StreamPodSandboxStats, StreamPodSandboxStatsRequest, StreamPodSandboxStatsResponse) \
-  X(GetContainerEvents, GetEventsRequest, ContainerEventResponse)                 \
   X(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse)
 
 #define VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(X) X(StreamImages, StreamImagesRequest, StreamImagesResponse)
@@ -68,6 +67,8 @@ class RuntimeService final : public v1::RuntimeService::Service {
   VPCRI_DECLARE_UNARY(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)
   VPCRI_DECLARE_UNARY(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)
   VPCRI_DECLARE_UNARY(ListPodSandboxStats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse)
+  // The lifecycle event stream kubelet's evented PLEG follows (get_container_events.cc).
+  VPCRI_DECLARE_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
 
   VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(VPCRI_DECLARE_UNARY)
   VPCRI_UNIMPLEMENTED_RUNTIME_STREAMS(VPCRI_DECLARE_STREAM)

@@ -10,6 +10,7 @@
 #include "cri/config/config.h"
 #include "cri/streaming/server.h"
 #include "cri/streaming/token_cache.h"
+#include "cri/server/container_events.h"
 #include "cri/server/reaper.h"
 #include "cri/server/store.h"
 #include "net/cidr.h"
@@ -54,6 +55,8 @@ class RuntimeState {
   // Pods and containers, and the thread that records their exits.
   Store& store() { return store_; }
   Reaper& reaper() { return reaper_; }
+  // Lifecycle events for GetContainerEvents (publish through lifecycle_events.h).
+  ContainerEventBus& events() { return events_; }
 
   // The pod CIDRs (one per IP family) kubelet hands over with UpdateRuntimeConfig; persisted
   // under the root dir, because kubelet does not send them again when only vpcrid restarts.
@@ -92,6 +95,9 @@ class RuntimeState {
   runtime::cgroup::CgroupRoot cgroup_root_;
   std::unique_ptr<runtime::image::ImageManager> images_;
   Store store_;
+  // Events queued per subscriber before it counts as fallen behind (containerd keeps 1000).
+  static constexpr size_t kEventQueueLimit = 1000;
+  ContainerEventBus events_{kEventQueueLimit};  // before reaper_: its callbacks publish
   Reaper reaper_;  // after store_: stopped before the objects its callbacks use go away
   mutable std::mutex mu_;
   std::vector<net::Cidr> pod_cidrs_;

@@ -5,6 +5,7 @@
 #include "cri/server/container_spec.h"
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/lifecycle_events.h"
 #include "cri/server/runtime_service.h"
 #include "runtime/container/devices.h"
 
@@ -37,6 +38,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
         rec.message = status.message;
         state_.store().save(rec);
       });
+      publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_STOPPED_EVENT);
     };
     try {
       runtime::cgroup::Cgroup cgroup(state_.cgroup_root(), r.cgroup_path);
@@ -60,6 +62,8 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
         state_.store().save(rec);
       });
       failpoint("start_container.saved");
+      // Before the reaper watches: a container that exits at once is STOPPED after STARTED.
+      publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_STARTED_EVENT);
       watch_container(state_, container, monitor);
     } catch (const std::exception& e) {
       fail(e.what());

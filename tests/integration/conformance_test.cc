@@ -1,13 +1,17 @@
 // CRI semantics where kubelet's conformance tests expect what containerd and CRI-O do: PID
-// namespace modes (POD, CONTAINER, TARGET) and volume mount propagation, through the CRI socket
-// against the real vpcrid. Every pod is removed by a guard and every mount the test makes is
-// unmounted by one, also when a check fails.
+// namespace modes (POD, CONTAINER, TARGET), volume mount propagation and the lifecycle event
+// stream kubelet's evented PLEG follows, through the CRI socket against the real vpcrid. Every
+// pod is removed by a guard and every mount the test makes is unmounted by one, also when a
+// check fails.
 #include <doctest/doctest.h>
 #include <sys/mount.h>
 
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -39,41 +43,13 @@ v1::ContainerConfig sleeper(const std::string& name) {
   return c;
 }
 
-grpc::Status create_in(Daemon& d, const Pod& pod, const v1::ContainerConfig& config, std::string* id) {
-  v1::CreateContainerRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  *req.mutable_config() = config;
-  *req.mutable_sandbox_config() = pod.config();
-  v1::CreateContainerResponse resp;
-  grpc::Status s = d.runtime().CreateContainer(context(60s).get(), req, &resp);
-  *id = resp.container_id();
-  return s;
-}
-
 std::string started(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
   std::string id;
-  grpc::Status s = create_in(d, pod, config, &id);
+  grpc::Status s = create_container(d, pod, config, &id);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
-  v1::StartContainerRequest req;
-  req.set_container_id(id);
-  v1::StartContainerResponse resp;
-  s = d.runtime().StartContainer(context(60s).get(), req, &resp);
+  s = start_container(d, id);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   return id;
-}
-
-// Runs `script` in the container; its stdout, and its exit code checked to be 0.
-std::string sh(Daemon& d, const std::string& id, const std::string& script) {
-  v1::ExecSyncRequest req;
-  req.set_container_id(id);
-  for (const char* arg : {"/bin/sh", "-c"}) req.add_cmd(arg);
-  req.add_cmd(script);
-  req.set_timeout(20);
-  v1::ExecSyncResponse resp;
-  grpc::Status s = d.runtime().ExecSync(context(30s).get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  CHECK_MESSAGE(resp.exit_code() == 0, script << ": " << resp.stderr());
-  return resp.stdout();
 }
 
 bool has_mount_under(const std::string& dir, const std::string& part) {
@@ -137,34 +113,31 @@ TEST_CASE("PID namespace modes: POD joins pause's even when the pod shares none;
   Pod other_pod(d, pod_with_pid_mode("pids-other", v1::CONTAINER));
 
   const std::string joined = started(d, pod, sleeper("pod-default"));  // namespace_options unset
-  CHECK(sh(d, joined, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
+  CHECK(sh_output(d, joined, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
 
   auto own_config = sleeper("own");
   own_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   const std::string own = started(d, pod, own_config);
-  CHECK(sh(d, own, "cat /proc/1/cmdline | tr '\\0' ' '") == "/bin/sleep 1000 ");
-  CHECK(sh(d, own, "readlink /proc/self/ns/pid") != sh(d, joined, "readlink /proc/self/ns/pid"));
+  CHECK(sh_output(d, own, "cat /proc/1/cmdline | tr '\\0' ' '") == "/bin/sleep 1000 ");
+  CHECK(sh_output(d, own, "readlink /proc/self/ns/pid") != sh_output(d, joined, "readlink /proc/self/ns/pid"));
 
   auto target_config = sleeper("target");
   auto* ns = target_config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
   ns->set_pid(v1::TARGET);
   ns->set_target_id(own);
   std::string target;
-  REQUIRE(create_in(d, pod, target_config, &target).ok());
+  REQUIRE(create_container(d, pod, target_config, &target).ok());
   // Pinned at creation: the namespace file, not a pid looked up again at start.
   CHECK(has_mount_under(d.state(), target + "/target-pidns"));
-  v1::StartContainerRequest start;
-  start.set_container_id(target);
-  v1::StartContainerResponse start_resp;
-  grpc::Status s = d.runtime().StartContainer(context(60s).get(), start, &start_resp);
+  grpc::Status s = start_container(d, target);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
-  CHECK(sh(d, target, "readlink /proc/self/ns/pid") == sh(d, own, "readlink /proc/self/ns/pid"));
-  CHECK(sh(d, target, "cat /proc/1/cmdline | tr '\\0' ' '") == "/bin/sleep 1000 ");
+  CHECK(sh_output(d, target, "readlink /proc/self/ns/pid") == sh_output(d, own, "readlink /proc/self/ns/pid"));
+  CHECK(sh_output(d, target, "cat /proc/1/cmdline | tr '\\0' ' '") == "/bin/sleep 1000 ");
 
   // A target in another pod is refused, as containerd does.
   std::string refused;
   target_config.mutable_metadata()->set_name("target-elsewhere");
-  s = create_in(d, other_pod, target_config, &refused);
+  s = create_container(d, other_pod, target_config, &refused);
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_MESSAGE(s.error_message().find("belongs to another pod sandbox") != std::string::npos, s.error_message());
 
@@ -196,14 +169,14 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
     CHECK(resp.status().mounts(0).propagation() == v1::PROPAGATION_BIDIRECTIONAL);
 
     // Container -> host.
-    sh(d, id, "mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && echo ctr > /vol/from-ctr/file");
+    sh_output(d, id, "mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && echo ctr > /vol/from-ctr/file");
     CHECK(eventually([&] { return vpcri::fs::exists(vol + "/from-ctr/file"); }));
     CHECK(has_mount_under(vol + "/from-ctr", "tmpfs"));
     // Host -> container.
     vpcri::fs::mkdir_p(vol + "/from-host");
     REQUIRE(::mount("host", (vol + "/from-host").c_str(), "tmpfs", 0, "size=1m") == 0);
     std::ofstream(vol + "/from-host/file") << "host\n";
-    CHECK(sh(d, id, "cat /vol/from-host/file") == "host\n");
+    CHECK(sh_output(d, id, "cat /vol/from-host/file") == "host\n");
   }
 
   SUBCASE("host to container (rslave)") {
@@ -211,10 +184,10 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
     vpcri::fs::mkdir_p(vol + "/from-host");
     REQUIRE(::mount("host", (vol + "/from-host").c_str(), "tmpfs", 0, "size=1m") == 0);
     std::ofstream(vol + "/from-host/file") << "host\n";
-    CHECK(sh(d, id, "cat /vol/from-host/file") == "host\n");
+    CHECK(sh_output(d, id, "cat /vol/from-host/file") == "host\n");
     // The container's own mount stays inside: the host sees the directory (same tmpfs), not the mount.
-    sh(d, id, "mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && echo ctr > /vol/from-ctr/file");
-    CHECK(sh(d, id, "cat /vol/from-ctr/file") == "ctr\n");
+    sh_output(d, id, "mkdir /vol/from-ctr && mount -t tmpfs ctr /vol/from-ctr && echo ctr > /vol/from-ctr/file");
+    CHECK(sh_output(d, id, "cat /vol/from-ctr/file") == "ctr\n");
     CHECK(vpcri::fs::exists(vol + "/from-ctr"));
     CHECK_FALSE(vpcri::fs::exists(vol + "/from-ctr/file"));
     CHECK_FALSE(has_mount_under(vol + "/from-ctr", "tmpfs"));
@@ -222,15 +195,127 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
 
   SUBCASE("a source on a private mount is refused, naming the path and its mount") {
     std::string id;
-    grpc::Status s = create_in(d, pod, with_volume(sleeper("bi"), priv.path(), v1::PROPAGATION_BIDIRECTIONAL, true), &id);
+    grpc::Status s = create_container(d, pod, with_volume(sleeper("bi"), priv.path(), v1::PROPAGATION_BIDIRECTIONAL, true), &id);
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_MESSAGE(s.error_message().find("path \"" + priv.path() + "\" is mounted on \"" + priv.path() +
                                          "\" but it is not a shared mount") != std::string::npos,
                   s.error_message());
-    s = create_in(d, pod, with_volume(sleeper("slave"), priv.path(), v1::PROPAGATION_HOST_TO_CONTAINER, false), &id);
+    s = create_container(d, pod, with_volume(sleeper("slave"), priv.path(), v1::PROPAGATION_HOST_TO_CONTAINER, false), &id);
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_MESSAGE(s.error_message().find("is not a shared or slave mount") != std::string::npos, s.error_message());
     // Private propagation needs nothing of the source.
     CHECK(!started(d, pod, with_volume(sleeper("private"), priv.path(), v1::PROPAGATION_PRIVATE, false)).empty());
   }
+}
+
+namespace {
+
+// Follows GetContainerEvents on a thread from construction (once the server has subscribed it)
+// to destruction.
+class EventRecorder {
+ public:
+  explicit EventRecorder(Daemon& d) : reader_(d.runtime().GetContainerEvents(&context_, v1::GetEventsRequest())) {
+    reader_->WaitForInitialMetadata();
+    thread_ = std::thread([this] {
+      v1::ContainerEventResponse e;
+      while (reader_->Read(&e)) {
+        std::lock_guard lock(mu_);
+        events_.push_back(e);
+      }
+    });
+  }
+  ~EventRecorder() {
+    context_.TryCancel();
+    thread_.join();
+    reader_->Finish();
+  }
+  std::vector<v1::ContainerEventResponse> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+  // Waits until an event of `type` for `id` has arrived; returns it.
+  std::optional<v1::ContainerEventResponse> await(const std::string& id, v1::ContainerEventType type) const {
+    std::optional<v1::ContainerEventResponse> found;
+    eventually([&] {
+      for (const auto& e : events()) {
+        if (e.container_id() == id && e.container_event_type() == type) found = e;
+      }
+      return found.has_value();
+    });
+    return found;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::ContainerEventResponse>> reader_;
+  mutable std::mutex mu_;
+  std::vector<v1::ContainerEventResponse> events_;
+  std::thread thread_;
+};
+
+const v1::ContainerStatus* status_of(const v1::ContainerEventResponse& e, const std::string& id) {
+  for (const auto& s : e.containers_statuses()) {
+    if (s.id() == id) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("GetContainerEvents: created, started, stopped and deleted for containers and the sandbox, with statuses") {
+  Daemon d;
+  d.set_config(pods_config_yaml());
+  d.start();
+  EventRecorder recorder(d);
+  Pod pod(d, pod_with_pid_mode("events", v1::CONTAINER));
+
+  auto sandbox_started = recorder.await(pod.id(), v1::CONTAINER_STARTED_EVENT);
+  REQUIRE(sandbox_started.has_value());
+  CHECK(sandbox_started->pod_sandbox_status().id() == pod.id());
+  CHECK(sandbox_started->pod_sandbox_status().state() == v1::SANDBOX_READY);
+  CHECK(sandbox_started->created_at() > 0);
+
+  const std::string id = started(d, pod, sleeper("events-sleeper"));
+  auto container_started = recorder.await(id, v1::CONTAINER_STARTED_EVENT);
+  REQUIRE(container_started.has_value());
+  REQUIRE(status_of(*container_started, id) != nullptr);
+  CHECK(status_of(*container_started, id)->state() == v1::CONTAINER_RUNNING);
+  CHECK(container_started->pod_sandbox_status().id() == pod.id());
+
+  // An exit the reaper sees (not a StopContainer) is published too, with the exit code.
+  const std::string quitter = run_shell_container(d, pod, "events-quitter", "exit 3");
+  auto quit = recorder.await(quitter, v1::CONTAINER_STOPPED_EVENT);
+  REQUIRE(quit.has_value());
+  REQUIRE(status_of(*quit, quitter) != nullptr);
+  CHECK(status_of(*quit, quitter)->state() == v1::CONTAINER_EXITED);
+  CHECK(status_of(*quit, quitter)->exit_code() == 3);
+
+  v1::RemoveContainerRequest rm;
+  rm.set_container_id(id);
+  v1::RemoveContainerResponse removed;
+  grpc::Status s = d.runtime().RemoveContainer(context(60s).get(), rm, &removed);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  auto deleted = recorder.await(id, v1::CONTAINER_DELETED_EVENT);
+  REQUIRE(deleted.has_value());
+  CHECK(status_of(*deleted, id) == nullptr);
+  CHECK(status_of(*deleted, quitter) != nullptr);
+
+  REQUIRE(stop_pod(d, pod.id()).ok());
+  auto sandbox_stopped = recorder.await(pod.id(), v1::CONTAINER_STOPPED_EVENT);
+  REQUIRE(sandbox_stopped.has_value());
+  CHECK(sandbox_stopped->pod_sandbox_status().state() == v1::SANDBOX_NOTREADY);
+  const std::string pod_id = pod.id();
+  REQUIRE(remove_pod(d, pod_id).ok());
+  pod.forget();
+  CHECK(recorder.await(pod_id, v1::CONTAINER_DELETED_EVENT).has_value());
+
+  // Each object's events in lifecycle order, each once.
+  std::map<std::string, std::vector<v1::ContainerEventType>> by_id;
+  for (const auto& e : recorder.events()) by_id[e.container_id()].push_back(e.container_event_type());
+  using T = std::vector<v1::ContainerEventType>;
+  const T full{v1::CONTAINER_CREATED_EVENT, v1::CONTAINER_STARTED_EVENT, v1::CONTAINER_STOPPED_EVENT,
+               v1::CONTAINER_DELETED_EVENT};
+  CHECK(by_id[id] == full);
+  CHECK(by_id[pod_id] == full);
+  CHECK(by_id[quitter] == full);  // removed with its pod
 }

@@ -135,14 +135,14 @@ TEST_CASE("RPCs not built yet answer UNIMPLEMENTED naming the RPC") {
   CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
   CHECK(s.error_message().find("StreamImages") != std::string::npos);
 
-  v1::GetEventsRequest events_req;
+  v1::StreamPodSandboxesRequest pods_req;
   auto ctx = context();
-  auto reader = d.runtime().GetContainerEvents(ctx.get(), events_req);
-  v1::ContainerEventResponse event;
-  CHECK_FALSE(reader->Read(&event));
+  auto reader = d.runtime().StreamPodSandboxes(ctx.get(), pods_req);
+  v1::StreamPodSandboxesResponse pods_resp;
+  CHECK_FALSE(reader->Read(&pods_resp));
   s = reader->Finish();
   CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(s.error_message().find("GetContainerEvents") != std::string::npos);
+  CHECK(s.error_message().find("StreamPodSandboxes") != std::string::npos);
 }
 
 TEST_CASE("the socket is 0660 in a 0700 directory") {
