@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <map>
 #include <vector>
 
@@ -110,14 +109,6 @@ std::string sha256_hex(std::string_view data) {
 
 std::string aws_uri_encode(std::string_view text, bool keep_slash) { return percent_encode(text, keep_slash); }
 
-std::string amz_date(std::chrono::system_clock::time_point time) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
-  return text;
-}
 
 SigV4Signature sigv4_signature(const HttpRequest& request, const Credentials& credentials, const SigV4Scope& scope) {
   std::map<std::string, std::string> headers;  // lower-cased name → values joined by ','

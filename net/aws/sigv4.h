@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/aws/aws_time.h"
 #include "net/aws/credentials.h"
 #include "net/aws/http_transport.h"
 
@@ -33,8 +34,6 @@ SigV4Signature sigv4_signature(const HttpRequest& request, const Credentials& cr
 void sign_request(HttpRequest& request, const Credentials& credentials, const SigV4Scope& scope,
                   std::chrono::system_clock::time_point now);
 
-// "20150830T123600Z"
-std::string amz_date(std::chrono::system_clock::time_point time);
 std::string sha256_hex(std::string_view data);
 // RFC 3986 unreserved characters kept, everything else %XX (upper case): AWS's URI encoding,
 // also right for application/x-www-form-urlencoded bodies of the Query APIs.
