@@ -2,7 +2,6 @@
 
 #include <random>
 
-#include "common/log.h"
 #include "net/aws/ec2_parse.h"
 #include "net/aws/sigv4.h"
 
@@ -46,30 +45,12 @@ std::unique_ptr<pugi::xml_document> Ec2Client::call(const std::string& action, c
   QueryParams full;
   full.add("Action", action).add("Version", kApiVersion);
   for (const auto& [name, value] : params.entries()) full.add(name, value);
-  std::string body = full.form_body();
-  for (int attempt = 0;; ++attempt) {
-    bucket_.acquire();
-    try {
-      HttpRequest request;
-      request.method = "POST";
-      request.url = url_;
-      request.headers = {{"Content-Type", kFormContentType}};
-      request.body = body;
-      sign_request(request, credentials_.get(), {options_.region, "ec2"},
-                   options_.now ? options_.now() : std::chrono::system_clock::now());
-      HttpResponse response = transport_->send(request);
-      if (response.status < 200 || response.status >= 300) throw error_from_response(response, "EC2 " + action);
-      auto document = std::make_unique<pugi::xml_document>();
-      parse_xml(*document, response.body, "EC2 " + action);
-      return document;
-    } catch (const Ec2Error& error) {
-      if (!error.retryable() || attempt >= options_.max_retries) throw;
-      log::warn("EC2 call failed; retrying", {{"action", action},
-                                              {"error", error.what()},
-                                              {"attempt", std::to_string(attempt + 1)}});
-      options_.backoff.wait(attempt);
-    }
-  }
+  return post_query(*transport_, url_, full.form_body(), "EC2 " + action, options_.max_retries, options_.backoff,
+                    [this](HttpRequest& request) {
+                      bucket_.acquire();
+                      sign_request(request, credentials_.get(), {options_.region, "ec2"},
+                                   options_.now ? options_.now() : std::chrono::system_clock::now());
+                    });
 }
 
 void Ec2Client::call_paged(const std::string& action, const QueryParams& params,

@@ -1,5 +1,6 @@
 #include "net/aws/query_protocol.h"
 
+#include "common/log.h"
 #include "common/text.h"
 
 namespace vpcri::net::aws {
@@ -72,6 +73,30 @@ Ec2Error error_from_response(const HttpResponse& response, const std::string& wh
   }
   std::string snippet = response.body.substr(0, 200);
   return Ec2Error("", what + (snippet.empty() ? "" : ": " + snippet), status);
+}
+
+std::unique_ptr<pugi::xml_document> post_query(HttpTransport& transport, const std::string& url, const std::string& body,
+                                               const std::string& what, int max_retries, const Backoff& backoff,
+                                               const std::function<void(HttpRequest&)>& before_each) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      HttpRequest request;
+      request.method = "POST";
+      request.url = url;
+      request.headers = {{"Content-Type", kFormContentType}};
+      request.body = body;
+      if (before_each) before_each(request);
+      HttpResponse response = transport.send(request);
+      if (response.status < 200 || response.status >= 300) throw error_from_response(response, what);
+      auto document = std::make_unique<pugi::xml_document>();
+      parse_xml(*document, response.body, what);
+      return document;
+    } catch (const Ec2Error& error) {
+      if (!error.retryable() || attempt >= max_retries) throw;
+      log::warn("AWS call failed; retrying", {{"call", what}, {"error", error.what()}, {"attempt", std::to_string(attempt + 1)}});
+      backoff.wait(attempt);
+    }
+  }
 }
 
 }  // namespace vpcri::net::aws

@@ -6,11 +6,14 @@
 
 #include <pugixml.hpp>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "net/aws/backoff.h"
 #include "net/aws/ec2_api.h"
 #include "net/aws/http_transport.h"
 
@@ -53,5 +56,12 @@ void parse_xml(pugi::xml_document& document, const std::string& body, const std:
 // <Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>, STS's
 // <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>, or no body.
 Ec2Error error_from_response(const HttpResponse& response, const std::string& what);
+
+// POSTs a form body to `url` and returns the parsed 2xx answer. `before_each` runs before every
+// attempt (rate limit, SigV4: a retry is signed again). Retryable failures (Ec2Error::retryable)
+// are tried again up to `max_retries` times after backoff.wait(attempt); the last one is thrown.
+std::unique_ptr<pugi::xml_document> post_query(HttpTransport& transport, const std::string& url, const std::string& body,
+                                               const std::string& what, int max_retries, const Backoff& backoff,
+                                               const std::function<void(HttpRequest&)>& before_each);
 
 }  // namespace vpcri::net::aws
