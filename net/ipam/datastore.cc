@@ -484,6 +484,11 @@ std::string Datastore::exhaustion_message_locked(TimePoint now) const {
     long long wait = seconds_until(now, growth_block_->until);
     std::string when = wait > 0 ? "next attempt in " + std::to_string(wait) + " s" : "retrying now";
     if (growth_block_->kind == GrowthBlock::Kind::subnet_full) {
+      // The provider's own words name the fix for its cloud (e.g. network.aws.subnets).
+      if (!growth_block_->error.empty()) {
+        return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
+               "): " + growth_block_->error;
+      }
       return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
              "); free addresses in the subnet or move the node to a larger one";
     }
