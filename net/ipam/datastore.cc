@@ -217,6 +217,7 @@ ReconcileReport Datastore::reconcile(const std::vector<EniInfo>& attached) {
       continue;
     }
     EniEntry& entry = it->second;
+    if (entry.info.mac.empty()) entry.info.mac = eni.mac;  // a checkpoint from before ENIs had MACs
     report.added_ips += add_ips_locked(entry, eni.secondary_ips);
     std::set<IpAddress, IpLess> provider_ips(eni.secondary_ips.begin(), eni.secondary_ips.end());
     std::vector<IpAddress> gone;
