@@ -9,6 +9,7 @@
 #include "build_info.h"
 #include "cri/ctl/commands.h"
 #include "cri/ctl/flags.h"
+#include "cri/ctl/max_pods.h"
 
 namespace vpcri::ctl {
 namespace {
@@ -123,6 +124,12 @@ const std::map<std::string, Command>& commands() {
       {"port-forward", {"forward local ports to a pod: port-forward POD_ID [LOCAL:]REMOTE...", cmd_port_forward}},
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
+      {"max-pods",
+       {"kubelet --max-pods for an EC2 type (aws provider): max-pods --instance-type T [--prefix-delegation]",
+        [](Client&, const Options&, const Args& args) {
+          max_pods_command(args, std::cout);
+          return 0;
+        }}},
   };
   return table;
 }
