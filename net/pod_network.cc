@@ -46,9 +46,17 @@ ipam::IpamConfig ipam_config(const PodNetworkConfig& config) {
   return ic;
 }
 
-const PodNetworkConfig& validated(const PodNetworkConfig& config) {
-  if (config.node_range.network.family != AF_INET) {
+const PodNetworkConfig& validated(const PodNetworkConfig& config, bool local_provider) {
+  if (local_provider && config.node_range.network.family != AF_INET) {
     throw Error(Errc::invalid_argument, "pod network: the node range must be an IPv4 CIDR");
+  }
+  if (!local_provider && config.vpc_cidrs.empty()) {
+    throw Error(Errc::invalid_argument, "pod network: a cloud provider needs the VPC's CIDRs");
+  }
+  for (const auto& c : config.vpc_cidrs) {
+    if (c.network.family != AF_INET) {
+      throw Error(Errc::invalid_argument, "pod network: VPC CIDR " + c.to_string() + " is not IPv4");
+    }
   }
   if (config.mtu < kMinPodMtu || config.mtu > kMaxPodMtu) {
     throw Error(Errc::invalid_argument, "pod network: MTU " + std::to_string(config.mtu) + " outside " +
@@ -147,9 +155,10 @@ PrimaryInterface detect_primary_interface() {
               "detecting the primary interface: no interface holds the source address " + ip.to_string());
 }
 
-PodNetworks::PodNetworks(PodNetworkConfig config)
-    : config_(validated(config)),
-      provider_(std::make_unique<ipam::LocalProvider>(provider_config(config_))),
+PodNetworks::PodNetworks(PodNetworkConfig config, std::unique_ptr<ipam::Provider> provider)
+    : local_provider_(provider == nullptr),
+      config_(validated(config, local_provider_)),
+      provider_(provider ? std::move(provider) : std::make_unique<ipam::LocalProvider>(provider_config(config_))),
       ipam_(std::make_unique<ipam::Ipam>(*provider_, ipam_config(config_))) {}
 
 PodNetworks::~PodNetworks() { ipam_->stop(); }
@@ -223,10 +232,11 @@ RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   snat.enabled = !config_.external_snat;
   snat.interface = primary_.name;
   snat.node_ip = primary_.ip;
-  snat.pod_cidrs = {config_.node_range};
+  // Pods' addresses come from the node range (local) or the VPC (cloud); both stay unSNATed.
+  snat.pod_cidrs = local_provider() ? std::vector<Cidr>{config_.node_range} : config_.vpc_cidrs;
   snat.excluded = config_.snat_exclude;
-  if (std::find(snat.excluded.begin(), snat.excluded.end(), config_.node_range) == snat.excluded.end()) {
-    snat.excluded.push_back(config_.node_range);
+  for (const Cidr& own : snat.pod_cidrs) {
+    if (std::find(snat.excluded.begin(), snat.excluded.end(), own) == snat.excluded.end()) snat.excluded.push_back(own);
   }
   auto nat = std::make_unique<NatTable>(snat);
   std::map<std::string, SandboxHostPorts> hostports;
@@ -323,7 +333,13 @@ json PodNetworks::status() const {
   out["ready"] = ready();
   out["reason"] = not_ready_reason();
   out["provider"] = provider_->name();
-  out["node_range"] = config_.node_range.to_string();
+  if (local_provider()) {
+    out["node_range"] = config_.node_range.to_string();
+  } else {
+    json vpc = json::array();
+    for (const auto& c : config_.vpc_cidrs) vpc.push_back(c.to_string());
+    out["vpc_cidrs"] = vpc;
+  }
   out["mtu"] = config_.mtu;
   if (restored_) {
     out["primary_interface"] = primary_.name;

@@ -29,9 +29,13 @@
 namespace vpcri::net {
 
 struct PodNetworkConfig {
-  // Local provider: the node's pod range (kubelet's pod CIDR or a configured range), carved into
-  // virtual ENIs of ips_per_eni addresses (the first of each is never given to a pod).
+  // Local provider (no provider given to PodNetworks): the node's pod range (kubelet's pod CIDR
+  // or a configured range), carved into virtual ENIs of ips_per_eni addresses (the first of each
+  // is never given to a pod). Unused with a given (cloud) provider.
   Cidr node_range;
+  // With a given (cloud) provider: the VPC's CIDRs, which pod IPs come from. They are the pods'
+  // source range for SNAT and are always excluded from it (as node_range is for local).
+  std::vector<Cidr> vpc_cidrs;
   int max_enis = 3;
   int ips_per_eni = 10;
   ipam::WarmTargets warm;
@@ -109,8 +113,10 @@ PrimaryInterface detect_primary_interface();
 
 class PodNetworks : public PodNetworkService {
  public:
-  // Throws Error(invalid_argument) for a bad config. Touches no kernel state.
-  explicit PodNetworks(PodNetworkConfig config);
+  // Throws Error(invalid_argument) for a bad config. Touches no kernel state. `provider`:
+  // where IPs come from (e.g. the aws provider, net/aws/aws_stack.h); nullptr: the local
+  // provider over config.node_range.
+  explicit PodNetworks(PodNetworkConfig config, std::unique_ptr<ipam::Provider> provider = nullptr);
   ~PodNetworks() override;  // stops the pool manager; leaves pods' networking in place
   PodNetworks(const PodNetworks&) = delete;
   PodNetworks& operator=(const PodNetworks&) = delete;
@@ -140,10 +146,12 @@ class PodNetworks : public PodNetworkService {
 
  private:
   std::string veth_of(const ipam::Allocation& allocation) const;
+  bool local_provider() const { return local_provider_; }
   void flush_released();
 
+  const bool local_provider_;  // no provider was given: LocalProvider over node_range
   const PodNetworkConfig config_;
-  std::unique_ptr<ipam::LocalProvider> provider_;
+  std::unique_ptr<ipam::Provider> provider_;
   std::unique_ptr<ipam::Ipam> ipam_;
   std::unique_ptr<NatTable> nat_;  // made at restore(), once the primary interface is known
   PrimaryInterface primary_;

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "net/aws/aws_test_world.h"
 #include "net/datapath/named_netns.h"
 #include "net/datapath/netns.h"
 #include "net/datapath/sysctl.h"
@@ -105,9 +106,10 @@ struct Bed {
     return run_in_netns(node_ns, std::forward<F>(fn));
   }
 
-  PodNetworks& start(PodNetworkConfig c, const std::vector<LiveSandbox>& live = {}, RestoreSummary* summary = nullptr) {
+  PodNetworks& start(PodNetworkConfig c, const std::vector<LiveSandbox>& live = {}, RestoreSummary* summary = nullptr,
+                     std::unique_ptr<ipam::Provider> provider = nullptr) {
     net.reset();
-    net = std::make_unique<PodNetworks>(std::move(c));
+    net = std::make_unique<PodNetworks>(std::move(c), std::move(provider));
     RestoreSummary s = in_node([&] { return net->restore(live); });
     if (summary) *summary = s;
     REQUIRE(net->wait_ready(10s));
@@ -267,6 +269,35 @@ TEST_CASE("egress SNAT: outside the VPC the node IP, inside it the pod IP; exter
   CHECK_FALSE(contains(bed.nft_table(), "fully-random"));
   CHECK(peer_seen(listener, b.handle, kOutsideWorldIp, 7000) == rb.ip.to_string());
   CHECK(bed.net->status()["snat"]["enabled"] == false);
+}
+
+TEST_CASE("with the aws provider a pod's IP is a secondary IP in EC2; the VPC is reached without NAT") {
+  // EC2 (fake, with state) puts the node in subnet 10.99.0.0/24, which the outside routes to the node.
+  aws::testing::AwsWorld world("t3.medium", 3, 6, "10.99.0.0/24");
+  Bed bed;
+  PodNetworkConfig c = bed.config();
+  c.node_range = Cidr{};
+  c.snat_exclude = {};
+  c.vpc_cidrs = {cidr("10.0.0.0/8")};
+  bed.start(c, {}, nullptr, std::make_unique<aws::AwsProvider>(world.ec2, world.imds, world.options()));
+  Pod& a = bed.make_pod("a");
+  AttachResult ra = bed.attach(a);
+
+  auto primary = world.ec2.find_eni(world.primary_eni);
+  REQUIRE(primary);
+  bool secondary_in_ec2 = false;
+  for (const auto& ip : primary->private_ips) secondary_in_ec2 |= !ip.primary && ip.address == ra.ip;
+  CHECK(secondary_in_ec2);
+  CHECK(ra.ip != primary->private_ips.front().address);
+
+  UniqueFd listener = listen_in(bed.outside_ns, 7001);
+  CHECK(peer_seen(listener, a.handle, kInVpcIp, 7001) == ra.ip.to_string());
+  CHECK(peer_seen(listener, a.handle, kOutsideWorldIp, 7001) == kNodeIp);
+  CHECK(ping(a.ns.name(), kNodeIp));
+  auto status = bed.net->status();
+  CHECK(status["provider"] == "aws");
+  CHECK(status["vpc_cidrs"] == nlohmann::json::array({"10.0.0.0/8"}));
+  bed.detach(a);
 }
 
 TEST_CASE("host ports: reachable from outside, the node and the pod itself; removed on detach; conflicts") {

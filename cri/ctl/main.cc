@@ -9,6 +9,7 @@
 #include "build_info.h"
 #include "cri/ctl/commands.h"
 #include "cri/ctl/flags.h"
+#include "cri/ctl/max_pods.h"
 
 namespace vpcri::ctl {
 namespace {
@@ -124,6 +125,12 @@ const std::map<std::string, Command>& commands() {
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
       {"events", {"follow container lifecycle events: events [-o json]", cmd_events}},
+      {"max-pods",
+       {"kubelet --max-pods for an EC2 type (aws provider): max-pods --instance-type T [--prefix-delegation]",
+        [](Client&, const Options&, const Args& args) {
+          max_pods_command(args, std::cout);
+          return 0;
+        }}},
   };
   return table;
 }

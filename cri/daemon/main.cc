@@ -24,7 +24,7 @@ Options:
   --socket PATH      CRI socket (default: /run/vpcri/vpcri.sock)
   --log-level LEVEL  debug, info, warn or error (default: info)
   --network-provider PROVIDER
-                     local or none (overrides network.provider; none: pods get only loopback)
+                     local, aws or none (overrides network.provider; none: pods get only loopback)
   --check-config     validate the configuration, print it as JSON and exit
   --version          print the version and exit
   --help             print this help and exit
@@ -82,9 +82,13 @@ int main(int argc, char** argv) {
       config.log_level = *level;
     }
     if (flags.network_provider) {
-      if (*flags.network_provider != "local" && *flags.network_provider != "none") {
-        throw Error(Errc::invalid_argument,
-                    "--network-provider: expected local or none, got \"" + *flags.network_provider + "\"");
+      const std::string& p = *flags.network_provider;
+      if (p != "local" && p != "aws" && p != "none") {
+        throw Error(Errc::invalid_argument, "--network-provider: expected local, aws or none, got \"" + p + "\"");
+      }
+      if (p == "aws" && !config.network.node_range.empty()) {
+        throw Error(Errc::invalid_argument, "--network-provider aws: network.node_range is set in " + config.source +
+                                                " but not used with provider aws; remove it");
       }
       config.network.provider = *flags.network_provider;
     }

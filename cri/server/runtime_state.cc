@@ -5,6 +5,8 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "cri/server/aws_network_config.h"
+#include "net/aws/aws_stack.h"
 
 namespace vpcri::cri {
 namespace {
@@ -30,7 +32,9 @@ net::PodNetworkConfig pod_network_config(const Config& config, const std::vector
   const NetworkConfig& n = config.network;
   net::PodNetworkConfig c;
   std::string why;
-  if (!n.node_range.empty()) {
+  if (n.provider == "aws") {
+    // Addresses come from the VPC: kubelet's pod CIDR does not apply.
+  } else if (!n.node_range.empty()) {
     auto range = net::Cidr::parse(n.node_range, &why);
     if (!range) throw Error(Errc::invalid_argument, "network.node_range " + n.node_range + ": " + why);
     c.node_range = *range;
@@ -188,7 +192,15 @@ bool RuntimeState::start_network() {
   try {
     net::PodNetworkConfig net_config = pod_network_config(config_, pod_cidrs());
     fs::mkdir_p(net_config.state_dir, 0700);
-    auto network = std::make_shared<net::PodNetworks>(net_config);
+    std::unique_ptr<net::ipam::Provider> provider;  // null: local
+    if (config_.network.provider == "aws") {
+      net::aws::AwsStack stack = net::aws::make_aws_stack(aws_client_config(config_.network.aws),
+                                                          aws_provider_options(config_.network.aws));
+      net_config.vpc_cidrs = stack.vpc_cidrs;
+      provider = std::move(stack.provider);
+      log::info("aws provider ready", {{"region", stack.region}, {"vpc_cidrs", std::to_string(stack.vpc_cidrs.size())}});
+    }
+    auto network = std::make_shared<net::PodNetworks>(net_config, std::move(provider));
     std::vector<net::LiveSandbox> live;
     for (const auto& pod : store_.sandboxes.all()) {
       const SandboxRecord r = pod->get();
@@ -204,7 +216,8 @@ bool RuntimeState::start_network() {
     }
     // The local provider fills the pool at once; pods asked for right after start find IPs.
     if (!network->wait_ready(std::chrono::seconds(5))) log::warn("pod IP pool still empty after 5s");
-    log::info("pod network started", {{"node_range", net_config.node_range.to_string()},
+    log::info("pod network started", {{"provider", config_.network.provider},
+                                      {"node_range", net_config.node_range.to_string()},
                                       {"kept", std::to_string(summary.kept.size())},
                                       {"released", std::to_string(summary.released.size())},
                                       {"deleted_veths", std::to_string(summary.deleted_veths.size())}});
