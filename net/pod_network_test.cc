@@ -148,21 +148,6 @@ bool ping(const std::string& from_netns, const std::string& to) {
   return r.exit_code == 0;
 }
 
-UniqueFd listen_in(const NetNs& ns, uint16_t port) {
-  return run_in_netns(ns, [port] {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) vpcri::throw_errno("socket");
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) vpcri::throw_errno("bind");
-    if (::listen(fd.get(), 4) != 0) vpcri::throw_errno("listen");
-    return fd;
-  });
-}
-
 // Connects from `client` to dst:port while `listener` accepts; returns the peer address the
 // server saw, or "" if the connection failed.
 std::string peer_seen(const UniqueFd& listener, const NetNs& client, const std::string& dst, uint16_t port) {
@@ -178,20 +163,7 @@ std::string peer_seen(const UniqueFd& listener, const NetNs& client, const std::
     ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
     peer = text;
   });
-  bool connected = run_in_netns(client, [&] {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    ::inet_pton(AF_INET, dst.c_str(), &addr.sin_addr);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) return false;
-    pollfd p{fd.get(), POLLOUT, 0};
-    if (::poll(&p, 1, 4000) != 1) return false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    return err == 0;
-  });
+  bool connected = t::tcp_connect_from(client, dst, port);
   server.join();
   if (!connected) {
     MESSAGE("connect to " << dst << ":" << port << " failed");
@@ -229,7 +201,7 @@ TEST_CASE("two pods get different IPs, reach each other and the node, TCP keeps 
   CHECK(ping(b.ns.name(), ra.ip.to_string()));
   CHECK(ping(a.ns.name(), kNodeIp));
 
-  UniqueFd listener = listen_in(b.handle, 5050);
+  UniqueFd listener = t::tcp_listen_in(b.handle, 5050);
   CHECK(peer_seen(listener, a.handle, rb.ip.to_string(), 5050) == ra.ip.to_string());
 
   auto status = bed.net->status();
@@ -252,7 +224,7 @@ TEST_CASE("egress SNAT: outside the VPC the node IP, inside it the pod IP; exter
   bed.start(bed.config());
   Pod& a = bed.make_pod("a");
   AttachResult ra = bed.attach(a);
-  UniqueFd listener = listen_in(bed.outside_ns, 7000);
+  UniqueFd listener = t::tcp_listen_in(bed.outside_ns, 7000);
   CHECK(peer_seen(listener, a.handle, kOutsideWorldIp, 7000) == kNodeIp);
   CHECK(peer_seen(listener, a.handle, kInVpcIp, 7000) == ra.ip.to_string());
   CHECK(contains(bed.nft_table(), "snat to 192.168.50.1"));
@@ -302,7 +274,7 @@ TEST_CASE("host ports: reachable from outside, the node and the pod itself; remo
   bed.start(bed.config());
   Pod& a = bed.make_pod("a");
   AttachResult ra = bed.attach(a, {PortMapping{PortProtocol::tcp, 80, 18080, ""}});
-  UniqueFd listener = listen_in(a.handle, 80);
+  UniqueFd listener = t::tcp_listen_in(a.handle, 80);
 
   CHECK(peer_seen(listener, bed.outside_ns, kNodeIp, 18080) == kOutsideIp);  // prerouting DNAT, no SNAT
   CHECK(peer_seen(listener, bed.node_ns, kNodeIp, 18080) == kNodeIp);        // output DNAT

@@ -5,13 +5,8 @@
 // interface); everything goes with them.
 #include "net/datapath/connmark.h"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 
-#include "common/error.h"
 #include "common/fd.h"
 
 #include "net/datapath/datapath.h"
@@ -88,38 +83,6 @@ struct World {
   }
 };
 
-// A TCP listener in `ns` (the kernel completes handshakes without accept()).
-vpcri::UniqueFd tcp_listener(const NetNs& ns, uint16_t port) {
-  return run_in_netns(ns, [port] {
-    vpcri::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) vpcri::throw_errno("socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) vpcri::throw_errno("bind");
-    if (::listen(fd.get(), 4) != 0) vpcri::throw_errno("listen");
-    return fd;
-  });
-}
-
-// True if a TCP handshake from `ns` to dst:port completes: the SYN-ACK found its way back.
-bool handshake(const NetNs& ns, const char* dst, uint16_t port) {
-  return run_in_netns(ns, [&] {
-    vpcri::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    ::inet_pton(AF_INET, dst, &addr.sin_addr);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) return false;
-    pollfd p{fd.get(), POLLOUT, 0};
-    if (::poll(&p, 1, 3000) != 1) return false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    return err == 0;
-  });
-}
-
 SnatConfig snat() {
   SnatConfig s;
   s.interface = "up0";
@@ -158,10 +121,10 @@ TEST_CASE("a host port of a secondary-ENI pod, reached through the primary inter
     apply_connmark_rule(true);
   });
   NetNs wan = w.wan.open();
-  vpcri::UniqueFd listener = tcp_listener(w.pod_ns, 80);
-  CHECK(handshake(wan, "192.168.50.1", 8080));
+  vpcri::UniqueFd listener = t::tcp_listen_in(w.pod_ns, 80);
+  CHECK(t::tcp_connect_from(wan, "192.168.50.1", 8080, 3000));
 
   // Without the steering the pod's SYN-ACK follows its rule into the ENI's table and is lost.
   run_in_netns(w.node_ns, [] { apply_connmark_rule(false); });
-  CHECK_FALSE(handshake(wan, "192.168.50.1", 8080));
+  CHECK_FALSE(t::tcp_connect_from(wan, "192.168.50.1", 8080, 3000));
 }
