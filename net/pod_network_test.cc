@@ -150,21 +150,6 @@ bool ping(const std::string& from_netns, const std::string& to) {
   return r.exit_code == 0;
 }
 
-UniqueFd listen_in(const NetNs& ns, uint16_t port) {
-  return run_in_netns(ns, [port] {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) vpcri::throw_errno("socket");
-    int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) vpcri::throw_errno("bind");
-    if (::listen(fd.get(), 4) != 0) vpcri::throw_errno("listen");
-    return fd;
-  });
-}
-
 // Connects from `client` to dst:port while `listener` accepts; returns the peer address the
 // server saw, or "" if the connection failed.
 std::string peer_seen(const UniqueFd& listener, const NetNs& client, const std::string& dst, uint16_t port) {
@@ -180,20 +165,7 @@ std::string peer_seen(const UniqueFd& listener, const NetNs& client, const std::
     ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof text);
     peer = text;
   });
-  bool connected = run_in_netns(client, [&] {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    ::inet_pton(AF_INET, dst.c_str(), &addr.sin_addr);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) return false;
-    pollfd p{fd.get(), POLLOUT, 0};
-    if (::poll(&p, 1, 4000) != 1) return false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    return err == 0;
-  });
+  bool connected = t::tcp_connect_from(client, dst, port);
   server.join();
   if (!connected) {
     MESSAGE("connect to " << dst << ":" << port << " failed");
@@ -231,7 +203,7 @@ TEST_CASE("two pods get different IPs, reach each other and the node, TCP keeps 
   CHECK(ping(b.ns.name(), ra.ip.to_string()));
   CHECK(ping(a.ns.name(), kNodeIp));
 
-  UniqueFd listener = listen_in(b.handle, 5050);
+  UniqueFd listener = t::tcp_listen_in(b.handle, 5050);
   CHECK(peer_seen(listener, a.handle, rb.ip.to_string(), 5050) == ra.ip.to_string());
 
   auto status = bed.net->status();
@@ -254,7 +226,7 @@ TEST_CASE("egress SNAT: outside the VPC the node IP, inside it the pod IP; exter
   bed.start(bed.config());
   Pod& a = bed.make_pod("a");
   AttachResult ra = bed.attach(a);
-  UniqueFd listener = listen_in(bed.outside_ns, 7000);
+  UniqueFd listener = t::tcp_listen_in(bed.outside_ns, 7000);
   CHECK(peer_seen(listener, a.handle, kOutsideWorldIp, 7000) == kNodeIp);
   CHECK(peer_seen(listener, a.handle, kInVpcIp, 7000) == ra.ip.to_string());
   CHECK(contains(bed.nft_table(), "snat to 192.168.50.1"));
@@ -290,7 +262,7 @@ TEST_CASE("with the aws provider a pod's IP is a secondary IP in EC2; the VPC is
   CHECK(secondary_in_ec2);
   CHECK(ra.ip != primary->private_ips.front().address);
 
-  UniqueFd listener = listen_in(bed.outside_ns, 7001);
+  UniqueFd listener = t::tcp_listen_in(bed.outside_ns, 7001);
   CHECK(peer_seen(listener, a.handle, kInVpcIp, 7001) == ra.ip.to_string());
   CHECK(peer_seen(listener, a.handle, kOutsideWorldIp, 7001) == kNodeIp);
   CHECK(ping(a.ns.name(), kNodeIp));
@@ -300,12 +272,40 @@ TEST_CASE("with the aws provider a pod's IP is a secondary IP in EC2; the VPC is
   bed.detach(a);
 }
 
+TEST_CASE("local provider: no ENI link work, pods in the main table; connmark rule 1024 only with SNAT") {
+  Bed bed;
+  auto rules_at = [&](int priority) {
+    int n = 0;
+    for (const auto& r : t::ip_json(bed.node.name(), {"rule", "show"})) n += r.value("priority", -1) == priority;
+    return n;
+  };
+  bed.start(bed.config());
+  Pod& a = bed.make_pod("a");
+  bed.attach(a);
+  CHECK(rules_at(512) == 1);
+  CHECK(rules_at(1536) == 0);   // no from-pod rule: the local provider's ENIs are virtual
+  CHECK(rules_at(32765) == 0);  // no ENI rule
+  for (const auto& r : t::ip_json(bed.node.name(), {"route", "show", "table", "all"})) {
+    std::string table = r.value("table", "main");
+    CHECK_MESSAGE((table == "main" || table == "local"), r.dump());
+  }
+  CHECK(rules_at(1024) == 1);
+  CHECK(contains(bed.nft_table(), "chain connmark"));
+  bed.detach(a);
+
+  PodNetworkConfig c = bed.config();
+  c.external_snat = true;
+  bed.start(c);
+  CHECK(rules_at(1024) == 0);
+  CHECK_FALSE(contains(bed.nft_table(), "chain connmark"));
+}
+
 TEST_CASE("host ports: reachable from outside, the node and the pod itself; removed on detach; conflicts") {
   Bed bed;
   bed.start(bed.config());
   Pod& a = bed.make_pod("a");
   AttachResult ra = bed.attach(a, {PortMapping{PortProtocol::tcp, 80, 18080, ""}});
-  UniqueFd listener = listen_in(a.handle, 80);
+  UniqueFd listener = t::tcp_listen_in(a.handle, 80);
 
   CHECK(peer_seen(listener, bed.outside_ns, kNodeIp, 18080) == kOutsideIp);  // prerouting DNAT, no SNAT
   CHECK(peer_seen(listener, bed.node_ns, kNodeIp, 18080) == kNodeIp);        // output DNAT

@@ -8,7 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fd.h"
 #include "net/datapath/named_netns.h"
+#include "net/datapath/netns.h"
 
 namespace vpcri::net::testing {
 
@@ -27,6 +29,12 @@ nlohmann::json ip_json(const std::string& netns, const std::vector<std::string>&
 
 // `nsenter --net=/run/netns/<netns> <argv...>`.
 std::vector<std::string> in_netns(const std::string& netns, std::vector<std::string> argv);
+
+// A TCP socket listening on port `port` (any address) inside `ns`; the kernel completes
+// handshakes without accept().
+UniqueFd tcp_listen_in(const NetNs& ns, uint16_t port);
+// Connects from inside `ns` to dst:port; true once the handshake completes within `timeout_ms`.
+bool tcp_connect_from(const NetNs& ns, const std::string& dst, uint16_t port, int timeout_ms = 4000);
 
 // 8 random hex characters for unique namespace names.
 std::string random_tag();
