@@ -343,6 +343,30 @@ class Fabric(unittest.TestCase):
         finally:
             ec2.delete_network_interface(NetworkInterfaceId=eni_id)
 
+    def test_attach_delay_shows_attaching_then_the_interface(self):
+        ec2, node = client(1), world.nodes[1]
+        eni_id = ec2.create_network_interface(SubnetId=node["subnet"])["NetworkInterface"]["NetworkInterfaceId"]
+        world.control({"attach_delay_ms": 300})
+        try:
+            attachment = ec2.attach_network_interface(NetworkInterfaceId=eni_id, InstanceId=node["id"],
+                                                      DeviceIndex=2)["AttachmentId"]
+            eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+            self.assertEqual((eni["Status"], eni["Attachment"]["Status"]), ("attaching", "attaching"))
+            self.assertEqual(subprocess.run(["ip", "-n", node["netns"], "link", "show", "eth2"],
+                                            capture_output=True).returncode, 1)
+            self.assertTrue(wait_for(lambda: subprocess.run(["ip", "-n", node["netns"], "link", "show", "eth2"],
+                                                            capture_output=True).returncode == 0))
+            eni = ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+            self.assertEqual((eni["Status"], eni["Attachment"]["Status"]), ("in-use", "attached"))
+            ec2.detach_network_interface(AttachmentId=attachment)
+            self.assertEqual(ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])["NetworkInterfaces"][0]
+                             ["Attachment"]["Status"], "detaching")
+            self.assertTrue(wait_for(lambda: ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id])[
+                "NetworkInterfaces"][0]["Status"] == "available"))
+        finally:
+            world.control({"attach_delay_ms": 0})
+            ec2.delete_network_interface(NetworkInterfaceId=eni_id)
+
     def test_nodes_reach_each_other_through_the_fabric(self):
         a, b = world.nodes
         seen = []

@@ -220,7 +220,8 @@ def main():
         tls = ThreadingHTTPServer((spec["ec2_address"], spec["https_port"]), https_handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(spec["cert"], spec["key"])
-        tls.socket = context.wrap_socket(tls.socket, server_side=True)
+        # The handshake happens in the connection's own thread, so a stalled client blocks only itself.
+        tls.socket = context.wrap_socket(tls.socket, server_side=True, do_handshake_on_connect=False)
         servers.append(tls)
     servers.append(ThreadingHTTPServer((spec["imds_address"], spec["imds_port"]),
                                        imds.make_handler(state, spec)))
