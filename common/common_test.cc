@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/text.h"
 
 using namespace vpcri;
 
@@ -86,4 +87,13 @@ TEST_CASE("read_file of a missing file is not_found") {
   } catch (const Error& e) {
     CHECK(e.code() == Errc::not_found);
   }
+}
+
+TEST_CASE("text helpers") {
+  CHECK(vpcri::trim("  a b \r\n") == "a b");
+  CHECK(vpcri::trim("   ").empty());
+  CHECK(vpcri::to_lower("X-Amz-Date") == "x-amz-date");
+  CHECK(vpcri::percent_encode("a-b_c.d~e") == "a-b_c.d~e");
+  CHECK(vpcri::percent_encode("tag:k8s/x y+z=") == "tag%3Ak8s%2Fx%20y%2Bz%3D");
+  CHECK(vpcri::percent_encode("/a b/", true) == "/a%20b/");
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace vpcri::runtime::registry::http {
 namespace {
@@ -91,13 +92,6 @@ struct Transfer {
   bool stalled = false;
 };
 
-std::string trim(std::string_view text) {
-  size_t begin = 0, end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return std::string(text.substr(begin, end - begin));
-}
-
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
@@ -110,9 +104,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name = trim(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    transfer->head.headers.emplace(std::move(name), trim(line.substr(colon + 1)));
+    transfer->head.headers.emplace(to_lower(trim(line.substr(0, colon))), trim(line.substr(colon + 1)));
   }
   return line.size();
 }
@@ -239,19 +231,6 @@ std::string host_of(const std::string& url) {
   return at == std::string::npos ? authority : authority.substr(at + 1);
 }
 
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    }
-  }
-  return out;
-}
+std::string url_encode(std::string_view text) { return percent_encode(text); }
 
 }  // namespace vpcri::runtime::registry::http
