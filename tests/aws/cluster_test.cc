@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/aws/aws_world.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/net_checks.h"
 #include "tests/integration/pods.h"
@@ -25,64 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kPython = "/usr/bin/python3";  // Debian's, with python3-botocore
-constexpr const char* kVpcCidr = "10.42.0.0/16";
-
-// tests/aws/world.py as an RAII handle: `up N` in a temp dir, `down` at the end.
-class AwsWorld {
- public:
-  explicit AwsWorld(int nodes) : dir_(tmp_.path() + "/world") {
-    RunResult r = run({kPython, script(), "up", std::to_string(nodes), "--dir", dir_}, 60s);
-    REQUIRE_MESSAGE(r.exit_code == 0, "world.py up: " << r.err << r.out);  // up removes what it made on failure
-    info_ = json::parse(r.out);
-  }
-  ~AwsWorld() { run({kPython, script(), "down", dir_}, 60s); }
-  AwsWorld(const AwsWorld&) = delete;
-  AwsWorld& operator=(const AwsWorld&) = delete;
-
-  const json& node(int i) const { return info_.at("nodes").at(i); }
-  std::string node_netns(int i) const { return "/run/netns/" + node(i).at("netns").get<std::string>(); }
-  std::string node_ip(int i) const { return node(i).at("primary_ip"); }
-  std::string instance_id(int i) const { return node(i).at("id"); }
-  std::string ca_file() const { return info_.at("ca_file"); }
-  std::string subnet(int i) const { return info_.at("spec").at("subnets").at(i).at("id"); }
-
-  json control(const json& request) const {
-    RunResult r = run({kPython, script(), "control", dir_, request.dump()});
-    REQUIRE_MESSAGE(r.exit_code == 0, "world.py control: " << r.err);
-    return json::parse(r.out);
-  }
-  json state() const { return control({{"dump", true}}).at("state"); }
-
-  // The ENI (as DescribeNetworkInterfaces shows it) holding `ip` as a secondary address; null if none.
-  json eni_holding(const std::string& ip) const {
-    for (const auto& eni : state().at("network_interfaces")) {
-      for (const auto& a : eni.at("PrivateIpAddresses")) {
-        if (a.at("PrivateIpAddress") == ip && !a.at("Primary").get<bool>()) return eni;
-      }
-    }
-    return nullptr;
-  }
-  // ENIs attached to node i.
-  std::vector<json> enis_of(int i) const {
-    std::vector<json> out;
-    for (const auto& eni : state().at("network_interfaces")) {
-      if (eni.contains("Attachment") && eni["Attachment"].at("InstanceId") == instance_id(i)) out.push_back(eni);
-    }
-    return out;
-  }
-
- private:
-  static std::string script() {
-    const char* path = std::getenv("VPCRI_AWS_WORLD");
-    REQUIRE_MESSAGE(path != nullptr, "VPCRI_AWS_WORLD (tests/aws/world.py) not set");
-    return path;
-  }
-  TempDir tmp_;
-  std::string dir_;
-  json info_;
-};
-
 // vpcrid's config for a node of the world: the aws provider against the fake. Credentials come
 // from the instance role through IMDS (no AWS_* variables are set), as on a real node.
 // NOTE for the integrator: the network.aws.* key names follow issue 14 / docs/config.md of
@@ -92,11 +35,11 @@ std::string aws_config(const AwsWorld& world, const std::string& extra = "") {
          "network:\n"
          "  provider: aws\n"
          "  mtu: 9001\n"
-         "  snat_exclude: [" + std::string(kVpcCidr) + "]\n" + extra +
+         "  snat_exclude: [" + std::string(kAwsVpcCidr) + "]\n" + extra +
          "  aws:\n"
-         "    region: us-west-2\n"
-         "    ec2_endpoint: https://192.0.2.10\n"
-         "    imds_endpoint: http://169.254.169.254\n"
+         "    region: " + kAwsRegion + "\n"
+         "    ec2_endpoint: " + kAwsEc2Endpoint + "\n"
+         "    imds_endpoint: " + kAwsImdsEndpoint + "\n"
          "    ca_file: " + world.ca_file() + "\n"
          "    cluster_name: vpcri-cluster-test\n";
 }
