@@ -22,6 +22,7 @@ Control requests (POST /_control, JSON object; every key optional, applied in th
   {"attach_delay_ms": 500, "imds_lag_ms": 2000}
   {"fill_subnet": "subnet-...", "leave": 0} / {"free_subnet": "subnet-..."}
   {"reset_calls": true}
+  {"create_network_interface": {"SubnetId": ..., "TagSpecifications": [...]}}  as the EC2 call, unsigned
 The answer is {"calls": {action: count}, "throttled": n, "state": <dump>} (state only with "dump": true).
 """
 import argparse
@@ -182,10 +183,13 @@ class Ec2Handler(BaseHTTPRequestHandler):
                 s.fill_subnet(req["fill_subnet"], req.get("leave", 0))
             if "free_subnet" in req:
                 s.free_subnet(req["free_subnet"])
+            if "create_network_interface" in req:  # e.g. an ENI "leaked" by a crashed node, tags and all
+                answer["network_interface"] = s.create_network_interface(req["create_network_interface"])[
+                    "NetworkInterface"]
             if req.get("dump"):
                 answer["state"] = s.dump()
             self._send(200, json.dumps(answer).encode(), "application/json")
-        except Exception as e:
+        except Exception as e:  # ApiError included: the control caller gets it as JSON
             self._send(400, json.dumps({"error": repr(e)}).encode(), "application/json")
 
 
