@@ -33,4 +33,7 @@ std::unique_ptr<CredentialsProvider> make_credentials_chain(const AwsClientConfi
 std::unique_ptr<Ec2Api> make_ec2_client(const AwsClientConfig& config, const std::string& region,
                                         CredentialsProvider& credentials);
 
+// "https://<service>.<region>.amazonaws.com" (".amazonaws.com.cn" in the China regions).
+std::string default_endpoint(const std::string& service, const std::string& region);
+
 }  // namespace vpcri::net::aws

@@ -5,9 +5,13 @@
 
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <deque>
 #include <map>
 
+#include "common/text.h"
+#include "net/aws/botocore_runner.h"
 #include "net/aws/test_http_server.h"
 
 using namespace vpcri::net::aws;
@@ -464,4 +468,199 @@ TEST_CASE("a body that is not XML is a clear error") {
   Fixture fx;
   fx.answer("DeleteNetworkInterface", {ok_answer("not xml <")});
   CHECK_THROWS_WITH_AS(fx.client->delete_network_interface("eni-1"), doctest::Contains("not XML"), Ec2Error);
+}
+
+namespace {
+
+// botocore's EC2 Query serializer (the model's locationName/queryName rules) on API-level input.
+constexpr const char* kSerializeScript = R"PY(
+import json, sys
+import botocore.session
+from botocore import serialize
+cases = json.load(open(sys.argv[1]))
+model = botocore.session.get_session().get_service_model("ec2")
+serializer = serialize.create_serializer("ec2", include_validation=True)
+out = []
+for operation, params in cases:
+    request = serializer.serialize_to_request(params, model.operation_model(operation))
+    out.append({k: str(v) for k, v in request["body"].items()})
+print(json.dumps(out))
+)PY";
+
+// botocore's EC2 answer parser, for checking that the canned answers are shaped as the model says.
+constexpr const char* kParseScript = R"PY(
+import json, sys
+import botocore.session
+from botocore import parsers
+cases = json.load(open(sys.argv[1]))
+model = botocore.session.get_session().get_service_model("ec2")
+parser = parsers.create_parser("ec2")
+out = []
+for operation, body in cases:
+    shape = model.operation_model(operation).output_shape
+    parsed = parser.parse({"body": body.encode(), "headers": {}, "status_code": 200}, shape)
+    parsed.pop("ResponseMetadata", None)
+    out.append(parsed)
+print(json.dumps(out, default=str))
+)PY";
+
+}  // namespace
+
+TEST_CASE("every call's form parameters are exactly what botocore's EC2 serializer makes of the same input") {
+  Fixture fx;
+  auto ok_for = [](const std::string& action, const std::string& inner) { return ok_answer(ok(action, inner)); };
+  fx.answer("DescribeInstances", {ok_for("DescribeInstances",
+                                         "<reservationSet><item><instancesSet><item><instanceId>i-1</instanceId>"
+                                         "</item></instancesSet></item></reservationSet>")});
+  fx.answer("DescribeInstanceTypes", {ok_for("DescribeInstanceTypes", "<instanceTypeSet/>")});
+  fx.answer("DescribeSubnets", {ok_for("DescribeSubnets", "<subnetSet/>")});
+  fx.answer("DescribeNetworkInterfaces", {ok_for("DescribeNetworkInterfaces", "<networkInterfaceSet/>")});
+  fx.answer("CreateNetworkInterface", {ok_for("CreateNetworkInterface",
+                                              "<networkInterface><networkInterfaceId>eni-1</networkInterfaceId></networkInterface>")});
+  fx.answer("AttachNetworkInterface", {ok_for("AttachNetworkInterface", "<attachmentId>eni-attach-1</attachmentId>")});
+  for (const char* action : {"ModifyNetworkInterfaceAttribute", "DetachNetworkInterface", "DeleteNetworkInterface",
+                             "AssignPrivateIpAddresses", "UnassignPrivateIpAddresses"}) {
+    fx.answer(action, {ok_for(action, "<return>true</return>")});
+  }
+  fx.client->describe_instance("i-1");
+  fx.client->describe_instance_types({"m5.large", "c5n.18xlarge"});
+  fx.client->describe_subnets({}, {{"vpc-id", {"vpc-1"}}, {"tag:kubernetes.io/role/cni", {"1", "true"}}});
+  fx.client->describe_subnets({"subnet-1", "subnet-2"});
+  fx.client->describe_network_interfaces({}, {{"tag:node.k8s.amazonaws.com/instance_id", {"i-1"}}, {"status", {"available"}}});
+  fx.client->describe_network_interfaces({"eni-1", "eni-2"});
+  CreateNetworkInterfaceRequest create;
+  create.subnet_id = "subnet-1";
+  create.security_group_ids = {"sg-1", "sg-2"};
+  create.description = "aws-K8S-i-1";
+  create.tags = {{"cluster.k8s.amazonaws.com/name", "c 1"}, {"vpcri/created-at", "2026-12-06T09:00:00Z"}};
+  create.client_token = "token-1";
+  fx.client->create_network_interface(create);
+  fx.client->attach_network_interface("eni-1", "i-1", 3);
+  fx.client->set_delete_on_termination("eni-1", "eni-attach-1", false);
+  fx.client->detach_network_interface("eni-attach-1", true);
+  fx.client->delete_network_interface("eni-1");
+  fx.client->assign_private_ips("eni-1", 5);
+  fx.client->assign_ipv4_prefixes("eni-1", 2);
+  fx.client->unassign_private_ips("eni-1", {*IpAddress::parse("10.0.0.5"), *IpAddress::parse("10.0.0.6")});
+  fx.client->unassign_ipv4_prefixes("eni-1", {*Cidr::parse("10.0.0.16/28")});
+
+  nlohmann::json botocore_input = nlohmann::json::parse(R"([
+    ["DescribeInstances", {"InstanceIds": ["i-1"]}],
+    ["DescribeInstanceTypes", {"InstanceTypes": ["m5.large", "c5n.18xlarge"]}],
+    ["DescribeSubnets", {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]},
+                                     {"Name": "tag:kubernetes.io/role/cni", "Values": ["1", "true"]}],
+                         "MaxResults": 1000}],
+    ["DescribeSubnets", {"SubnetIds": ["subnet-1", "subnet-2"]}],
+    ["DescribeNetworkInterfaces", {"Filters": [{"Name": "tag:node.k8s.amazonaws.com/instance_id", "Values": ["i-1"]},
+                                               {"Name": "status", "Values": ["available"]}],
+                                   "MaxResults": 1000}],
+    ["DescribeNetworkInterfaces", {"NetworkInterfaceIds": ["eni-1", "eni-2"]}],
+    ["CreateNetworkInterface", {"SubnetId": "subnet-1", "Description": "aws-K8S-i-1", "Groups": ["sg-1", "sg-2"],
+                                "TagSpecifications": [{"ResourceType": "network-interface",
+                                  "Tags": [{"Key": "cluster.k8s.amazonaws.com/name", "Value": "c 1"},
+                                           {"Key": "vpcri/created-at", "Value": "2026-12-06T09:00:00Z"}]}],
+                                "ClientToken": "token-1"}],
+    ["AttachNetworkInterface", {"NetworkInterfaceId": "eni-1", "InstanceId": "i-1", "DeviceIndex": 3}],
+    ["ModifyNetworkInterfaceAttribute", {"NetworkInterfaceId": "eni-1",
+                                         "Attachment": {"AttachmentId": "eni-attach-1", "DeleteOnTermination": false}}],
+    ["DetachNetworkInterface", {"AttachmentId": "eni-attach-1", "Force": true}],
+    ["DeleteNetworkInterface", {"NetworkInterfaceId": "eni-1"}],
+    ["AssignPrivateIpAddresses", {"NetworkInterfaceId": "eni-1", "SecondaryPrivateIpAddressCount": 5}],
+    ["AssignPrivateIpAddresses", {"NetworkInterfaceId": "eni-1", "Ipv4PrefixCount": 2}],
+    ["UnassignPrivateIpAddresses", {"NetworkInterfaceId": "eni-1", "PrivateIpAddresses": ["10.0.0.5", "10.0.0.6"]}],
+    ["UnassignPrivateIpAddresses", {"NetworkInterfaceId": "eni-1", "Ipv4Prefixes": ["10.0.0.16/28"]}]
+  ])");
+  nlohmann::json expected = vpcri::net::aws::test::run_botocore(kSerializeScript, botocore_input);
+  auto forms = fx.forms();
+  REQUIRE(forms.size() == expected.size());
+  for (size_t i = 0; i < forms.size(); ++i) {
+    CAPTURE(forms[i]["Action"]);
+    CHECK(forms[i] == expected[i].get<std::map<std::string, std::string>>());
+  }
+}
+
+TEST_CASE("botocore's EC2 parser reads the canned answers as our parser does (they follow the model)") {
+  std::string enis_body = ok("DescribeNetworkInterfaces", std::string("<networkInterfaceSet>") + kEniItem + "</networkInterfaceSet>");
+  std::string assign_body = ok("AssignPrivateIpAddresses",
+                               "<networkInterfaceId>eni-1</networkInterfaceId><assignedPrivateIpAddressesSet><item>"
+                               "<privateIpAddress>10.0.2.20</privateIpAddress></item></assignedPrivateIpAddressesSet>"
+                               "<assignedIpv4PrefixSet><item><ipv4Prefix>10.0.2.48/28</ipv4Prefix></item></assignedIpv4PrefixSet>");
+  std::string subnets_body = ok("DescribeSubnets",
+                                "<subnetSet><item><subnetId>subnet-0a</subnetId><vpcId>vpc-1</vpcId><cidrBlock>10.0.2.0/24"
+                                "</cidrBlock><availableIpAddressCount>250</availableIpAddressCount><availabilityZone>"
+                                "us-west-2a</availabilityZone><tagSet><item><key>Name</key><value>a</value></item></tagSet>"
+                                "</item></subnetSet><nextToken>t2</nextToken>");
+  std::string types_body = ok("DescribeInstanceTypes",
+                              "<instanceTypeSet><item><instanceType>m5.large</instanceType><hypervisor>nitro</hypervisor>"
+                              "<networkInfo><maximumNetworkInterfaces>3</maximumNetworkInterfaces>"
+                              "<ipv4AddressesPerInterface>10</ipv4AddressesPerInterface></networkInfo></item></instanceTypeSet>");
+  std::string attach_body = ok("AttachNetworkInterface", "<attachmentId>eni-attach-70ab</attachmentId>");
+  nlohmann::json parsed = vpcri::net::aws::test::run_botocore(
+      kParseScript, nlohmann::json::array({nlohmann::json::array({"DescribeNetworkInterfaces", enis_body}),
+                                           nlohmann::json::array({"AssignPrivateIpAddresses", assign_body}),
+                                           nlohmann::json::array({"DescribeSubnets", subnets_body}),
+                                           nlohmann::json::array({"DescribeInstanceTypes", types_body}),
+                                           nlohmann::json::array({"AttachNetworkInterface", attach_body})}));
+  REQUIRE(parsed.size() == 5);
+
+  Fixture fx;
+  fx.answer("DescribeNetworkInterfaces", {ok_answer(enis_body)});
+  fx.answer("AssignPrivateIpAddresses", {ok_answer(assign_body)});
+  fx.answer("DescribeSubnets", {ok_answer(subnets_body), ok_answer(ok("DescribeSubnets", "<subnetSet/>"))});
+  fx.answer("DescribeInstanceTypes", {ok_answer(types_body)});
+  fx.answer("AttachNetworkInterface", {ok_answer(attach_body)});
+
+  const NetworkInterface eni = fx.client->describe_network_interfaces({"eni-0f7db8e2e1EXAMPLE"}).at(0);
+  const nlohmann::json& theirs = parsed[0]["NetworkInterfaces"][0];
+  CHECK(theirs["NetworkInterfaceId"] == eni.id);
+  CHECK(theirs["SubnetId"] == eni.subnet_id);
+  CHECK(theirs["VpcId"] == eni.vpc_id);
+  CHECK(theirs["AvailabilityZone"] == eni.availability_zone);
+  CHECK(vpcri::to_lower(theirs["MacAddress"].get<std::string>()) == eni.mac_address);
+  CHECK(theirs["Status"] == eni.status);
+  CHECK(theirs["Description"] == eni.description);
+  REQUIRE(theirs["Groups"].size() == eni.security_group_ids.size());
+  for (size_t i = 0; i < eni.security_group_ids.size(); ++i) CHECK(theirs["Groups"][i]["GroupId"] == eni.security_group_ids[i]);
+  REQUIRE(theirs["PrivateIpAddresses"].size() == eni.private_ips.size());
+  for (const auto& ip : theirs["PrivateIpAddresses"]) {
+    bool found = false;
+    for (const auto& ours : eni.private_ips) {
+      found |= ours.address.to_string() == ip["PrivateIpAddress"] && ours.primary == ip["Primary"].get<bool>();
+    }
+    CHECK(found);
+  }
+  REQUIRE(theirs["Ipv4Prefixes"].size() == 1);
+  CHECK(theirs["Ipv4Prefixes"][0]["Ipv4Prefix"] == eni.ipv4_prefixes[0].to_string());
+  CHECK(theirs["TagSet"][0]["Key"] == eni.tags[0].key);
+  CHECK(theirs["TagSet"][0]["Value"] == eni.tags[0].value);
+  CHECK(theirs["Attachment"]["AttachmentId"] == eni.attachment_id);
+  CHECK(theirs["Attachment"]["InstanceId"] == eni.instance_id);
+  CHECK(theirs["Attachment"]["DeviceIndex"] == eni.device_index);
+  CHECK(theirs["Attachment"]["Status"] == eni.attachment_status);
+  CHECK(theirs["Attachment"]["DeleteOnTermination"] == eni.delete_on_termination);
+
+  auto ips = fx.client->assign_private_ips("eni-1", 1);
+  CHECK(parsed[1]["AssignedPrivateIpAddresses"][0]["PrivateIpAddress"] == ips.at(0).to_string());
+  auto prefixes = fx.client->assign_ipv4_prefixes("eni-1", 1);
+  CHECK(parsed[1]["AssignedIpv4Prefixes"][0]["Ipv4Prefix"] == prefixes.at(0).to_string());
+
+  auto subnets = fx.client->describe_subnets({}, {});
+  CHECK(parsed[2]["NextToken"] == "t2");
+  const nlohmann::json& subnet = parsed[2]["Subnets"][0];
+  CHECK(subnet["SubnetId"] == subnets.at(0).id);
+  CHECK(subnet["VpcId"] == subnets[0].vpc_id);
+  CHECK(subnet["CidrBlock"] == subnets[0].cidr.to_string());
+  CHECK(subnet["AvailableIpAddressCount"] == subnets[0].available_ip_address_count);
+  CHECK(subnet["AvailabilityZone"] == subnets[0].availability_zone);
+  CHECK(subnet["Tags"][0]["Key"] == subnets[0].tags.at(0).key);
+
+  auto types = fx.client->describe_instance_types({"m5.large"});
+  const nlohmann::json& type = parsed[3]["InstanceTypes"][0];
+  CHECK(type["InstanceType"] == types.at(0).instance_type);
+  CHECK(type["Hypervisor"] == "nitro");
+  CHECK(types[0].nitro);
+  CHECK(type["NetworkInfo"]["MaximumNetworkInterfaces"] == types[0].maximum_network_interfaces);
+  CHECK(type["NetworkInfo"]["Ipv4AddressesPerInterface"] == types[0].ipv4_addresses_per_interface);
+
+  CHECK(parsed[4]["AttachmentId"] == fx.client->attach_network_interface("eni-1", "i-1", 1));
 }

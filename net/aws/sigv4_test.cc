@@ -4,15 +4,11 @@
 #include "net/aws/sigv4.h"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <memory>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "net/aws/botocore_runner.h"
 #include "net/aws/test_http_server.h"
 
 using namespace vpcri::net::aws;
@@ -54,8 +50,7 @@ std::chrono::system_clock::time_point utc(int year, int month, int day, int hour
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-// botocore.auth.SigV4Auth.add_auth (Debian's python3-botocore) on the same request (headers
-// before signing), its clock fixed.
+// botocore.auth.SigV4Auth.add_auth on the same request (headers before signing), its clock fixed.
 constexpr const char* kBotocoreScript = R"PY(
 import datetime, json, sys
 import botocore.auth
@@ -73,34 +68,18 @@ botocore.auth.get_current_datetime = FixedClock.utcnow  # newer botocore
 request = AWSRequest(method=spec["method"], url=spec["url"], data=spec["body"].encode(), headers=spec["headers"])
 creds = Credentials(spec["key"], spec["secret"], spec["token"] or None)
 botocore.auth.SigV4Auth(creds, spec["service"], spec["region"]).add_auth(request)
-print(request.headers["Authorization"])
+print(json.dumps(request.headers["Authorization"]))
 )PY";
 
 std::string botocore_authorization(const HttpRequest& unsigned_request, const Credentials& credentials,
                                    const SigV4Scope& scope, const std::string& date) {
-  char dir_template[] = "/tmp/vpcri-sigv4-XXXXXX";
-  REQUIRE(mkdtemp(dir_template) != nullptr);
-  std::string dir = dir_template;
   nlohmann::json spec = {{"method", unsigned_request.method}, {"url", unsigned_request.url},
                          {"body", unsigned_request.body},     {"headers", nlohmann::json::object()},
                          {"key", credentials.access_key_id},  {"secret", credentials.secret_access_key},
                          {"token", credentials.session_token}, {"region", scope.region},
                          {"service", scope.service},           {"amz_date", date}};
   for (const auto& [name, value] : unsigned_request.headers) spec["headers"][name] = value;
-  std::ofstream(dir + "/spec.json") << spec.dump();
-  std::ofstream(dir + "/sign.py") << kBotocoreScript;
-  std::string command = "/usr/bin/python3 " + dir + "/sign.py " + dir + "/spec.json";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  REQUIRE(pipe);
-  std::string output;
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
-  pipe.reset();
-  std::remove((dir + "/spec.json").c_str());
-  std::remove((dir + "/sign.py").c_str());
-  ::rmdir(dir.c_str());
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  return output;
+  return vpcri::net::aws::test::run_botocore(kBotocoreScript, spec).get<std::string>();
 }
 
 }  // namespace
