@@ -1,11 +1,9 @@
 #include "net/datapath/datapath.h"
 
-#include <linux/fib_rules.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netlink/route/link/veth.h>
-#include <netlink/route/nexthop.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include "common/log.h"
 #include "net/datapath/netlink.h"
 #include "net/datapath/netns.h"
+#include "net/datapath/routing.h"
 #include "net/datapath/undo_stack.h"
 
 namespace vpcri::net {
@@ -66,23 +65,6 @@ void check_spec(const PodNetwork& spec, const std::string& who) {
 
 // ---- routes -------------------------------------------------------------------------------
 
-nl::Route make_route(const IpAddress& dst, int prefix_len, int ifindex, const IpAddress* gateway, uint8_t scope) {
-  nl::Route route(rtnl_route_alloc());
-  if (!route) throw Error(Errc::resource_exhausted, "allocating a netlink route");
-  rtnl_route_set_family(route.get(), AF_INET);
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_type(route.get(), RTN_UNICAST);
-  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
-  rtnl_route_set_scope(route.get(), scope);
-  nl::check(rtnl_route_set_dst(route.get(), nl::ip_addr(dst, prefix_len).get()), "setting route destination");
-  rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  if (!nh) throw Error(Errc::resource_exhausted, "allocating a netlink nexthop");
-  rtnl_route_nh_set_ifindex(nh, ifindex);
-  if (gateway) rtnl_route_nh_set_gateway(nh, nl::ip_addr(*gateway, 32).get());
-  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here
-  return route;
-}
-
 // Interface index of the main-table route for exactly <ip>/32, if there is one.
 std::optional<int> main_route_oif(nl_sock* sk, const IpAddress& ip) {
   nl_cache* raw = nullptr;
@@ -101,50 +83,6 @@ std::optional<int> main_route_oif(nl_sock* sk, const IpAddress& ip) {
 }
 
 // ---- rules --------------------------------------------------------------------------------
-
-enum class Match { to, from };
-
-nl::Rule make_rule(uint32_t priority, Match match, const IpAddress& ip, std::optional<uint32_t> table) {
-  nl::Rule rule(rtnl_rule_alloc());
-  if (!rule) throw Error(Errc::resource_exhausted, "allocating a netlink rule");
-  rtnl_rule_set_family(rule.get(), AF_INET);
-  rtnl_rule_set_prio(rule.get(), priority);
-  auto addr = nl::ip_addr(ip, 32);
-  nl::check(match == Match::to ? rtnl_rule_set_dst(rule.get(), addr.get()) : rtnl_rule_set_src(rule.get(), addr.get()),
-            "setting rule selector");
-  if (table) {
-    rtnl_rule_set_table(rule.get(), *table);
-    rtnl_rule_set_action(rule.get(), FR_ACT_TO_TBL);
-  }
-  return rule;
-}
-
-std::string describe_rule(uint32_t priority, Match match, const IpAddress& ip, std::optional<uint32_t> table) {
-  return "ip rule " + std::to_string(priority) + (match == Match::to ? " to " : " from ") + ip.to_string() +
-         " lookup " + (table ? std::to_string(*table) : std::string("<any>"));
-}
-
-// Returns false if an identical rule was already there (left by a crash; it is correct as is).
-bool add_rule(nl_sock* sk, uint32_t priority, Match match, const IpAddress& ip, uint32_t table) {
-  auto rule = make_rule(priority, match, ip, table);
-  // EXCL: without it the kernel happily stacks duplicate rules.
-  int err = rtnl_rule_add(sk, rule.get(), NLM_F_EXCL);
-  if (-err == NLE_EXIST) return false;
-  nl::check(err, "adding " + describe_rule(priority, match, ip, table));
-  return true;
-}
-
-// Deletes every matching rule (duplicates included); returns how many.
-int delete_rules(nl_sock* sk, uint32_t priority, Match match, const IpAddress& ip, std::optional<uint32_t> table) {
-  auto rule = make_rule(priority, match, ip, table);
-  for (int deleted = 0; deleted < 64; ++deleted) {
-    int err = rtnl_rule_delete(sk, rule.get(), 0);
-    if (nl::is_not_found(err)) return deleted;
-    nl::check(err, "deleting " + describe_rule(priority, match, ip, table));
-  }
-  throw Error(Errc::internal, "deleting " + describe_rule(priority, match, ip, table) +
-                                  ": still present after 64 deletions; something keeps re-adding it");
-}
 
 // ---- veth ---------------------------------------------------------------------------------
 
@@ -199,9 +137,9 @@ void configure_pod_side(const PodNetwork& spec, const nl::Mac& host_mac) {
   nl::check(rtnl_addr_add(sk.get(), addr.get(), 0), "adding " + spec.pod_ip.to_string() + "/32 to pod eth0");
 
   IpAddress gw = gateway_ip();
-  auto gw_route = make_route(gw, 32, ifindex, nullptr, RT_SCOPE_LINK);
+  auto gw_route = nl::make_route(gw, 32, ifindex, nullptr, RT_SCOPE_LINK, RT_TABLE_MAIN);
   nl::check(rtnl_route_add(sk.get(), gw_route.get(), NLM_F_EXCL), std::string("adding pod route ") + kPodGateway + " dev eth0");
-  auto default_route = make_route(any_ipv4(), 0, ifindex, &gw, RT_SCOPE_UNIVERSE);
+  auto default_route = nl::make_route(any_ipv4(), 0, ifindex, &gw, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN);
   nl::check(rtnl_route_add(sk.get(), default_route.get(), NLM_F_EXCL),
             std::string("adding pod default route via ") + kPodGateway);
 
@@ -241,19 +179,19 @@ void setup_pod_network(const PodNetwork& spec) {
     if (!host) throw Error(Errc::internal, spec.host_veth + " vanished right after creation");
     int ifindex = rtnl_link_get_ifindex(host.get());
     // REPLACE: a stale /32 towards an old veth (IP reused after a crash) must point here now.
-    auto route = make_route(spec.pod_ip, 32, ifindex, nullptr, RT_SCOPE_LINK);
+    auto route = nl::make_route(spec.pod_ip, 32, ifindex, nullptr, RT_SCOPE_LINK, RT_TABLE_MAIN);
     nl::check(rtnl_route_add(sk.get(), route.get(), NLM_F_REPLACE),
               "adding route " + spec.pod_ip.to_string() + " dev " + spec.host_veth);
     // No undo for the route: it goes away with the veth.
 
-    if (add_rule(sk.get(), kToPodRulePriority, Match::to, spec.pod_ip, RT_TABLE_MAIN)) {
+    if (nl::add_rule(sk.get(), kToPodRulePriority, nl::RuleMatch::to(spec.pod_ip), RT_TABLE_MAIN)) {
       undo.push("delete to-pod rule",
-                [&] { delete_rules(sk.get(), kToPodRulePriority, Match::to, spec.pod_ip, RT_TABLE_MAIN); });
+                [&] { nl::delete_rules(sk.get(), kToPodRulePriority, nl::RuleMatch::to(spec.pod_ip), RT_TABLE_MAIN); });
     }
     if (spec.eni_route_table &&
-        add_rule(sk.get(), kFromPodRulePriority, Match::from, spec.pod_ip, *spec.eni_route_table)) {
+        nl::add_rule(sk.get(), kFromPodRulePriority, nl::RuleMatch::from(spec.pod_ip), *spec.eni_route_table)) {
       undo.push("delete from-pod rule", [&] {
-        delete_rules(sk.get(), kFromPodRulePriority, Match::from, spec.pod_ip, spec.eni_route_table);
+        nl::delete_rules(sk.get(), kFromPodRulePriority, nl::RuleMatch::from(spec.pod_ip), spec.eni_route_table);
       });
     }
     undo.commit();
@@ -288,11 +226,11 @@ void teardown_pod_network(const std::string& host_veth, const IpAddress& pod_ip,
       log::warn("pod IP is routed to another interface (reused by a newer pod); keeping its ip rules",
                 {{"host_veth", host_veth}, {"pod_ip", pod_ip.to_string()}, {"ifindex", std::to_string(*routed_to)}});
     } else {
-      delete_rules(sk.get(), kFromPodRulePriority, Match::from, pod_ip, eni_route_table);
-      delete_rules(sk.get(), kToPodRulePriority, Match::to, pod_ip, RT_TABLE_MAIN);
+      nl::delete_rules(sk.get(), kFromPodRulePriority, nl::RuleMatch::from(pod_ip), eni_route_table);
+      nl::delete_rules(sk.get(), kToPodRulePriority, nl::RuleMatch::to(pod_ip), RT_TABLE_MAIN);
     }
     if (ifindex) {
-      auto route = make_route(pod_ip, 32, *ifindex, nullptr, RT_SCOPE_LINK);
+      auto route = nl::make_route(pod_ip, 32, *ifindex, nullptr, RT_SCOPE_LINK, RT_TABLE_MAIN);
       int err = rtnl_route_delete(sk.get(), route.get(), 0);
       if (!nl::is_not_found(err)) nl::check(err, "deleting route " + pod_ip.to_string() + " dev " + host_veth);
       nl::delete_link(sk.get(), host_veth);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "net/datapath/connmark.h"
 #include "net/datapath/nft.h"
 
 namespace vpcri::net {
@@ -96,6 +97,9 @@ void check_config(const SnatConfig& snat) {
     throw Error(Errc::invalid_argument, "egress SNAT: bad primary interface name \"" + snat.interface + "\"");
   }
   if (snat.node_ip.family != AF_INET) throw Error(Errc::invalid_argument, "egress SNAT: the node IP must be IPv4");
+  if (snat.host_veth_prefix.size() > 14 || snat.host_veth_prefix.find_first_of("\"*?[]\\ ") != std::string::npos) {
+    throw Error(Errc::invalid_argument, "egress SNAT: bad host veth prefix \"" + snat.host_veth_prefix + "\"");
+  }
   for (const auto* list : {&snat.pod_cidrs, &snat.excluded}) {
     for (const auto& c : *list) {
       if (c.network.family != AF_INET) {
@@ -109,6 +113,23 @@ std::string set_of(const std::vector<Cidr>& cidrs) {
   std::string out = "{ ";
   for (size_t i = 0; i < cidrs.size(); ++i) out += (i ? ", " : "") + cidrs[i].to_string();
   return out + " }";
+}
+
+// The AWS VPC CNI's connmark rules (iptables nat/mangle PREROUTING: CONNMARK --set-xmark 0x80/0x80
+// for eni+ to outside the VPC, and for eth0 to a local address; --restore-mark --mask 0x80 on eni+).
+void render_connmark(std::ostringstream& s, const SnatConfig& snat) {
+  const std::string veths = "iifname \"" + snat.host_veth_prefix + "*\"";
+  const std::string bit = kConnmarkBitText;
+  s << "  chain connmark {\n"
+       "    type filter hook prerouting priority mangle; policy accept;\n";
+  s << "    " << veths << " ct state new";
+  if (!snat.excluded.empty()) s << " ip daddr != " << set_of(snat.excluded);
+  s << " ct mark set ct mark or " << bit << " comment \"pod to outside the VPC: leaves through the primary interface\"\n";
+  s << "    iifname \"" << snat.interface << "\" ct state new fib daddr type local ct mark set ct mark or " << bit
+    << " comment \"entering the primary interface: answered through it\"\n";
+  s << "    " << veths << " ct mark and " << bit << " == " << bit << " meta mark set meta mark or " << bit
+    << " comment \"restore the mark for ip rule 1024\"\n";
+  s << "  }\n";
 }
 
 }  // namespace
@@ -175,6 +196,7 @@ std::string render_nat_table(const SnatConfig& snat, const std::map<std::string,
     s << "    iifname \"" << ports.host_veth << "\" ip daddr 127.0.0.0/8 drop comment \"sandbox " << id << "\"\n";
   }
   s << "  }\n";
+  if (snat.enabled && !snat.host_veth_prefix.empty()) render_connmark(s, snat);
   for (const auto& [id, ports] : sandboxes) {
     s << "  chain hp-" << id << " {\n";
     for (const auto& m : ports.mappings) {

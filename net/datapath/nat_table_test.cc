@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "common/error.h"
+#include "net/datapath/connmark.h"
 #include "net/datapath/named_netns.h"
 #include "net/datapath/netns.h"
 #include "net/datapath/nft.h"
@@ -66,6 +67,24 @@ TEST_CASE("render: SNAT rule excludes the VPC CIDRs, only on the primary interfa
   SnatConfig off = snat_config();
   off.enabled = false;
   CHECK_FALSE(contains(render_nat_table(off, {}), "fully-random"));
+}
+
+TEST_CASE("render: connmark for traffic from host veths to outside the VPC, only with SNAT and a prefix") {
+  SnatConfig config = snat_config();
+  config.host_veth_prefix = "eni";
+  std::string script = render_nat_table(config, {});
+  CHECK(contains(script, "type filter hook prerouting priority mangle"));
+  CHECK(contains(script, "iifname \"eni*\" ct state new ip daddr != { 10.0.0.0/8, 172.16.0.0/12 } ct mark set ct mark or 0x80"));
+  CHECK(contains(script, "iifname \"up0\" ct state new fib daddr type local ct mark set ct mark or 0x80"));
+  CHECK(contains(script, "iifname \"eni*\" ct mark and 0x80 == 0x80 meta mark set meta mark or 0x80"));
+
+  CHECK_FALSE(contains(render_nat_table(snat_config(), {}), "chain connmark"));  // no prefix
+  config.enabled = false;
+  CHECK_FALSE(contains(render_nat_table(config, {}), "chain connmark"));  // external SNAT
+
+  config = snat_config();
+  config.host_veth_prefix = "en\"i";
+  CHECK_THROWS_AS(NatTable{config}, Error);
 }
 
 TEST_CASE("render: host ports, one chain per sandbox, hairpin to the node IP") {
@@ -176,12 +195,21 @@ TEST_CASE("applied in a node netns: created, replaced, per-sandbox chains, confl
   CHECK_FALSE(contains(listed.output, "10.99.0.5"));
   CHECK(contains(listed.output, "hp-sb2"));
 
+  // With the host veth prefix: the connmark chain is loaded too.
+  SnatConfig marked = snat_config();
+  marked.host_veth_prefix = "eni";
+  node.in([&] { table.set_snat(marked); });
+  listed = node.nft({"list", "table", "ip", "vpcri"});
+  CHECK(contains(listed.output, "chain connmark"));
+  CHECK(contains(listed.output, "iifname \"eni*\" ct mark & 0x00000080 == 0x00000080 meta mark set meta mark | 0x00000080"));
+
   // external_snat: the SNAT rule goes, host ports stay.
-  SnatConfig off = snat_config();
+  SnatConfig off = marked;
   off.enabled = false;
   node.in([&] { table.set_snat(off); });
   listed = node.nft({"list", "table", "ip", "vpcri"});
   CHECK_FALSE(contains(listed.output, "fully-random"));
+  CHECK_FALSE(contains(listed.output, "connmark"));
   CHECK(contains(listed.output, "hp-sb2"));
 
   // Reconcile after a restart: exactly the live set, conflicts skipped.
@@ -199,6 +227,27 @@ TEST_CASE("applied in a node netns: created, replaced, per-sandbox chains, confl
   node.in([] { NatTable::remove_table(); });  // idempotent
   CHECK(node.nft({"list", "table", "ip", "vpcri"}).exit_code != 0);
   CHECK(node.nft({"list", "table", "inet", "someone_else"}).exit_code == 0);
+}
+
+TEST_CASE("connmark rule: fwmark 0x80/0x80 lookup main at 1024, added once, removed") {
+  Node node;
+  auto connmark_rules = [&] {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : t::ip_json(node.ns.name(), {"rule", "show"})) {
+      if (r.value("priority", -1) == 1024) out.push_back(r);
+    }
+    return out;
+  };
+  node.in([] { apply_connmark_rule(true); });
+  node.in([] { apply_connmark_rule(true); });
+  auto rules = connmark_rules();
+  REQUIRE(rules.size() == 1);
+  CHECK(rules[0]["fwmark"] == "0x80");
+  CHECK(rules[0]["fwmask"] == "0x80");
+  CHECK(rules[0]["table"] == "main");
+  node.in([] { apply_connmark_rule(false); });
+  CHECK(connmark_rules().empty());
+  node.in([] { apply_connmark_rule(false); });
 }
 
 TEST_CASE("nft_run reports nft's error") {

@@ -278,6 +278,14 @@ std::vector<EniStats> Datastore::eni_stats() {
   return out;
 }
 
+std::vector<EniInfo> Datastore::enis() const {
+  std::lock_guard lock(mu_);
+  std::vector<EniInfo> out;
+  for (const auto& [id, entry] : enis_) out.push_back(entry.info);
+  std::sort(out.begin(), out.end(), [](const EniInfo& a, const EniInfo& b) { return a.device_number < b.device_number; });
+  return out;
+}
+
 DatastoreState Datastore::snapshot() {
   std::lock_guard lock(mu_);
   expire_cooldowns_locked(options_.clock());

@@ -151,6 +151,7 @@ class Datastore {
 
   PoolStats stats();
   std::vector<EniStats> eni_stats();  // by device number
+  std::vector<EniInfo> enis() const;  // by device number, secondary_ips left empty
   DatastoreState snapshot();
 
   // ---- restore (checkpoint.cc) ----

@@ -25,6 +25,7 @@ checkpoint::RestoreReport Ipam::restore(const std::set<std::string>& live_sandbo
   std::string path = config_.checkpoint_path;
   datastore_.set_persist([path](const DatastoreState& state) { checkpoint::save(path, state); });
   datastore_.persist_now();
+  pool_.notify_eni_observer();  // the checkpoint's ENIs: their interfaces are wired before any pod is
   restored_ = true;
   return report;
 }

@@ -98,6 +98,7 @@ bool WarmPool::initialize(TimePoint now) {
     pod_ips_per_eni_ = node_.ips_per_eni - 1;
     datastore_.set_limits(node_.max_enis, pod_ips_per_eni_);
     ReconcileReport report = datastore_.reconcile(attached);
+    notify_eni_observer();
     initialized_ = true;
     next_reconcile_ = now + config_.reconcile_interval;
     {
@@ -125,6 +126,7 @@ void WarmPool::reconcile(TimePoint now) {
     count_call();
     std::vector<EniInfo> attached = provider_.list_enis();
     ReconcileReport report = datastore_.reconcile(attached);
+    notify_eni_observer();  // also when unchanged: retries what the observer could not do last time
     if (report.changed()) {
       log::info("IPAM reconcile changed the inventory",
                 {{"added_enis", std::to_string(report.added_enis)},
@@ -171,6 +173,7 @@ void WarmPool::grow(TimePoint now) {
       count_call();
       EniInfo eni = provider_.create_eni();
       datastore_.add_eni(eni);
+      notify_eni_observer();  // its interface is ready before the ENI gets IPs pods could take
       on_success(true);
       log::info("IPAM attached ENI", {{"eni", eni.id}, {"device", std::to_string(eni.device_number)}});
     } catch (const std::exception& e) {
@@ -234,6 +237,7 @@ bool WarmPool::try_free_eni(TimePoint now) {
       log::debug("IPAM: ENI no longer free to remove", {{"eni", e.id}, {"reason", err.what()}});
       continue;
     }
+    notify_eni_observer();  // the ENI's routes and rules go while its interface is still there
     try {
       count_call();
       provider_.delete_eni(e.id);
@@ -242,11 +246,21 @@ bool WarmPool::try_free_eni(TimePoint now) {
       return true;
     } catch (const std::exception& err) {
       datastore_.add_eni(removed);  // still attached: its IPs are still usable
+      notify_eni_observer();
       on_error("detach and delete ENI " + e.id, err, now);
       return false;
     }
   }
   return false;
+}
+
+void WarmPool::notify_eni_observer() {
+  if (!config_.eni_observer) return;
+  try {
+    config_.eni_observer->enis_changed(datastore_.enis());
+  } catch (const std::exception& e) {
+    log::warn("IPAM: the ENI observer failed", {{"error", e.what()}});
+  }
 }
 
 void WarmPool::on_success(bool growth) {

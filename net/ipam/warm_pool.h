@@ -24,6 +24,7 @@
 
 #include "net/ipam/clock.h"
 #include "net/ipam/datastore.h"
+#include "net/ipam/eni_observer.h"
 #include "net/ipam/provider.h"
 #include "net/ipam/warm_targets.h"
 
@@ -40,6 +41,7 @@ struct WarmPoolConfig {
   std::chrono::seconds backoff_initial{1};
   std::chrono::seconds backoff_max{64};
   Clock clock = steady_clock();
+  EniObserver* eni_observer = nullptr;  // told of ENI changes (eni_observer.h); must outlive the pool
 };
 
 struct WarmPoolStatus {
@@ -60,6 +62,9 @@ class WarmPool {
 
   void start();
   void stop();
+  // Hands the datastore's ENIs to the observer, if any: after each ENI change of a pass, and from
+  // Ipam::restore (before start()).
+  void notify_eni_observer();
   // Runs a check soon instead of at the next interval (after an allocation or a release).
   void poke();
 

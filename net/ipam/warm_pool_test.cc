@@ -29,13 +29,15 @@ struct Node {
   WarmPool pool;
   int next_pod = 0;
 
-  explicit Node(WarmTargets targets = {}, LocalProviderConfig config = node_config(), int max_pods = 0)
+  explicit Node(WarmTargets targets = {}, LocalProviderConfig config = node_config(), int max_pods = 0,
+                EniObserver* observer = nullptr)
       : provider(config),
         datastore(Datastore::Options{seconds(30), clock.clock()}),
-        pool(provider, datastore, pool_config(targets, max_pods)) {}
+        pool(provider, datastore, pool_config(targets, max_pods, observer)) {}
 
-  WarmPoolConfig pool_config(WarmTargets targets, int max_pods) {
+  WarmPoolConfig pool_config(WarmTargets targets, int max_pods, EniObserver* observer) {
     WarmPoolConfig c;
+    c.eni_observer = observer;
     c.targets = targets;
     c.max_pods = max_pods;
     c.clock = clock.clock();
@@ -197,6 +199,62 @@ TEST_CASE("an unused ENI is freed only after its minimum lifetime; an ENI in use
   node.pool.run_once();
   CHECK(node.stats().enis == 1);
   CHECK(node.provider.local().list_enis().size() == 1);
+}
+
+// Records each call with what the provider and the datastore had done by then.
+struct RecordingObserver : EniObserver {
+  struct Call {
+    std::vector<std::string> enis;
+    int ips_on_newest = 0;  // IPs the datastore held for the highest device number
+    int deletes = 0;        // provider delete_eni calls made before this call
+  };
+  Node* node = nullptr;
+  std::vector<Call> calls;
+  bool fail = false;
+  void enis_changed(const std::vector<EniInfo>& enis) override {
+    Call call;
+    for (const auto& e : enis) call.enis.push_back(e.id);
+    auto stats = node->datastore.eni_stats();
+    call.ips_on_newest = stats.empty() ? 0 : stats.back().ips;
+    call.deletes = node->provider.calls("delete_eni");
+    calls.push_back(call);
+    if (fail) throw vpcri::Error(vpcri::Errc::internal, "observer failing on purpose");
+  }
+};
+
+TEST_CASE("the ENI observer hears of a new ENI before it has IPs, and of a freed one before it is deleted") {
+  RecordingObserver observer;
+  Node node({}, node_config(), 0, &observer);
+  observer.node = &node;
+  node.pool.run_once();
+  REQUIRE_FALSE(observer.calls.empty());
+  CHECK(observer.calls.back().enis == std::vector<std::string>{"eni-local-0"});
+
+  observer.calls.clear();
+  std::string pod = node.add_pod();
+  node.pool.run_once();  // a second ENI is attached
+  REQUIRE(node.stats().enis == 2);
+  REQUIRE(observer.calls.size() == 1);
+  CHECK(observer.calls[0].enis == std::vector<std::string>{"eni-local-0", "eni-local-1"});
+  CHECK(observer.calls[0].ips_on_newest == 0);  // its IPs come after its interface is wired
+
+  observer.calls.clear();
+  node.datastore.release(pod);
+  node.clock.advance(seconds(61));
+  node.pool.run_once();  // the spare ENI is freed
+  REQUIRE(node.stats().enis == 1);
+  REQUIRE(observer.calls.size() == 2);  // the reconcile (nothing changed), then the removal
+  CHECK(observer.calls[0].enis.size() == 2);
+  CHECK(observer.calls[1].enis == std::vector<std::string>{"eni-local-0"});
+  CHECK(observer.calls[1].deletes == 0);  // told before the provider detaches it
+  CHECK(node.provider.calls("delete_eni") == 1);
+
+  // A failing observer does not stop the pool.
+  observer.fail = true;
+  node.add_pod();
+  node.pool.run_once();
+  CHECK(node.stats().enis == 2);
+  CHECK(node.stats().total == 18);
 }
 
 TEST_CASE("throttling backs off exponentially and is reset by a success") {
