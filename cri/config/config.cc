@@ -14,6 +14,13 @@
 namespace vpcri::cri {
 namespace {
 
+std::string format_number(double value) {
+  std::string text = std::to_string(value);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (!text.empty() && text.back() == '.') text.pop_back();
+  return text;
+}
+
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Null: return "nothing (null)";
@@ -82,6 +89,25 @@ class MapReader {
     });
   }
 
+  void decimal(const std::string& key, double& target, double min, double max) {
+    with(key, [&](const YAML::Node& v, const std::string& kp) {
+      std::string text = v.IsScalar() ? v.Scalar() : "";
+      size_t pos = 0;
+      double value = 0;
+      bool ok = !text.empty();
+      try {
+        value = ok ? std::stod(text, &pos) : 0;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      if (!ok || pos != text.size() || value != value) fail(v, kp, "expected a number, got " + describe(v));
+      if (value < min || value > max) {
+        fail(v, kp, "expected " + format_number(min) + " to " + format_number(max) + ", got " + text);
+      }
+      target = value;
+    });
+  }
+
   void integer(const std::string& key, int& target, long min, long max) {
     with(key, [&](const YAML::Node& v, const std::string& kp) {
       std::string text = v.IsScalar() ? v.Scalar() : "";
@@ -144,6 +170,25 @@ class MapReader {
   std::string path_;
   std::set<std::string> known_;
 };
+
+// An AWS resource id: "<prefix>-" and up to 17 lowercase letters or digits (EC2 uses 8 or 17
+// hex digits; test VPCs shorter ones such as subnet-0a).
+std::function<std::string(const std::string&)> check_aws_id(const std::string& prefix) {
+  return [prefix](const std::string& value) -> std::string {
+    std::string rest = value.rfind(prefix + "-", 0) == 0 ? value.substr(prefix.size() + 1) : "";
+    bool ok = !rest.empty() && rest.size() <= 17 &&
+              rest.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz") == std::string::npos;
+    if (ok) return {};
+    return "expected an id such as " + prefix + "-0123456789abcdef0, got \"" + value + "\"";
+  };
+}
+
+std::string check_region(const std::string& value) {
+  bool ok = !value.empty() && value.size() <= 32 &&
+            value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+  if (ok) return {};
+  return "expected an AWS region such as us-east-1, got \"" + value + "\"";
+}
 
 std::string check_absolute_path(const std::string& value) {
   if (value.empty() || value[0] != '/') return "expected an absolute path, got \"" + value + "\"";
@@ -294,12 +339,11 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     MapReader n(v, file, kp);
     NetworkConfig& c = config.network;
     n.with("provider", [&](const YAML::Node& p, const std::string& pkp) {
-      if (p.IsScalar() && (p.Scalar() == "local" || p.Scalar() == "none")) {
+      if (p.IsScalar() && (p.Scalar() == "local" || p.Scalar() == "aws" || p.Scalar() == "none")) {
         c.provider = p.Scalar();
         return;
       }
-      if (p.IsScalar() && p.Scalar() == "aws") n.fail(p, pkp, "the aws provider is not supported yet; use local");
-      n.fail(p, pkp, "expected one of local, none, got " + describe(p));
+      n.fail(p, pkp, "expected one of local, aws, none, got " + describe(p));
     });
     n.string("node_range", c.node_range, check_ipv4_cidr);
     n.integer("mtu", c.mtu, 576, 9001);
@@ -320,7 +364,34 @@ Config parse_config(std::string_view yaml, const std::string& file) {
       }
       return std::string();
     });
+    n.with("aws", [&](const YAML::Node& a, const std::string& akp) {
+      if (!a.IsMap()) n.fail(a, akp, "expected a mapping, got " + describe(a));
+      MapReader r(a, file, akp);
+      AwsNetworkConfig& aws = c.aws;
+      r.string("region", aws.region, check_region);
+      r.string("ec2_endpoint", aws.ec2_endpoint, check_url);
+      r.string("sts_endpoint", aws.sts_endpoint, check_url);
+      r.string("imds_endpoint", aws.imds_endpoint, check_url);
+      r.string("ca_file", aws.ca_file, check_absolute_path);
+      r.string_list("subnets", aws.subnets, check_aws_id("subnet"));
+      r.string_list("security_groups", aws.security_groups, check_aws_id("sg"));
+      r.string("cluster_name", aws.cluster_name, [](const std::string& name) {
+        // An EC2 tag value: at most 256 characters.
+        if (name.size() > 256) return "a tag value holds at most 256 characters, got " + std::to_string(name.size());
+        return std::string();
+      });
+      r.boolean("prefix_delegation", aws.prefix_delegation);
+      r.decimal("ec2_requests_per_second", aws.ec2_requests_per_second, 0.1, 1000);
+      r.integer("ec2_burst", aws.ec2_burst, 1, 1000);
+      r.integer("leaked_eni_grace_seconds", aws.leaked_eni_grace_seconds, 60, 7 * 86400);
+      r.finish();
+    });
     n.finish();
+    // aws takes addresses from the VPC: a node range would be silently unused, so say so.
+    if (c.provider == "aws" && !c.node_range.empty()) {
+      top.fail(v["node_range"], kp + ".node_range",
+               "not used with provider aws (pod IPs come from the VPC's subnets); remove it or use provider local");
+    }
   });
   top.with("streaming", [&](const YAML::Node& v, const std::string& kp) {
     if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
@@ -413,6 +484,19 @@ std::string config_to_json(const Config& config) {
                   {"primary_interface", n.primary_interface},
                   {"primary_ip", n.primary_ip},
                   {"host_veth_prefix", n.host_veth_prefix}};
+  const AwsNetworkConfig& aws = n.aws;
+  j["network"]["aws"] = {{"region", aws.region},
+                         {"ec2_endpoint", aws.ec2_endpoint},
+                         {"sts_endpoint", aws.sts_endpoint},
+                         {"imds_endpoint", aws.imds_endpoint},
+                         {"ca_file", aws.ca_file},
+                         {"subnets", aws.subnets},
+                         {"security_groups", aws.security_groups},
+                         {"cluster_name", aws.cluster_name},
+                         {"prefix_delegation", aws.prefix_delegation},
+                         {"ec2_requests_per_second", aws.ec2_requests_per_second},
+                         {"ec2_burst", aws.ec2_burst},
+                         {"leaked_eni_grace_seconds", aws.leaked_eni_grace_seconds}};
   return j.dump();
 }
 

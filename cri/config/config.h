@@ -46,14 +46,33 @@ struct RuntimeConfig {
   int max_concurrent_exec_sync = 64;
 };
 
+// The aws provider (docs/config.md, "network.aws"). Empty strings and lists mean "from the
+// instance": the region from metadata, the primary ENI's subnet and security groups.
+struct AwsNetworkConfig {
+  std::string region;
+  std::string ec2_endpoint;  // "": https://ec2.<region>.amazonaws.com
+  std::string sts_endpoint;  // "": https://sts.<region>.amazonaws.com
+  std::string imds_endpoint = "http://169.254.169.254";
+  std::string ca_file;  // "": the system's CA bundle
+  std::vector<std::string> subnets;          // for new ENIs, subnet-...
+  std::vector<std::string> security_groups;  // for new ENIs, sg-...
+  std::string cluster_name;                  // tag cluster.k8s.amazonaws.com/name on new ENIs
+  bool prefix_delegation = false;            // /28 prefixes instead of single IPs (nitro types)
+  double ec2_requests_per_second = 5;        // client-side token bucket for all EC2 calls
+  int ec2_burst = 20;
+  int leaked_eni_grace_seconds = 300;  // this node's detached ENIs older than this are deleted
+  bool operator==(const AwsNetworkConfig&) const = default;
+};
+
 // Pod networking (docs/config.md, "network"). Values are checked here; net::PodNetworks checks
 // the rest when the daemon builds it.
 struct NetworkConfig {
-  // "local": the node range carved into virtual ENIs; "none": no pod networking (pods get a
-  // network namespace with only loopback; NetworkReady stays false).
+  // "local": the node range carved into virtual ENIs; "aws": ENIs and secondary IPs from EC2
+  // (network.aws); "none": no pod networking (pods get a network namespace with only loopback;
+  // NetworkReady stays false).
   std::string provider = "local";
-  // IPv4 CIDR pods get their IPs from. "": kubelet's pod CIDR (UpdateRuntimeConfig); until it
-  // arrives NetworkReady is false.
+  // Local provider: IPv4 CIDR pods get their IPs from. "": kubelet's pod CIDR
+  // (UpdateRuntimeConfig); until it arrives NetworkReady is false. Not used by aws.
   std::string node_range;
   int mtu = 9001;
   int max_enis = 3;
@@ -68,6 +87,7 @@ struct NetworkConfig {
   std::string primary_interface;          // "": detected from the route to the outside world
   std::string primary_ip;                 // "": that interface's address
   std::string host_veth_prefix = "eni";
+  AwsNetworkConfig aws;
   bool operator==(const NetworkConfig&) const = default;
 };
 

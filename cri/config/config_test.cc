@@ -212,11 +212,82 @@ TEST_CASE("network section: defaults, every key, located errors") {
         "/etc/vpcri/config.yaml:2:15: network.node_range: expected an IPv4 CIDR such as 10.88.0.0/16, got \"10.99.0.0/33\"");
   CHECK(error_of("network:\n  mtu: big\n").find("2:8: network.mtu: expected an integer") != std::string::npos);
   CHECK(error_of("network:\n  mtu: 100\n").find("network.mtu: expected 576 to 9001, got 100") != std::string::npos);
-  CHECK(error_of("network:\n  provider: aws\n").find("network.provider: the aws provider is not supported yet") !=
+  CHECK(error_of("network:\n  provider: gce\n").find("network.provider: expected one of local, aws, none") !=
         std::string::npos);
   CHECK(error_of("network:\n  snat_exclude: [nope]\n").find("network.snat_exclude[0]: expected an IPv4 CIDR") !=
         std::string::npos);
   CHECK(error_of("network:\n  cooldown: 3\n").find("network.cooldown: unknown key") != std::string::npos);
+}
+
+TEST_CASE("network.aws: defaults, every key, located errors") {
+  Config d = parse_config("network:\n  provider: aws\n", "f");
+  CHECK(d.network.provider == "aws");
+  CHECK(d.network.aws.region.empty());
+  CHECK(d.network.aws.imds_endpoint == "http://169.254.169.254");
+  CHECK(d.network.aws.subnets.empty());
+  CHECK_FALSE(d.network.aws.prefix_delegation);
+  CHECK(d.network.aws.ec2_requests_per_second == 5);
+  CHECK(d.network.aws.ec2_burst == 20);
+  CHECK(d.network.aws.leaked_eni_grace_seconds == 300);
+  Config c = parse_config(
+      "network:\n"
+      "  provider: aws\n"
+      "  aws:\n"
+      "    region: eu-west-1\n"
+      "    ec2_endpoint: https://ec2.test:8443\n"
+      "    sts_endpoint: https://sts.test:8443\n"
+      "    imds_endpoint: http://10.9.9.9:1338\n"
+      "    ca_file: /etc/vpcri/aws-ca.pem\n"
+      "    subnets: [subnet-0123456789abcdef0, subnet-0a]\n"
+      "    security_groups: [sg-01234567]\n"
+      "    cluster_name: prod-1\n"
+      "    prefix_delegation: true\n"
+      "    ec2_requests_per_second: 2.5\n"
+      "    ec2_burst: 7\n"
+      "    leaked_eni_grace_seconds: 600\n",
+      "f");
+  const AwsNetworkConfig& a = c.network.aws;
+  CHECK(a.region == "eu-west-1");
+  CHECK(a.ec2_endpoint == "https://ec2.test:8443");
+  CHECK(a.sts_endpoint == "https://sts.test:8443");
+  CHECK(a.imds_endpoint == "http://10.9.9.9:1338");
+  CHECK(a.ca_file == "/etc/vpcri/aws-ca.pem");
+  CHECK(a.subnets == std::vector<std::string>{"subnet-0123456789abcdef0", "subnet-0a"});
+  CHECK(a.security_groups == std::vector<std::string>{"sg-01234567"});
+  CHECK(a.cluster_name == "prod-1");
+  CHECK(a.prefix_delegation);
+  CHECK(a.ec2_requests_per_second == 2.5);
+  CHECK(a.ec2_burst == 7);
+  CHECK(a.leaked_eni_grace_seconds == 600);
+  CHECK(config_to_json(c).find("\"ec2_requests_per_second\":2.5") != std::string::npos);
+
+  CHECK(error_of("network:\n  aws:\n    subnets: [subnet_0a]\n") ==
+        "/etc/vpcri/config.yaml:3:15: network.aws.subnets[0]: expected an id such as subnet-0123456789abcdef0, got "
+        "\"subnet_0a\"");
+  CHECK(error_of("network:\n  aws:\n    security_groups: [subnet-0a]\n")
+            .find("network.aws.security_groups[0]: expected an id such as sg-") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    region: US East\n").find("network.aws.region: expected an AWS region") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    ec2_endpoint: ec2.local\n")
+            .find("network.aws.ec2_endpoint: expected an http:// or https:// URL") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    ca_file: ca.pem\n").find("network.aws.ca_file: expected an absolute path") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    ec2_requests_per_second: 0\n")
+            .find("network.aws.ec2_requests_per_second: expected 0.1 to 1000, got 0") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    ec2_requests_per_second: fast\n")
+            .find("network.aws.ec2_requests_per_second: expected a number") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    ec2_burst: 0\n").find("network.aws.ec2_burst: expected 1 to 1000") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    leaked_eni_grace_seconds: 5\n")
+            .find("network.aws.leaked_eni_grace_seconds: expected 60 to 604800") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    prefix_delegation: yes\n")
+            .find("network.aws.prefix_delegation: expected true or false") != std::string::npos);
+  CHECK(error_of("network:\n  aws:\n    subnet: [subnet-0a]\n").find("network.aws.subnet: unknown key") !=
+        std::string::npos);
+  CHECK(error_of("network:\n  aws: on\n").find("network.aws: expected a mapping") != std::string::npos);
+  CHECK(error_of("network:\n  provider: aws\n  node_range: 10.99.0.0/24\n") ==
+        "/etc/vpcri/config.yaml:3:15: network.node_range: not used with provider aws (pod IPs come from the VPC's "
+        "subnets); remove it or use provider local");
 }
 
 TEST_CASE("streaming section: defaults, every key, located errors") {

@@ -55,12 +55,16 @@ std::string encode(const DatastoreState& state) {
   for (const EniInfo& eni : state.enis) {
     json ips = json::array();
     for (const IpAddress& ip : eni.secondary_ips) ips.push_back(ip.to_string());
-    out["enis"].push_back({{"id", eni.id},
-                           {"device_number", eni.device_number},
-                           {"subnet_id", eni.subnet_id},
-                           {"subnet_cidr", eni.subnet_cidr.to_string()},
-                           {"primary_ip", eni.primary_ip.to_string()},
-                           {"ips", std::move(ips)}});
+    json entry = {{"id", eni.id},
+                  {"device_number", eni.device_number},
+                  {"subnet_id", eni.subnet_id},
+                  {"subnet_cidr", eni.subnet_cidr.to_string()},
+                  {"primary_ip", eni.primary_ip.to_string()},
+                  {"ips", std::move(ips)}};
+    // Optional (version 1 files written before ENIs had MACs have none): the local provider's
+    // virtual ENIs have no MAC.
+    if (!eni.mac.empty()) entry["mac"] = eni.mac;
+    out["enis"].push_back(std::move(entry));
   }
   out["allocations"] = json::array();
   for (const Allocation& a : state.allocations) {
@@ -103,6 +107,7 @@ DatastoreState decode(std::string_view text, const std::string& origin) {
     where = "ENI " + eni.id;
     eni.device_number = member(e, "device_number", json::value_t::number_integer, where, origin).get<int>();
     eni.subnet_id = string_member(e, "subnet_id", where, origin);
+    if (e.contains("mac")) eni.mac = string_member(e, "mac", where, origin);
     std::string cidr_text = string_member(e, "subnet_cidr", where, origin);
     std::string why;
     auto cidr = Cidr::parse(cidr_text, &why);

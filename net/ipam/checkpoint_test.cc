@@ -101,6 +101,27 @@ TEST_CASE("checkpoint encodes and decodes the full state") {
   CHECK(back.cooling.size() == 1);
 }
 
+TEST_CASE("checkpoint keeps ENI MACs and still reads files written before ENIs had them") {
+  DatastoreState state;
+  EniInfo eni;
+  eni.id = "eni-0123";
+  eni.mac = "0a:1b:2c:3d:4e:5f";
+  eni.device_number = 1;
+  eni.subnet_id = "subnet-1";
+  eni.subnet_cidr = *Cidr::parse("10.0.0.0/24");
+  eni.primary_ip = *IpAddress::parse("10.0.0.20");
+  eni.secondary_ips = {*IpAddress::parse("10.0.0.21")};
+  state.enis = {eni};
+  std::string text = checkpoint::encode(state);
+  CHECK(text.find("0a:1b:2c:3d:4e:5f") != std::string::npos);
+  CHECK(checkpoint::decode(text, "test").enis == state.enis);
+
+  DatastoreState old = checkpoint::decode(kValid, "test");  // no "mac" members
+  REQUIRE(old.enis.size() == 2);
+  CHECK(old.enis[1].mac.empty());
+  CHECK(checkpoint::encode(old).find("\"mac\"") == std::string::npos);
+}
+
 TEST_CASE("save writes atomically with mode 0600 and load reads it back; a missing file is a first start") {
   TempDir dir;
   std::string path = dir.file("ipam.json");

@@ -217,6 +217,7 @@ ReconcileReport Datastore::reconcile(const std::vector<EniInfo>& attached) {
       continue;
     }
     EniEntry& entry = it->second;
+    if (entry.info.mac.empty()) entry.info.mac = eni.mac;  // a checkpoint from before ENIs had MACs
     report.added_ips += add_ips_locked(entry, eni.secondary_ips);
     std::set<IpAddress, IpLess> provider_ips(eni.secondary_ips.begin(), eni.secondary_ips.end());
     std::vector<IpAddress> gone;
@@ -492,6 +493,11 @@ std::string Datastore::exhaustion_message_locked(TimePoint now) const {
     long long wait = seconds_until(now, growth_block_->until);
     std::string when = wait > 0 ? "next attempt in " + std::to_string(wait) + " s" : "retrying now";
     if (growth_block_->kind == GrowthBlock::Kind::subnet_full) {
+      // The provider's own words name the fix for its cloud (e.g. network.aws.subnets).
+      if (!growth_block_->error.empty()) {
+        return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
+               "): " + growth_block_->error;
+      }
       return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
              "); free addresses in the subnet or move the node to a larger one";
     }

@@ -350,6 +350,16 @@ TEST_CASE("reconcile follows the provider but keeps IPs in use") {
   CHECK(ds.stats().enis == 2);
 }
 
+TEST_CASE("reconcile gives an ENI restored without a MAC (old checkpoint) the provider's MAC") {
+  Datastore ds;
+  ds.add_eni(make_eni(1, 1));
+  EniInfo listed = make_eni(1, 1);
+  listed.mac = "0a:00:00:00:00:07";
+  ds.reconcile({listed});
+  REQUIRE(ds.snapshot().enis.size() == 1);
+  CHECK(ds.snapshot().enis[0].mac == "0a:00:00:00:00:07");
+}
+
 TEST_CASE("allocate and release take effect only once recorded") {
   ManualClock clock;
   Datastore ds({std::chrono::seconds(30), clock.clock()});

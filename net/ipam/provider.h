@@ -25,6 +25,7 @@ struct NodeInfo {
   std::string subnet_id;
   Cidr subnet_cidr;
   IpAddress primary_ip;  // the node's own address (primary IP of the primary ENI)
+  std::vector<Cidr> vpc_cidrs;  // the VPC's IPv4 CIDRs (aws; empty for local): pod traffic to them is not SNATed
 };
 
 struct EniInfo {
@@ -95,6 +96,12 @@ class Provider {
   // A provider with no memory of its own (local) takes its attached ENIs back from the IPAM
   // checkpoint at start; a cloud provider knows them already and ignores this.
   virtual void adopt_enis(const std::vector<EniInfo>& from_checkpoint) { (void)from_checkpoint; }
+
+  // Called by the pool manager at each reconcile, after list_enis: a cloud provider deletes ENIs
+  // it made for this node that were never attached or were left detached (a crash between
+  // create and attach, a detach whose delete failed), once they are older than a grace period.
+  // Rate-limits itself; returns how many ENIs it deleted. Throws ProviderError.
+  virtual int sweep_leaked() { return 0; }
 };
 
 }  // namespace vpcri::net::ipam

@@ -122,6 +122,7 @@ bool WarmPool::initialize(TimePoint now) {
 
 void WarmPool::reconcile(TimePoint now) {
   next_reconcile_ = now + config_.reconcile_interval;
+  full_enis_.clear();  // addresses given back since may have made room
   try {
     count_call();
     std::vector<EniInfo> attached = provider_.list_enis();
@@ -137,6 +138,14 @@ void WarmPool::reconcile(TimePoint now) {
     on_success(false);
   } catch (const std::exception& e) {
     on_error("list ENIs", e, now);
+    return;
+  }
+  // Leaked ENIs cost addresses but no pod needs them: a failed sweep is logged, not backed off.
+  try {
+    int deleted = provider_.sweep_leaked();
+    if (deleted > 0) log::info("IPAM deleted leaked ENIs", {{"count", std::to_string(deleted)}});
+  } catch (const std::exception& e) {
+    log::warn("IPAM leaked-ENI sweep failed", {{"provider", provider_.name()}, {"error", e.what()}});
   }
 }
 
@@ -149,8 +158,9 @@ void WarmPool::grow(TimePoint now) {
     if (now < growth_paused_until_) return;
 
     std::vector<EniStats> enis = datastore_.eni_stats();
-    auto with_room = std::find_if(enis.begin(), enis.end(),
-                                  [this](const EniStats& e) { return e.ips < pod_ips_per_eni_; });
+    auto with_room = std::find_if(enis.begin(), enis.end(), [this](const EniStats& e) {
+      return e.ips < pod_ips_per_eni_ && full_enis_.count(e.id) == 0;
+    });
     if (with_room != enis.end()) {
       int count = ips_to_request(targets, stats.total, stats.assigned, pod_ips_per_eni_ - with_room->ips);
       if (config_.max_pods > 0) count = std::min(count, config_.max_pods - stats.total);
@@ -162,6 +172,16 @@ void WarmPool::grow(TimePoint now) {
         on_success(true);
         log::info("IPAM added IPs", {{"eni", with_room->id}, {"count", std::to_string(added)}});
         if (added == 0) return;  // the provider gave nothing new: do not spin
+      } catch (const ProviderError& e) {
+        if (e.kind() == ProviderErrc::eni_limit_reached) {
+          // The ENI holds fewer addresses than the node's limits say (e.g. single IPs in prefix
+          // slots): take it as full until the next reconcile and grow elsewhere.
+          full_enis_.insert(with_room->id);
+          log::info("IPAM: the provider says this ENI is full", {{"eni", with_room->id}, {"error", e.what()}});
+          continue;
+        }
+        on_error("assign " + std::to_string(count) + " IPs to ENI " + with_room->id, e, now);
+        return;
       } catch (const std::exception& e) {
         on_error("assign " + std::to_string(count) + " IPs to ENI " + with_room->id, e, now);
         return;

@@ -6,6 +6,8 @@
 //     one unused ENI older than eni_min_lifetime); never gives back an IP or ENI in use or
 //     cooling down (the datastore checks that atomically);
 //   - every reconcile_interval: re-read the attached ENIs from the provider;
+//   - an ENI the provider refuses more IPs ("ENI limit reached" on assign) counts as full until
+//     the next reconcile, so growth moves on to the next ENI or a new one;
 //   - provider errors: throttled and other errors back off exponentially (all calls wait);
 //     insufficient addresses pause growth for insufficient_addresses_pause; "ENI limit reached"
 //     stops attaching ENIs until the next reconcile. The datastore is told, so "no free IP"
@@ -19,6 +21,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -108,6 +111,7 @@ class WarmPool {
   TimePoint eni_creation_blocked_until_{};
   TimePoint next_reconcile_{};
   std::optional<TimePoint> last_shrink_;
+  std::set<std::string> full_enis_;  // the provider refused more IPs on these (until the next reconcile)
 
   // Status for other threads.
   std::atomic<bool> ready_{false};

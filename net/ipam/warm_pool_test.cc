@@ -4,9 +4,12 @@
 
 #include "common/error.h"
 #include "net/ipam/fake_provider_test.h"
+#include "net/ipam/pool_test_support.h"
 
 using namespace vpcri::net::ipam;
 using vpcri::net::ipam::testing::FakeProvider;
+using vpcri::net::ipam::testing::manual_pool_config;
+using vpcri::net::ipam::testing::no_free_ip_reason;
 using vpcri::Error;
 using vpcri::net::Cidr;
 using std::chrono::seconds;
@@ -36,27 +39,12 @@ struct Node {
         pool(provider, datastore, pool_config(targets, max_pods, observer)) {}
 
   WarmPoolConfig pool_config(WarmTargets targets, int max_pods, EniObserver* observer) {
-    WarmPoolConfig c;
+    WarmPoolConfig c = manual_pool_config(targets, clock, max_pods);
     c.eni_observer = observer;
-    c.targets = targets;
-    c.max_pods = max_pods;
-    c.clock = clock.clock();
     return c;
   }
-  std::string add_pod() {
-    std::string id = "pod-" + std::to_string(next_pod++);
-    datastore.allocate(id, "ns", id);
-    return id;
-  }
-  std::string exhaustion() {
-    try {
-      datastore.allocate("probe", "ns", "probe");
-    } catch (const Error& e) {
-      return e.what();
-    }
-    datastore.release("probe");
-    return "";
-  }
+  std::string add_pod() { return testing::add_pod(datastore, next_pod); }
+  std::string exhaustion() { return no_free_ip_reason(datastore); }
   PoolStats stats() { return datastore.stats(); }
 };
 
