@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "net/aws/aws_time.h"
+#include "net/aws/botocore_runner.h"
 #include "net/aws/test_http_server.h"
 
 using namespace vpcri::net::aws;
@@ -257,4 +258,37 @@ TEST_CASE("concurrent callers share one fetch") {
   for (auto& thread : threads) thread.join();
   CHECK(matched == 400);
   CHECK(fx.imds.calls == 1);
+}
+
+TEST_CASE("botocore's STS serializer and parser agree with our AssumeRoleWithWebIdentity request and answer") {
+  Fixture fx;
+  fx.use_web_identity();
+  fx.environment["AWS_ROLE_SESSION_NAME"] = "node a/1";
+  std::string body = sts_ok("ASIAWEB", "2026-12-06T10:00:00Z");
+  fx.sts_answers = {answer(200, body)};
+  Credentials ours = fx.chain->get();
+  constexpr const char* kScript = R"PY(
+import json, sys
+import botocore.session
+from botocore import parsers, serialize
+spec = json.load(open(sys.argv[1]))
+model = botocore.session.get_session().get_service_model("sts")
+operation = model.operation_model("AssumeRoleWithWebIdentity")
+request = serialize.create_serializer("query").serialize_to_request(spec["params"], operation)
+parsed = parsers.create_parser("query").parse({"body": spec["body"].encode(), "headers": {}, "status_code": 200},
+                                              operation.output_shape)
+print(json.dumps({"form": {k: str(v) for k, v in request["body"].items()},
+                  "credentials": parsed["Credentials"]}, default=str))
+)PY";
+  nlohmann::json theirs = vpcri::net::aws::test::run_botocore(
+      kScript, {{"params",
+                 {{"RoleArn", "arn:aws:iam::123456789012:role/vpcri-node"},
+                  {"RoleSessionName", "node a/1"},
+                  {"WebIdentityToken", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhd3Mtbm9kZSJ9.c2lnbmF0dXJl"}}},
+                {"body", body}});
+  CHECK(fx.sts.requests().at(0).form() == theirs["form"].get<std::map<std::string, std::string>>());
+  CHECK(theirs["credentials"]["AccessKeyId"] == ours.access_key_id);
+  CHECK(theirs["credentials"]["SecretAccessKey"] == ours.secret_access_key);
+  CHECK(theirs["credentials"]["SessionToken"] == ours.session_token);
+  CHECK(theirs["credentials"]["Expiration"].get<std::string>().starts_with("2026-12-06 10:00:00"));
 }

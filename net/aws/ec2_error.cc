@@ -12,7 +12,7 @@ bool is_throttling_code(std::string_view code) {
 }
 
 Errc errc_for(std::string_view code, int http_status) {
-  if (http_status == 0 || http_status >= 500 || is_throttling_code(code) || code == "InternalError" ||
+  if (http_status == 0 || http_status >= 500 || http_status == 429 || is_throttling_code(code) || code == "InternalError" ||
       code == "ServiceUnavailable" || code == "Unavailable") {
     return Errc::unavailable;  // worth trying again later
   }
@@ -56,7 +56,7 @@ Ec2Error::Ec2Error(std::string aws_code, std::string message, int http_status, s
 bool Ec2Error::throttled() const { return is_throttling_code(aws_code_); }
 
 bool Ec2Error::retryable() const {
-  return throttled() || http_status_ == 0 || http_status_ >= 500 || aws_code_ == "InternalError" ||
+  return throttled() || http_status_ == 0 || http_status_ >= 500 || http_status_ == 429 || aws_code_ == "InternalError" ||
          aws_code_ == "ServiceUnavailable" || aws_code_ == "Unavailable";
 }
 

@@ -17,6 +17,9 @@ TEST_CASE("throttling, 5xx and transport failures are unavailable and retryable"
   CHECK(server.code() == Errc::unavailable);
   CHECK(server.retryable());
   CHECK_FALSE(server.throttled());
+  Ec2Error too_many("", "slow down", 429);
+  CHECK(too_many.code() == Errc::unavailable);
+  CHECK(too_many.retryable());
   Ec2Error transport("", "connection refused", 0);
   CHECK(transport.code() == Errc::unavailable);
   CHECK(transport.retryable());

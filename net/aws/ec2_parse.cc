@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "net/aws/query_protocol.h"
 
 namespace vpcri::net::aws {
@@ -41,9 +42,7 @@ NetworkInterface parse_network_interface(const pugi::xml_node& node) {
   eni.subnet_id = child_text(node, "subnetId");
   eni.vpc_id = child_text(node, "vpcId");
   eni.availability_zone = child_text(node, "availabilityZone");
-  eni.mac_address = child_text(node, "macAddress");
-  std::transform(eni.mac_address.begin(), eni.mac_address.end(), eni.mac_address.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  eni.mac_address = to_lower(child_text(node, "macAddress"));
   eni.status = child_text(node, "status");
   eni.description = child_text(node, "description");
   for (const auto& group : items(node, "groupSet")) eni.security_group_ids.push_back(child_text(group, "groupId"));

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "net/aws/ec2_api.h"
 #include "net/aws/test_http_server.h"
 
@@ -98,4 +100,21 @@ TEST_CASE("url parts") {
   CHECK(url_path_and_query("https://h") == "/");
   CHECK(url_path_and_query("https://h?a=b") == "/?a=b");
   CHECK(url_path_and_query("http://h:1/a/b?c=d#f") == "/a/b?c=d");
+}
+
+TEST_CASE("a server slower than the timeout is a transport failure") {
+  TestHttpServer server([](const RecordedRequest&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return answer(200, "late");
+  });
+  CurlTransportOptions options = loopback();
+  options.timeout = std::chrono::milliseconds(200);
+  CurlTransport transport(options);
+  try {
+    transport.send(make_request("GET", server.url() + "/"));
+    FAIL("no exception");
+  } catch (const Ec2Error& error) {
+    CHECK(error.http_status() == 0);
+    CHECK(std::string(error.what()).find("imed out") != std::string::npos);
+  }
 }

@@ -5,7 +5,6 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <vector>
 
