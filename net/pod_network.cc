@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "net/datapath/connmark.h"
 #include "net/datapath/conntrack.h"
 #include "net/datapath/netlink.h"
 #include "net/datapath/netns.h"
@@ -36,8 +37,9 @@ ipam::LocalProviderConfig provider_config(const PodNetworkConfig& config) {
   return pc;
 }
 
-ipam::IpamConfig ipam_config(const PodNetworkConfig& config) {
+ipam::IpamConfig ipam_config(const PodNetworkConfig& config, ipam::EniObserver* eni_observer) {
   ipam::IpamConfig ic;
+  ic.pool.eni_observer = eni_observer;
   ic.checkpoint_path = checkpoint_path(config);
   ic.cooldown = config.cooldown;
   ic.pool.targets = config.warm;
@@ -150,7 +152,8 @@ PrimaryInterface detect_primary_interface() {
 PodNetworks::PodNetworks(PodNetworkConfig config)
     : config_(validated(config)),
       provider_(std::make_unique<ipam::LocalProvider>(provider_config(config_))),
-      ipam_(std::make_unique<ipam::Ipam>(*provider_, ipam_config(config_))) {}
+      eni_links_(std::make_unique<EniLinks>(config_.mtu, config_.eni_link_wait)),
+      ipam_(std::make_unique<ipam::Ipam>(*provider_, ipam_config(config_, eni_links_.get()))) {}
 
 PodNetworks::~PodNetworks() { ipam_->stop(); }
 
@@ -225,6 +228,7 @@ RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   snat.node_ip = primary_.ip;
   snat.pod_cidrs = {config_.node_range};
   snat.excluded = config_.snat_exclude;
+  snat.host_veth_prefix = config_.host_veth_prefix;
   if (std::find(snat.excluded.begin(), snat.excluded.end(), config_.node_range) == snat.excluded.end()) {
     snat.excluded.push_back(config_.node_range);
   }
@@ -242,6 +246,7 @@ RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   }
   summary.hostports_skipped = nat->reconcile(hostports);
   nat_ = std::move(nat);
+  apply_connmark_rule(snat.enabled);  // with the nft connmark chain: removed again under external_snat
 
   flush_released();
   ipam_->start();
@@ -276,8 +281,9 @@ AttachResult PodNetworks::attach(const AttachRequest& request) {
   spec.pod_netns_fd = pod.fd();
   spec.pod_ip = a.ip;
   spec.mtu = config_.mtu;
-  // The local provider's ENIs are virtual: every pod IP is reached through the main table.
-  spec.eni_route_table = std::nullopt;
+  // A secondary ENI's IP leaves through that ENI's table; the primary ENI and the local
+  // provider's virtual ENIs (no MAC) use the main table.
+  spec.eni_route_table = eni_links_->pod_route_table(a.eni_id);
   setup_pod_network(spec);
   undo.push("tearing down " + host_veth, [host_veth, ip = a.ip] { teardown_pod_network(host_veth, ip); });
 
@@ -340,6 +346,7 @@ json PodNetworks::status() const {
     }
     out["hostports"] = hostports;
   }
+  out["eni_links"] = eni_links_->wired();  // secondary ENIs whose interface, table and rule are set up
   auto stats = ipam_->stats();
   out["pool"] = {{"enis", stats.enis}, {"total", stats.total}, {"assigned", stats.assigned},
                  {"cooling", stats.cooling}, {"free", stats.free()}};

@@ -22,7 +22,9 @@
 
 #include "net/cidr.h"
 #include "net/datapath/datapath.h"
+#include "net/datapath/eni_link.h"
 #include "net/datapath/nat_table.h"
+#include "net/eni_links.h"
 #include "net/ipam/ipam.h"
 #include "net/ipam/local_provider.h"
 
@@ -48,6 +50,9 @@ struct PodNetworkConfig {
   // the outside world (the default route).
   std::string primary_interface;
   std::optional<IpAddress> primary_ip;
+
+  // How long a newly attached ENI's interface may take to appear (aws provider; eni_link.h).
+  std::chrono::milliseconds eni_link_wait{kEniLinkWaitTimeout};
 
   std::string state_dir;  // IPAM checkpoint <state_dir>/ipam.json; must exist
   std::chrono::seconds cooldown{30};
@@ -144,6 +149,8 @@ class PodNetworks : public PodNetworkService {
 
   const PodNetworkConfig config_;
   std::unique_ptr<ipam::LocalProvider> provider_;
+  // Before ipam_: IPAM's pool manager calls it until ipam_ is destroyed.
+  std::unique_ptr<EniLinks> eni_links_;
   std::unique_ptr<ipam::Ipam> ipam_;
   std::unique_ptr<NatTable> nat_;  // made at restore(), once the primary interface is known
   PrimaryInterface primary_;

@@ -269,6 +269,34 @@ TEST_CASE("egress SNAT: outside the VPC the node IP, inside it the pod IP; exter
   CHECK(bed.net->status()["snat"]["enabled"] == false);
 }
 
+TEST_CASE("local provider: no ENI link work, pods in the main table; connmark rule 1024 only with SNAT") {
+  Bed bed;
+  auto rules_at = [&](int priority) {
+    int n = 0;
+    for (const auto& r : t::ip_json(bed.node.name(), {"rule", "show"})) n += r.value("priority", -1) == priority;
+    return n;
+  };
+  bed.start(bed.config());
+  Pod& a = bed.make_pod("a");
+  bed.attach(a);
+  CHECK(rules_at(512) == 1);
+  CHECK(rules_at(1536) == 0);   // no from-pod rule: the local provider's ENIs are virtual
+  CHECK(rules_at(32765) == 0);  // no ENI rule
+  for (const auto& r : t::ip_json(bed.node.name(), {"route", "show", "table", "all"})) {
+    std::string table = r.value("table", "main");
+    CHECK_MESSAGE((table == "main" || table == "local"), r.dump());
+  }
+  CHECK(rules_at(1024) == 1);
+  CHECK(contains(bed.nft_table(), "chain connmark"));
+  bed.detach(a);
+
+  PodNetworkConfig c = bed.config();
+  c.external_snat = true;
+  bed.start(c);
+  CHECK(rules_at(1024) == 0);
+  CHECK_FALSE(contains(bed.nft_table(), "chain connmark"));
+}
+
 TEST_CASE("host ports: reachable from outside, the node and the pod itself; removed on detach; conflicts") {
   Bed bed;
   bed.start(bed.config());

@@ -216,8 +216,10 @@ EniInterface setup_eni_link(const EniLink& eni, std::chrono::milliseconds wait_t
       }
       auto rule = nl::RuleMatch::from(eni.primary_ip);
       if (nl::add_rule(sk.get(), kEniPrimaryIpRulePriority, rule, route_table(eni))) {
-        undo.push("delete ENI rule",
-                  [&] { nl::delete_rules(sk.get(), kEniPrimaryIpRulePriority, rule, route_table(eni)); });
+        // By value: `rule` is destroyed before `undo` runs.
+        undo.push("delete ENI rule", [&sk, rule, table = route_table(eni)] {
+          nl::delete_rules(sk.get(), kEniPrimaryIpRulePriority, rule, table);
+        });
       }
       undo.commit();
     }

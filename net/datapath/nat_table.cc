@@ -115,18 +115,24 @@ std::string set_of(const std::vector<Cidr>& cidrs) {
   return out + " }";
 }
 
-// The AWS VPC CNI's connmark rules (iptables nat/mangle PREROUTING: CONNMARK --set-xmark 0x80/0x80
-// for eni+ to outside the VPC, and for eth0 to a local address; --restore-mark --mask 0x80 on eni+).
+// The AWS VPC CNI's connmark rules (iptables: CONNMARK --set-xmark 0x80/0x80 for eni+ to outside
+// the VPC and for eth0 to a local address; --restore-mark --mask 0x80 on eni+).
 void render_connmark(std::ostringstream& s, const SnatConfig& snat) {
   const std::string veths = "iifname \"" + snat.host_veth_prefix + "*\"";
   const std::string bit = kConnmarkBitText;
-  s << "  chain connmark {\n"
+  // Before DNAT: a node port or host port is still addressed to the node here.
+  s << "  chain connmark-primary {\n"
        "    type filter hook prerouting priority mangle; policy accept;\n";
+  s << "    iifname \"" << snat.interface << "\" ct state new fib daddr type local ct mark set ct mark or " << bit
+    << " comment \"entering the primary interface for the node: answered through it\"\n";
+  s << "  }\n";
+  // After DNAT (priority dstnat + 10): a service address is judged by the pod it was DNATed to,
+  // so in-VPC service traffic keeps the pod's own route.
+  s << "  chain connmark {\n"
+       "    type filter hook prerouting priority -90; policy accept;\n";
   s << "    " << veths << " ct state new";
   if (!snat.excluded.empty()) s << " ip daddr != " << set_of(snat.excluded);
   s << " ct mark set ct mark or " << bit << " comment \"pod to outside the VPC: leaves through the primary interface\"\n";
-  s << "    iifname \"" << snat.interface << "\" ct state new fib daddr type local ct mark set ct mark or " << bit
-    << " comment \"entering the primary interface: answered through it\"\n";
   s << "    " << veths << " ct mark and " << bit << " == " << bit << " meta mark set meta mark or " << bit
     << " comment \"restore the mark for ip rule 1024\"\n";
   s << "  }\n";

@@ -12,12 +12,14 @@
 //                      host port at 127.0.0.0/8: snat to the node IP (a pod cannot answer 127.0.0.1)
 //   chain localnet     filter/raw prerouting: drops 127.0.0.0/8 sources and destinations arriving
 //                      on a sandbox's host veth
-//   chain connmark     filter/mangle prerouting (with SNAT only, see connmark.h): a new connection
-//                      from a host veth (iifname "<prefix>*") to outside the excluded CIDRs, or
-//                      entering the primary interface for a node address (host ports), gets
-//                      ct mark 0x80; packets from host veths of such a connection get mark 0x80,
-//                      which ip rule 1024 sends through the main table: out of the primary
-//                      interface and its SNAT, even for a pod on a secondary ENI
+//   chain connmark-primary  filter/mangle prerouting (with SNAT only, see connmark.h): a new
+//                      connection entering the primary interface for a node address (node and host
+//                      ports, before their DNAT) gets ct mark 0x80
+//   chain connmark     filter prerouting after DNAT (-90): a new connection from a host veth
+//                      (iifname "<prefix>*") to outside the excluded CIDRs gets ct mark 0x80; packets
+//                      from host veths of a marked connection get mark 0x80, which ip rule 1024
+//                      sends through the main table: out of the primary interface and its SNAT,
+//                      even for a pod on a secondary ENI
 //
 // Host ports at 127.0.0.1 (CNI portmap's behaviour): the DNATed packet leaves through the pod's
 // host veth still carrying 127.0.0.1 as its source until postrouting, and the pod's replies come

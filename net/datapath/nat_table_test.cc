@@ -73,7 +73,8 @@ TEST_CASE("render: connmark for traffic from host veths to outside the VPC, only
   SnatConfig config = snat_config();
   config.host_veth_prefix = "eni";
   std::string script = render_nat_table(config, {});
-  CHECK(contains(script, "type filter hook prerouting priority mangle"));
+  CHECK(contains(script, "chain connmark-primary {\n    type filter hook prerouting priority mangle"));
+  CHECK(contains(script, "chain connmark {\n    type filter hook prerouting priority -90"));
   CHECK(contains(script, "iifname \"eni*\" ct state new ip daddr != { 10.0.0.0/8, 172.16.0.0/12 } ct mark set ct mark or 0x80"));
   CHECK(contains(script, "iifname \"up0\" ct state new fib daddr type local ct mark set ct mark or 0x80"));
   CHECK(contains(script, "iifname \"eni*\" ct mark and 0x80 == 0x80 meta mark set meta mark or 0x80"));
