@@ -258,6 +258,16 @@ class Ec2Api(unittest.TestCase):
         finally:
             world.control({"free_subnet": small})
 
+    def test_control_creates_a_leaked_eni(self):
+        tags = [{"Key": "node.k8s.amazonaws.com/instance_id", "Value": self.node["id"]}]
+        eni = world.control({"create_network_interface": {"SubnetId": self.node["subnet"], "TagSpecifications": [
+            {"ResourceType": "network-interface", "Tags": tags}]}})["network_interface"]
+        self.created.append(eni["NetworkInterfaceId"])
+        found = self.ec2.describe_network_interfaces(Filters=[
+            {"Name": "tag:node.k8s.amazonaws.com/instance_id", "Values": [self.node["id"]]},
+            {"Name": "status", "Values": ["available"]}])["NetworkInterfaces"]
+        self.assertEqual([(e["NetworkInterfaceId"], e["TagSet"]) for e in found], [(eni["NetworkInterfaceId"], tags)])
+
     def test_signature_is_verified(self):
         self.assertEqual(error_code(client(secret="not-the-secret").describe_subnets), "SignatureDoesNotMatch")
         self.assertEqual(error_code(client(access_key="AKIAUNKNOWN000000000").describe_subnets), "AuthFailure")
