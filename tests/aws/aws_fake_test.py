@@ -8,6 +8,7 @@ routes and neighbours in the nodes and the fabric; and that IMDSv2 answers each 
 instance. Everything is removed afterwards (no netns, process or directory left).
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -462,7 +463,18 @@ class Imds(unittest.TestCase):
 def main():
     # botocore clients are dropped without close(), and the fake's Popen is meant to outlive its object.
     warnings.filterwarnings("ignore", category=ResourceWarning)
-    result = unittest.main(exit=False, verbosity=2, warnings=False).result
+    # meson's timeout sends SIGTERM (unittest would record a SystemExit as one error and go on):
+    # remove the world at once and leave.
+    def terminated(*_):
+        if world is not None:
+            world.down()
+        os._exit(143)
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        result = unittest.main(exit=False, verbosity=2, warnings=False).result
+    finally:
+        if world is not None and os.path.exists(world.dir):
+            world.down()
     leftovers = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
                  if n in [world.fabric] + [node["netns"] for node in world.nodes]]
     ok = result.wasSuccessful()
