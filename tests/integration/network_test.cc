@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/net_checks.h"
 #include "tests/integration/pods.h"
 
 using namespace vpcri::test;
@@ -25,25 +26,6 @@ namespace {
 
 constexpr const char* kNodeIp = "192.168.50.1";
 constexpr const char* kOutsideIp = "192.168.50.2";
-const std::string kIp = "/usr/sbin/ip";
-const std::string kNsenter = "/usr/bin/nsenter";
-const std::string kBusybox = "/bin/busybox";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-
-
-void run_ok(const std::vector<std::string>& argv) {
-  RunResult r = run(argv);
-  std::string cmd;
-  for (const auto& a : argv) cmd += a + " ";
-  REQUIRE_MESSAGE(r.exit_code == 0, cmd << ": " << r.err << r.out);
-}
-
-std::vector<std::string> in_netns(const std::string& path, std::vector<std::string> argv) {
-  argv.insert(argv.begin(), {kNsenter, "--net=" + path});
-  return argv;
-}
 
 // A node namespace with up0 (192.168.50.1/24, default route via the outside) and an outside
 // namespace routing the pod range to the node.
@@ -98,45 +80,6 @@ std::string network_config(const std::string& network_yaml) {
   return pods_config_yaml() + "network:\n" + network_yaml;
 }
 
-v1::RuntimeCondition network_condition(Daemon& d) {
-  v1::StatusRequest req;
-  v1::StatusResponse resp;
-  auto s = d.runtime().Status(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  for (const auto& c : resp.status().conditions()) {
-    if (c.type() == "NetworkReady") return c;
-  }
-  FAIL("no NetworkReady condition");
-  return {};
-}
-
-bool wait_network_ready(Daemon& d) {
-  for (int i = 0; i < 100; ++i) {
-    if (network_condition(d).status()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-
-v1::PodSandboxConfig pod_config(const std::string& name) {
-  v1::PodSandboxConfig c;
-  c.mutable_metadata()->set_name(name);
-  c.mutable_metadata()->set_namespace_("default");
-  c.mutable_metadata()->set_uid("uid-" + name);
-  c.set_hostname(name);
-  return c;
-}
-
-
-
-
-
-std::string pod_ip(Daemon& d, const std::string& id) { return pod_status(d, id).status().network().ip(); }
-std::string pod_netns(Daemon& d, const std::string& id) {
-  return nlohmann::json::parse(pod_status(d, id).info().at("info")).at("netns").get<std::string>();
-}
-
-
 void stop_and_remove_container(Daemon& d, const std::string& id) {
   v1::StopContainerRequest stop;
   stop.set_container_id(id);
@@ -162,57 +105,6 @@ v1::ExecSyncResponse exec(Daemon& d, const std::string& id, const std::string& s
   auto s = d.runtime().ExecSync(context(30s).get(), req, &resp);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
   return resp;
-}
-
-bool ping(const std::string& from_netns, const std::string& to) {
-  RunResult r = run(in_netns(from_netns, {kBusybox, "ping", "-c1", "-W3", to}));
-  if (r.exit_code != 0) MESSAGE("ping " << to << " from " << from_netns << " failed: " << r.out << r.err);
-  return r.exit_code == 0;
-}
-
-// A one-connection TCP server in `netns` on `port`: answers with what it got and reports the
-// peer's address (what the receiving pod sees as the source).
-class TcpServer {
- public:
-  TcpServer(const std::string& netns, int port) {
-    std::string code =
-        "import socket,sys\n"
-        "s=socket.socket()\n"
-        "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-        "s.bind(('0.0.0.0'," + std::to_string(port) + "))\n"
-        "s.listen(1)\n"
-        "open(sys.argv[1],'w').close()\n"
-        "s.settimeout(25)\n"
-        "c,a=s.accept()\n"
-        "c.sendall(c.recv(100))\n"
-        "c.close()\n"
-        "print(a[0])\n";
-    std::string ready = ready_.path() + "/listening";
-    result_ = std::async(std::launch::async, [netns, code, ready] {
-      return run(in_netns(netns, {"/usr/bin/python3", "-c", code, ready}), 40s);
-    });
-    for (int i = 0; i < 200 && !stdfs::exists(ready); ++i) std::this_thread::sleep_for(50ms);
-    REQUIRE_MESSAGE(stdfs::exists(ready), "TCP server did not start in " << netns);
-  }
-  // The peer address the server saw.
-  std::string peer() {
-    RunResult r = result_.get();
-    CHECK_MESSAGE(r.exit_code == 0, r.err);
-    std::string out = r.out;
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-  }
-
- private:
-  TempDir ready_;
-  std::future<RunResult> result_;
-};
-
-std::string nc_send(const std::string& netns, const std::string& ip, int port) {
-  RunResult r = run(in_netns(netns, {"/bin/sh", "-c", "echo hello-vpcri | " + kBusybox + " nc -w 5 " + ip + " " +
-                                                         std::to_string(port)}),
-                    20s);
-  return r.out;
 }
 
 }  // namespace
