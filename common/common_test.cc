@@ -87,3 +87,11 @@ TEST_CASE("read_file of a missing file is not_found") {
     CHECK(e.code() == Errc::not_found);
   }
 }
+
+TEST_CASE("errno values map to the error code a caller acts on") {
+  CHECK(vpcri::errc_from_errno(ENOSPC) == vpcri::Errc::resource_exhausted);
+  CHECK(vpcri::errc_from_errno(EDQUOT) == vpcri::Errc::resource_exhausted);
+  CHECK(vpcri::errc_from_errno(EROFS) == vpcri::Errc::failed_precondition);
+  CHECK(vpcri::errc_from_errno(ENOENT) == vpcri::Errc::not_found);
+  CHECK(vpcri::errc_from_errno(EIO) == vpcri::Errc::internal);
+}
