@@ -1,5 +1,6 @@
 #include "runtime/cgroup/path.h"
 
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -83,6 +84,17 @@ std::string validate_cgroup_path(std::string_view path) {
   }
   if (out.empty()) refuse(path, "names the root cgroup, which belongs to the host");
   return out;
+}
+
+std::string validate_cgroup_parent(std::string_view path) {
+  std::string canonical = validate_cgroup_path(path);
+  if (path.find(':') != std::string_view::npos)
+    refuse(path, "\":\" belongs to the systemd driver's \"slice:prefix:name\" syntax; vpcri uses the cgroupfs "
+                 "driver (set kubelet's cgroupDriver: cgroupfs)");
+  for (unsigned char c : canonical)
+    if (!(std::isalnum(c) && c < 0x80) && c != '/' && c != '.' && c != '_' && c != '-')
+      refuse(path, "a cgroup parent may only hold the letters, digits and . _ - that kubelet's cgroupfs driver uses");
+  return canonical;
 }
 
 std::string join_cgroup_path(std::string_view parent, std::string_view child) {
