@@ -97,3 +97,11 @@ TEST_CASE("text helpers") {
   CHECK(vpcri::percent_encode("tag:k8s/x y+z=") == "tag%3Ak8s%2Fx%20y%2Bz%3D");
   CHECK(vpcri::percent_encode("/a b/", true) == "/a%20b/");
 }
+
+TEST_CASE("errno values map to the error code a caller acts on") {
+  CHECK(vpcri::errc_from_errno(ENOSPC) == vpcri::Errc::resource_exhausted);
+  CHECK(vpcri::errc_from_errno(EDQUOT) == vpcri::Errc::resource_exhausted);
+  CHECK(vpcri::errc_from_errno(EROFS) == vpcri::Errc::failed_precondition);
+  CHECK(vpcri::errc_from_errno(ENOENT) == vpcri::Errc::not_found);
+  CHECK(vpcri::errc_from_errno(EIO) == vpcri::Errc::internal);
+}

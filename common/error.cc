@@ -26,6 +26,8 @@ Errc errc_from_errno(int err) {
     case ENOSPC:
     case EDQUOT:
     case ENOMEM: return Errc::resource_exhausted;
+    // A read-only filesystem (e.g. <state> remounted read-only) is the node's state, not a bug.
+    case EROFS: return Errc::failed_precondition;
     case EINVAL: return Errc::invalid_argument;
     default: return Errc::internal;
   }

@@ -4,12 +4,14 @@
 #include <sys/un.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/fs.h"
+#include "common/utf8.h"
 
 namespace vpcri::cri {
 namespace {
@@ -268,6 +270,15 @@ ConfigError::ConfigError(const std::string& file, int line, int column, const st
 Config parse_config(std::string_view yaml, const std::string& file) {
   Config config;
   config.source = file;
+  // YAML is Unicode text; yaml-cpp does not check, and the config is later served as JSON
+  // (Status verbose), which cannot hold other bytes.
+  if (size_t bad = invalid_utf8_offset(yaml); bad != std::string_view::npos) {
+    std::string_view before = yaml.substr(0, bad);
+    size_t line_start = before.rfind('\n');
+    int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    int column = 1 + static_cast<int>(line_start == std::string_view::npos ? bad : bad - line_start - 1);
+    throw ConfigError(file, line, column, "", "not valid UTF-8 text");
+  }
   YAML::Node doc;
   try {
     doc = YAML::Load(std::string(yaml));

@@ -319,3 +319,13 @@ TEST_CASE("streaming section: defaults, every key, located errors") {
         std::string::npos);
   CHECK(config_to_json(c).find("\"token_ttl_seconds\":2") != std::string::npos);
 }
+
+// Found by fuzz/fuzz_config.cc: a byte that is not UTF-8 in a value made config_to_json (the
+// config `Status` reports) throw nlohmann's type_error instead of the file being refused.
+TEST_CASE("a file that is not UTF-8 is refused at the first bad byte, and every accepted config prints as JSON") {
+  CHECK(error_of("root: /var/lib/vpcri\nstate: /run/v\xe9pcri\n") ==
+        "/etc/vpcri/config.yaml:2:14: not valid UTF-8 text");
+  CHECK(error_of("# caf\xc3 comment\n").rfind("/etc/vpcri/config.yaml:1:6:", 0) == 0);
+  Config c = parse_config("root: /var/lib/vpcri-\xc3\xa9t\xc3\xa9\n", "/etc/vpcri/config.yaml");
+  CHECK(config_to_json(c).find("vpcri-\xc3\xa9t\xc3\xa9") != std::string::npos);
+}

@@ -1,6 +1,7 @@
 #include "cri/server/lifecycle.h"
 
 #include <csignal>
+#include <mutex>
 #include <variant>
 
 #include "common/failpoint.h"
@@ -12,6 +13,29 @@
 
 namespace vpcri::cri {
 namespace {
+
+// Serializes looking at which cgroup parents exist (RunPodSandbox) with removing the ones vpcri
+// made (teardown): a pod being created under a parent never sees it vanish under it.
+std::mutex& cgroup_parents_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// rmdir of each level from the pod's cgroup_parent up to the topmost one vpcri made, while
+// they are empty: a level another pod still uses stays (and so do those above it).
+void remove_created_cgroup_parents(const RuntimeState& state, const SandboxRecord& pod) {
+  const std::string& top = pod.created_cgroup_parent;
+  if (pod.cgroup_parent != top && !pod.cgroup_parent.starts_with(top + "/")) {
+    log::warn("not removing a cgroup parent that does not enclose the pod's",
+              {{"pod", pod.id}, {"cgroup_parent", pod.cgroup_parent}, {"created", top}});
+    return;
+  }
+  std::lock_guard lock(cgroup_parents_mutex());
+  for (std::string level = pod.cgroup_parent; level.size() >= top.size(); level.resize(level.rfind('/'))) {
+    if (!runtime::cgroup::Cgroup(state.cgroup_root(), level).remove_if_empty()) return;
+    if (level == top) return;
+  }
+}
 
 // How long a killed process may take to be reported gone.
 constexpr std::chrono::seconds kKillWait{30};
@@ -70,6 +94,36 @@ std::string container_monitor_dir(const Store& store, const std::string& id) {
 
 std::string container_target_pid_ns(const Store& store, const std::string& id) {
   return store.container_state(id) + "/target-pidns";
+}
+
+runtime::cgroup::Cgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod) {
+  std::lock_guard lock(cgroup_parents_mutex());
+  if (!pod.owns_cgroup_parent) {
+    std::string level;
+    for (size_t pos = 1; pos <= pod.cgroup_parent.size(); ++pos) {
+      if (pos != pod.cgroup_parent.size() && pod.cgroup_parent[pos] != '/') continue;
+      level = pod.cgroup_parent.substr(0, pos);
+      if (!runtime::cgroup::Cgroup(state.cgroup_root(), level).exists()) {
+        pod.created_cgroup_parent = level;
+        break;
+      }
+    }
+    // It exists because vpcri made it for another pod: this pod shares the duty to remove it,
+    // so whichever of them goes last takes it along.
+    if (pod.created_cgroup_parent.empty()) {
+      for (const auto& other : state.store().sandboxes.all()) {
+        const std::string top = other->get().created_cgroup_parent;
+        if (!top.empty() && (pod.cgroup_parent == top || pod.cgroup_parent.starts_with(top + "/"))) {
+          pod.created_cgroup_parent = top;
+          break;
+        }
+      }
+    }
+    if (!pod.created_cgroup_parent.empty()) state.store().save(pod);  // intent: recorded before it exists
+  }
+  auto cgroup = sandbox_cgroup(state, pod);
+  cgroup.create();
+  return cgroup;
 }
 
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod) {
@@ -239,6 +293,7 @@ void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
       cgroup.remove();
     }
     if (pod.owns_cgroup_parent) runtime::cgroup::Cgroup(state.cgroup_root(), pod.cgroup_parent).remove();
+    if (!pod.created_cgroup_parent.empty()) remove_created_cgroup_parents(state, pod);
   });
   if (!error.empty()) throw Error(Errc::internal, "tearing down pod sandbox " + pod.id + ": " + error);
 }

@@ -59,6 +59,11 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
 // Kills every container of the pod and pause; the pod becomes NOTREADY. Idempotent.
 void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod);
 
+// Creates the pod's cgroup. A requested cgroup_parent that does not exist yet is made too; the
+// topmost level made is recorded first (pod.created_cgroup_parent, saved), so the pod's teardown,
+// or its rollback after a crash, removes it again once no other pod's cgroup is below it.
+runtime::cgroup::Cgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod);
+
 // Unmounts, unpins, removes cgroups and files of a pod (its containers must be gone). Each step
 // is idempotent, so it also finishes a run or removal that crashed half-way.
 void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod);

@@ -67,7 +67,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     r.created_at = now_ns();
     r.owns_cgroup_parent = linux.cgroup_parent().empty();
     r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kOwnCgroupParent, r.id)
-                                           : runtime::cgroup::validate_cgroup_path(linux.cgroup_parent());
+                                           : runtime::cgroup::validate_cgroup_parent(linux.cgroup_parent());
     r.hostname = pod_hostname(config.hostname());  // the node's when the request has none
 
     const std::string name = sandbox_name(meta);
@@ -122,8 +122,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     mount_shm(paths.shm, host_ipc);
     failpoint("run_pod.shm");
 
-    auto cgroup = sandbox_cgroup(state_, r);
-    cgroup.create();
+    auto cgroup = create_sandbox_cgroup(state_, r);
     if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
     cgroup.apply_devices(runtime::cgroup::default_device_policy());
     failpoint("run_pod.cgroup");

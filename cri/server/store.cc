@@ -245,6 +245,7 @@ void Store::save(const SandboxRecord& r) const {
          {"created_at", r.created_at},
          {"cgroup_parent", r.cgroup_parent},
          {"owns_cgroup_parent", r.owns_cgroup_parent},
+         {"created_cgroup_parent", r.created_cgroup_parent},
          {"hostname", r.hostname},
          {"ip", r.ip},
          {"pause", process_to_json(r.pause)},
@@ -296,6 +297,7 @@ std::vector<SandboxRecord> Store::load_sandboxes() const {
     r.created_at = j.at("created_at").get<int64_t>();
     r.cgroup_parent = j.at("cgroup_parent").get<std::string>();
     r.owns_cgroup_parent = j.at("owns_cgroup_parent").get<bool>();
+    r.created_cgroup_parent = j.value("created_cgroup_parent", std::string());
     r.hostname = j.at("hostname").get<std::string>();
     r.ip = j.value("ip", std::string());
     r.pause = process_from_json(j.at("pause"));

@@ -27,6 +27,9 @@ struct SandboxRecord {
   int64_t created_at = 0;  // ns
   std::string cgroup_parent;         // the pod's cgroup (kubelet's cgroup_parent, or ours)
   bool owns_cgroup_parent = false;   // no cgroup_parent was given: vpcri made (and removes) it
+  // The topmost level of a requested cgroup_parent that did not exist and vpcri made ("" when
+  // it existed): removed with the pod once no other pod's cgroup is below it.
+  std::string created_cgroup_parent;
   std::string hostname;
   // The pod IP while the pod is attached to the pod network (RunPodSandbox until
   // StopPodSandbox); "" for host-network pods and once detached.

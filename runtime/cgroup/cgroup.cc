@@ -244,6 +244,16 @@ void Cgroup::remove(std::chrono::milliseconds wait) const {
                                   : " with processes " + inside + "; kill them first (kill_all)"));
 }
 
+bool Cgroup::remove_if_empty() const {
+  bool removed = true;
+  for (const std::string& dir : directories()) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) continue;
+    if (errno != EBUSY && errno != ENOTEMPTY) throw_errno("rmdir " + dir);
+    removed = false;
+  }
+  return removed;
+}
+
 CgroupStats Cgroup::stats() const { return unified_mode() ? read_stats_v2(unified_dir()) : read_stats_v1(v1_dirs()); }
 
 std::optional<uint64_t> Cgroup::oom_kill_count() const {

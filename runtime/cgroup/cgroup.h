@@ -73,6 +73,9 @@ class Cgroup {
   // moment, so EBUSY is retried until `wait` has passed; then Error(failed_precondition) lists
   // the pids still inside. Removing a cgroup that does not exist is not an error.
   void remove(std::chrono::milliseconds wait = std::chrono::seconds(5)) const;
+  // rmdir in every hierarchy, this level only: never a descendant. False (leaving what could not
+  // go) when a hierarchy still has a child cgroup or a process there.
+  bool remove_if_empty() const;
 
   CgroupStats stats() const;
 

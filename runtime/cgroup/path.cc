@@ -1,11 +1,13 @@
 #include "runtime/cgroup/path.h"
 
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "common/utf8.h"
 
 namespace vpcri::runtime::cgroup {
 namespace {
@@ -31,38 +33,6 @@ std::string quoted(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr uint32_t kMinForLen[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLen[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
 }
 
 [[noreturn]] void refuse(std::string_view path, const std::string& why) {
@@ -114,6 +84,17 @@ std::string validate_cgroup_path(std::string_view path) {
   }
   if (out.empty()) refuse(path, "names the root cgroup, which belongs to the host");
   return out;
+}
+
+std::string validate_cgroup_parent(std::string_view path) {
+  std::string canonical = validate_cgroup_path(path);
+  if (path.find(':') != std::string_view::npos)
+    refuse(path, "\":\" belongs to the systemd driver's \"slice:prefix:name\" syntax; vpcri uses the cgroupfs "
+                 "driver (set kubelet's cgroupDriver: cgroupfs)");
+  for (unsigned char c : canonical)
+    if (!(std::isalnum(c) && c < 0x80) && c != '/' && c != '.' && c != '_' && c != '-')
+      refuse(path, "a cgroup parent may only hold the letters, digits and . _ - that kubelet's cgroupfs driver uses");
+  return canonical;
 }
 
 std::string join_cgroup_path(std::string_view parent, std::string_view child) {

@@ -19,4 +19,10 @@ std::string validate_cgroup_path(std::string_view path);
 // "/kubepods/pod1/abc". `child` must be a single component; it is validated too.
 std::string join_cgroup_path(std::string_view parent, std::string_view child);
 
+// A cgroup_parent from a CRI request: validate_cgroup_path's rules, and only names kubelet's
+// cgroupfs driver makes ("/kubepods/burstable/pod<uid>"): components of [A-Za-z0-9._-]. A
+// systemd driver name ("<slice>:<prefix>:<name>") or any other byte is refused, so a mistyped or
+// hostile parent never becomes a directory tree in every hierarchy. Throws Error(invalid_argument).
+std::string validate_cgroup_parent(std::string_view path);
+
 }  // namespace vpcri::runtime::cgroup

@@ -85,6 +85,28 @@ TEST_CASE("cgroup paths that could escape or collide are refused with the reason
   }
 }
 
+TEST_CASE("a cgroup parent from a request must look like one kubelet's cgroupfs driver makes") {
+  CHECK(validate_cgroup_parent("/kubepods/burstable/pod0b1c-2d_3.x") == "/kubepods/burstable/pod0b1c-2d_3.x");
+  CHECK(validate_cgroup_parent("kubepods//besteffort/") == "/kubepods/besteffort");
+  struct Case {
+    std::string in, reason;
+  } cases[] = {
+      {"/vpcri-fuzz.slice:cri:x", "systemd driver"},      // left behind by a fuzzer once
+      {"/kubepods:burstable", "systemd driver"},
+      {"/kubepods/p\xc3\xbc", "letters, digits"},           // UTF-8, yet no name kubelet makes
+      {"/a b", "letters, digits"},
+      {"/a/$x", "letters, digits"},
+      {"/a/../b", "\"..\" is not allowed"},                // validate_cgroup_path's rules first
+      {"/", "root cgroup"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.in);
+    auto [code, message] = error_of([&] { validate_cgroup_parent(c.in); });
+    CHECK(code == Errc::invalid_argument);
+    CHECK(message.find(c.reason) != std::string::npos);
+  }
+}
+
 TEST_CASE("child cgroup names join as one component") {
   CHECK(join_cgroup_path("/kubepods/pod1", "abc") == "/kubepods/pod1/abc");
   for (std::string bad : {"", "a/b", "..", "/abc", "cgroup.procs"}) {

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "runtime/image/archive_import.h"
 #include "runtime/image/content_store.h"
@@ -228,16 +229,20 @@ struct ImageManager::Impl {
       lease.snapshot(chains[i]);
     }
     std::atomic<uint64_t> unpacked_bytes{0};
+    std::atomic<bool> unpacked_any{false};
     snapshot::UnpackLimits limits{config.max_layer_bytes, &unpacked_bytes, config.max_image_bytes};
     for_each_parallel(m.layers.size(), kParallelLayers, [&](size_t i) {
       const Descriptor& layer = m.layers[i];
       ensure_blob(layer, "layer");
       try {
-        snapshots.ensure(chains[i], content.path(layer.digest), layer.digest, parsed.diff_ids[i], limits);
+        if (snapshots.ensure(chains[i], content.path(layer.digest), layer.digest, parsed.diff_ids[i], limits))
+          unpacked_any = true;
       } catch (const Error& e) {
         throw Error(e.code(), what + ": " + e.what());
       }
     });
+    // Crash tests: layers newly unpacked, no image record yet.
+    if (unpacked_any) failpoint("image.unpacked");
 
     ImageRecord record;
     record.id = m.config.digest;

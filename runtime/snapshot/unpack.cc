@@ -19,12 +19,20 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "runtime/snapshot/fs_at.h"
 
 namespace vpcri::runtime::snapshot {
 namespace {
+
+// libarchive's message for the last error; it may have none (a gzip header cut short fails
+// archive_read_open with a NULL string), and a NULL must never reach std::string.
+std::string archive_error(archive* a) {
+  const char* msg = archive_error_string(a);
+  return msg != nullptr ? msg : "unknown error (libarchive gave no message)";
+}
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
@@ -299,7 +307,7 @@ void LayerUnpacker::make_file(archive* a, archive_entry* entry, int parent, cons
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) {
       throw Error(Errc::invalid_argument, "layer " + archive_path_ + ": entry \"" + entry_name_ +
-                                              "\": corrupt data: " + archive_error_string(a));
+                                              "\": corrupt data: " + archive_error(a));
     }
     const char* p = static_cast<const char*>(block);
     while (size > 0) {  // blocks carry offsets: sparse files keep their holes
@@ -440,7 +448,7 @@ ArchivePtr open_layer(const std::string& archive_path) {
   archive_read_support_format_empty(a.get());  // a zero-byte layer has no entries
   if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     int err = archive_errno(a.get());
-    std::string msg = "layer " + archive_path + ": cannot open: " + archive_error_string(a.get());
+    std::string msg = "layer " + archive_path + ": cannot open: " + archive_error(a.get());
     throw Error(err == ENOENT ? Errc::not_found : Errc::invalid_argument, msg);
   }
   return a;
@@ -493,13 +501,15 @@ UnpackStats unpack_layer(const std::string& archive_path, const std::string& tar
     if (rc < ARCHIVE_WARN) {
       throw Error(Errc::invalid_argument, "layer " + archive_path + ": corrupt archive after " +
                                               std::to_string(unpacker.stats().entries) + " entries: " +
-                                              archive_error_string(a.get()));
+                                              archive_error(a.get()));
     }
     if (rc == ARCHIVE_WARN) {
-      log::warn("layer archive warning", {{"layer", archive_path}, {"warning", archive_error_string(a.get())}});
+      log::warn("layer archive warning", {{"layer", archive_path}, {"warning", archive_error(a.get())}});
     }
     unpacker.check_limits(a.get());
     unpacker.unpack(a.get(), entry);
+    // Crash tests: the layer half unpacked (its first entry on disk).
+    if (unpacker.stats().entries == 1) failpoint("image.unpacking");
   }
   unpacker.finish();
   return unpacker.stats();

@@ -350,6 +350,18 @@ TEST_CASE("runtime-snapshot: bad input is reported") {
       CHECK(std::string(e.what()).find(box.layer) != std::string::npos);
     }
   }
+  SUBCASE("a gzip header cut short (found by fuzz/fuzz_unpack.cc: libarchive gives no message, which crashed vpcrid)") {
+    // A hostile registry can serve these 12 bytes as an uncompressed layer (digest == diff id),
+    // so they reach the unpacker without a prior decompression check.
+    fs::write_file_atomic(box.layer, std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\xed\x02\x03\x08", 12));
+    try {
+      unpack_layer(box.layer, box.target);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::invalid_argument);
+      CHECK(std::string(e.what()).find("cannot open") != std::string::npos);
+    }
+  }
   SUBCASE("not a tar") {
     fs::write_file_atomic(box.layer, "this is not an archive, just some text that is long enough to be sniffed");
     CHECK_THROWS_AS(unpack_layer(box.layer, box.target), Error);

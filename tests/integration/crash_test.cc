@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "tests/fixtures/registry_fixture.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/pods.h"
 
@@ -217,6 +219,12 @@ pid_t daemon_pid(Daemon& d) {
   return -1;
 }
 
+std::set<std::string> names_in(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : stdfs::directory_iterator(dir)) names.insert(e.path().filename());
+  return names;
+}
+
 void check_clean(Daemon& d, const std::set<std::string>& ids) {
   for (const auto& [kind, count] : leftovers(d, ids)) CHECK_MESSAGE(count == 0, kind << ": " << count);
 }
@@ -337,4 +345,51 @@ TEST_CASE("SIGKILL churn: pods created and removed by 2 workers while vpcrid is 
                            << " leaks:" << summary);
   CHECK(done.load() == cycles);
   for (const auto& [kind, count] : left) CHECK_MESSAGE(count == 0, kind << ": " << count);
+}
+
+TEST_CASE("vpcrid SIGKILLed inside a pull: a restart keeps no half-unpacked layer or image and the retried pull succeeds") {
+  RegistryFixture reg("/usr/bin/python3",
+                      (stdfs::path(__FILE__).parent_path().parent_path() / "fixtures" / "registry.py").string(),
+                      {"--push-images"});
+  const std::string ref = reg.registry_host() + "/library/busybox:latest";
+  for (const std::string failpoint : {"image.unpacking", "image.unpacked"}) {
+    CAPTURE(failpoint);
+    Daemon d(daemon_args());
+    d.set_config("registries:\n  " + reg.registry_host() + ":\n    insecure_http: true\n");
+    // A first start imports the sandbox image (an unpack too) before the failpoint is armed.
+    d.start();
+    d.stop(SIGTERM);
+    ::setenv("VPCRI_FAILPOINT", failpoint.c_str(), 1);
+    d.start();
+    ::unsetenv("VPCRI_FAILPOINT");
+    const std::string snapshots = d.root() + "/images/snapshots";
+    const std::set<std::string> snapshots_before = names_in(snapshots);
+    v1::PullImageRequest req;
+    req.mutable_image()->set_image(ref);
+    v1::PullImageResponse resp;
+    CHECK_FALSE(d.images().PullImage(context(120s).get(), req, &resp).ok());
+    CHECK(d.log().find("failpoint " + failpoint + " reached") != std::string::npos);
+    d.stop(SIGKILL);
+    // The crash left what the restart must not trust: an unfinished unpack, or complete
+    // snapshots of an image that has no record.
+    const std::set<std::string> snapshots_left = names_in(snapshots);
+    CHECK(snapshots_left.size() > snapshots_before.size());
+    if (failpoint == "image.unpacking")
+      CHECK(std::any_of(snapshots_left.begin(), snapshots_left.end(), [](const std::string& n) { return n.starts_with("tmp-"); }));
+    d.start();
+    // Nothing of the cut pull is trusted or kept: no image, no new snapshot, no unfinished unpack.
+    v1::ImageStatusRequest sreq;
+    sreq.mutable_image()->set_image(ref);
+    v1::ImageStatusResponse sresp;
+    REQUIRE(d.images().ImageStatus(context().get(), sreq, &sresp).ok());
+    CHECK_FALSE(sresp.has_image());
+    CHECK(names_in(snapshots) == snapshots_before);
+    // Retried, the pull succeeds and its image has every layer.
+    grpc::Status s = d.images().PullImage(context(120s).get(), req, &resp);
+    REQUIRE_MESSAGE(s.ok(), s.error_message());
+    REQUIRE(d.images().ImageStatus(context().get(), sreq, &sresp).ok());
+    CHECK(sresp.has_image());
+    if (failpoint == "image.unpacking") CHECK(d.log().find("removing an unfinished layer unpack") != std::string::npos);
+    d.stop(SIGTERM);
+  }
 }

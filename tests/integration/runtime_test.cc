@@ -530,3 +530,76 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
   CHECK_FALSE(stdfs::exists(d.state() + "/pods/" + pod_id));
   CHECK_FALSE(stdfs::exists(d.root() + "/pods/" + pod_id));
 }
+
+namespace {
+
+// The hierarchies under /sys/fs/cgroup (v1 controllers, named and unified), symlinks skipped.
+std::vector<std::string> cgroup_hierarchies() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup"))
+    if (e.is_directory() && !e.is_symlink()) out.push_back(e.path().string());
+  return out;
+}
+
+bool cgroup_anywhere(const std::string& path) {
+  for (const std::string& h : cgroup_hierarchies())
+    if (std::filesystem::exists(h + path)) return true;
+  return false;
+}
+
+// Removes the given cgroups (deepest first) in every hierarchy however the test ends.
+struct CgroupCleanup {
+  std::vector<std::string> paths;
+  ~CgroupCleanup() {
+    for (auto it = paths.rbegin(); it != paths.rend(); ++it)
+      for (const std::string& h : cgroup_hierarchies()) ::rmdir((h + *it).c_str());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a cgroup_parent vpcri had to make goes with its last pod; one that existed stays; odd names are refused") {
+  Daemon d;
+  start_daemon(d);
+  const std::string suffix = std::to_string(::getpid());
+  const std::string made_top = "/vpcri-test-made-" + suffix, made = made_top + "/burstable";
+  const std::string existing = "/vpcri-test-existing-" + suffix;
+  CgroupCleanup cleanup{{made_top, made, existing}};
+
+  auto with_parent = [](const std::string& name, const std::string& parent) {
+    v1::PodSandboxConfig c = pod_config(name);
+    c.mutable_linux()->set_cgroup_parent(parent);
+    return c;
+  };
+  auto remove = [&](Pod& pod) {
+    CHECK(stop_pod(d, pod.id()).ok());
+    CHECK(remove_pod(d, pod.id()).ok());
+    pod.forget();
+  };
+
+  // Two pods under a parent that did not exist: it stays while either lives.
+  Pod first(d, with_parent("first", made));
+  Pod second(d, with_parent("second", made));
+  CHECK(cgroup_anywhere(made + "/" + first.id()));
+  remove(first);
+  CHECK(cgroup_anywhere(made + "/" + second.id()));
+  remove(second);
+  CHECK_FALSE(cgroup_anywhere(made));
+  CHECK_FALSE(cgroup_anywhere(made_top));
+
+  // A parent that existed (kubelet makes its own) is left as it was.
+  for (const std::string& h : cgroup_hierarchies()) REQUIRE(::mkdir((h + existing).c_str(), 0755) == 0);
+  Pod kept(d, with_parent("kept", existing));
+  remove(kept);
+  CHECK(std::filesystem::exists("/sys/fs/cgroup/memory" + existing));
+
+  // Names kubelet's cgroupfs driver never makes are refused before anything is created.
+  for (const std::string odd : {"/vpcri-test-fuzz.slice:cri:x", "/vpcri-test-caf\xc3\xa9", "/vpcri test"}) {
+    CAPTURE(odd);
+    std::string id;
+    grpc::Status s = run_pod(d, with_parent("odd", odd), &id);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("cgroup") != std::string::npos);
+    CHECK_FALSE(cgroup_anywhere(odd));
+  }
+}
