@@ -142,7 +142,7 @@ struct Session {
       return;
     }
     while (!pending_stdin.empty()) {
-      ssize_t n = ::write(fd, pending_stdin.data(), pending_stdin.size());
+      ssize_t n = process->write_stdin(pending_stdin.data(), pending_stdin.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
       if (n < 0) {  // the process closed its stdin: what it did not read is dropped
@@ -155,12 +155,15 @@ struct Session {
   }
 
   // Sends what an output fd has; false at its EOF (EIO from a pty master whose slave is closed).
-  bool forward_output(int fd, StreamType type) {
+  bool forward_output(int fd) {
     char buf[32 * 1024];
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    bool is_stderr = false;
+    ssize_t n = process->read_output(fd, buf, sizeof buf, is_stderr);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
     if (n <= 0) return false;
-    if (auto sid = id(type)) conn.data(*sid, std::string_view(buf, static_cast<size_t>(n)));
+    if (auto sid = id(is_stderr ? StreamType::stderr_ : StreamType::stdout_)) {
+      conn.data(*sid, std::string_view(buf, static_cast<size_t>(n)));
+    }
     return true;
   }
 
@@ -267,8 +270,8 @@ void run_remote_command(Connection& conn, const Request& request, const std::str
     }
     if (p[1].revents != 0) return;
     if (p[0].revents != 0 && !s.pump_socket()) return;  // client gone: ~Process ends the process
-    if (p[2].revents != 0 && !s.forward_output(out_fd, StreamType::stdout_)) out_fd = -1;
-    if (p[3].revents != 0 && !s.forward_output(err_fd, StreamType::stderr_)) err_fd = -1;
+    if (p[2].revents != 0 && !s.forward_output(out_fd)) out_fd = -1;
+    if (p[3].revents != 0 && !s.forward_output(err_fd)) err_fd = -1;
     if (p[4].revents != 0) {
       exit_code = proc.wait();
       output_deadline = Clock::now() + kOutputGrace;
