@@ -76,8 +76,7 @@ namespace {
 
 // Runs an exec or attach session at `url` on our stdio (the terminal raw with a tty); returns its
 // exit code.
-int run_remote_session(const std::string& url, bool in, bool tty, const char* command) {
-  streaming::Upgraded u = streaming::upgrade(url, streaming::remote_command_protocols());
+int run_remote_session(const std::string& url, bool in, bool tty, const char* command, bool websocket = false) {
   // SIGWINCH through a signalfd: the session loop sends each new size on the resize stream.
   sigset_t winch;
   ::sigemptyset(&winch);
@@ -94,7 +93,13 @@ int run_remote_session(const std::string& url, bool in, bool tty, const char* co
   io.current_size = terminal_size;
   std::optional<RawTerminal> raw;
   if (tty && in && ::isatty(STDIN_FILENO)) raw.emplace();
-  streaming::ExecOutcome outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  streaming::ExecOutcome outcome;
+  if (websocket) {
+    outcome = streaming::run_websocket_exec_client(url, io);
+  } else {
+    streaming::Upgraded u = streaming::upgrade(url, streaming::remote_command_protocols());
+    outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  }
   raw.reset();
   if (outcome.exit_code != 0 && outcome.status.find("NonZeroExitCode") == std::string::npos) {
     std::cerr << "vpcrictl " << command << ": " << outcome.status << "\n";
@@ -119,14 +124,15 @@ int exec_streaming(Client& client, const std::string& container, const std::vect
 }
 
 int cmd_attach(Client& client, const Options&, const Args& args) {
-  bool in = false, tty = false;
-  Flags flags("attach", "attach [-i] [-t] CONTAINER_ID",
+  bool in = false, tty = false, websocket = false;
+  Flags flags("attach", "attach [-i] [-t] [--websocket] CONTAINER_ID",
               "Attach to the main process of a running container: its output (stdout and stderr, or its\n"
               "terminal) until it ends or you interrupt, and with -i our stdin to its stdin (the container\n"
               "needs stdin: true; with stdin_once, ending our stdin closes its). -t: its terminal (tty: true),\n"
               "the local one in raw mode.");
   flags.add("-i, --stdin", "pass our stdin on", &in);
   flags.add("-t, --tty", "the container has a terminal: take it over", &tty);
+  flags.add("--websocket", "speak WebSocket (v5.channel.k8s.io) instead of SPDY/3.1", &websocket);
   auto pos = flags.parse(args);
   if (pos.size() != 1) flags.usage_error("expected CONTAINER_ID");
   v1::AttachRequest req;
@@ -137,7 +143,7 @@ int cmd_attach(Client& client, const Options&, const Args& args) {
   req.set_tty(tty);
   v1::AttachResponse resp;
   client.check(client.runtime().Attach(client.context().get(), req, &resp), "Attach");
-  return run_remote_session(resp.url(), in, tty, "attach");
+  return run_remote_session(resp.url(), in, tty, "attach", websocket);
 }
 
 int cmd_port_forward(Client& client, const Options&, const Args& args) {

@@ -224,6 +224,17 @@ TEST_CASE("Attach without a tty: stdin is a pipe that outlives attachers; stdout
     CHECK(r.out == "viactl\n");
     CHECK(r.err == "oops\n");
   }
+
+  SUBCASE("vpcrictl attach --websocket: the same over WebSocket v5, stdin EOF as [255, 0]") {
+    std::string live = run_attachable(d, pod, "ws", {"/bin/sh"}, true, false, true);  // stdin_once
+    RunResult r = run({"/bin/sh", "-c", "printf 'echo via''ws; echo oops >&2\\n' | \"$0\" -r \"$1\" attach --websocket -i \"$2\"",
+                       binary("VPCRICTL"), d.socket(), live});
+    // Our stdin's EOF closed the container's (stdin_once): the shell read it all and ended.
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "viaws\n");
+    CHECK(r.err == "oops\n");
+    CHECK(eventually_exited(d, live, 0));
+  }
 }
 
 TEST_CASE("Attach refuses bad requests and containers that do not run") {
