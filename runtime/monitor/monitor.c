@@ -170,9 +170,12 @@ static void parse_options(int argc, char **argv, struct options *o) {
       printf("vpcri-monitor " VPCRI_VERSION "\n");
       exit(0);
     }
-    if (strcmp(a, "--init-pipe") == 0 || strcmp(a, "--stdin") == 0 || strcmp(a, "--tty") == 0 ||
-        strcmp(a, "--stdin-once") == 0) {
-      int *flag = a[2] == 'i' ? &o->init_pipe : a[2] == 't' ? &o->tty : a[7] == '\0' ? &o->stdin_open : &o->stdin_once;
+    int *flag = strcmp(a, "--init-pipe") == 0    ? &o->init_pipe
+                : strcmp(a, "--stdin") == 0      ? &o->stdin_open
+                : strcmp(a, "--tty") == 0        ? &o->tty
+                : strcmp(a, "--stdin-once") == 0 ? &o->stdin_once
+                                                 : NULL;
+    if (flag != NULL) { /* options without a value */
       *flag = 1;
       continue;
     }
