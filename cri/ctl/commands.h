@@ -46,6 +46,7 @@ int cmd_ps(Client&, const Options&, const Args&);
 int cmd_inspect(Client&, const Options&, const Args&);
 int cmd_logs(Client&, const Options&, const Args&);
 int cmd_exec(Client&, const Options&, const Args&);
+int cmd_attach(Client&, const Options&, const Args&);
 // Exec through the streaming server (exec -i / -t); returns the command's exit code.
 int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
                    bool tty);

@@ -121,6 +121,7 @@ const std::map<std::string, Command>& commands() {
       {"inspect", {"show containers' status as JSON: inspect ID...", cmd_inspect}},
       {"logs", {"print a container's logs: logs [-f] [--tail N] [-t] ID", cmd_logs}},
       {"exec", {"run a command in a container: exec [-i] [-t] [--timeout S] ID CMD [ARG...]", cmd_exec}},
+      {"attach", {"attach to a container's main process: attach [-i] [-t] ID", cmd_attach}},
       {"port-forward", {"forward local ports to a pod: port-forward POD_ID [LOCAL:]REMOTE...", cmd_port_forward}},
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},

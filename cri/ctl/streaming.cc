@@ -1,4 +1,4 @@
-// vpcrictl's streaming commands: `exec -i/-t` (Exec) and `port-forward` (PortForward), speaking
+// vpcrictl's streaming commands: `exec -i/-t` (Exec), `attach` and `port-forward` (PortForward), speaking
 // SPDY/3.1 to the URL the RPC returns through cri/streaming/client.h, as crictl does.
 #include <netinet/in.h>
 #include <signal.h>
@@ -72,18 +72,11 @@ uint16_t parse_port(const Flags& flags, const std::string& s) {
 
 }  // namespace
 
-int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
-                   bool tty) {
-  v1::ExecRequest req;
-  req.set_container_id(container);
-  req.mutable_cmd()->Add(cmd.begin(), cmd.end());
-  req.set_stdin(in);
-  req.set_stdout(true);
-  req.set_stderr(!tty);
-  req.set_tty(tty);
-  v1::ExecResponse resp;
-  client.check(client.runtime().Exec(client.context().get(), req, &resp), "Exec");
-  streaming::Upgraded u = streaming::upgrade(resp.url(), streaming::remote_command_protocols());
+namespace {
+
+// Runs an exec or attach session at `url` on our stdio (the terminal raw with a tty); returns its
+// exit code.
+int run_remote_session(const std::string& url, bool in, bool tty, const char* command, bool websocket = false) {
   // SIGWINCH through a signalfd: the session loop sends each new size on the resize stream.
   sigset_t winch;
   ::sigemptyset(&winch);
@@ -100,12 +93,57 @@ int exec_streaming(Client& client, const std::string& container, const std::vect
   io.current_size = terminal_size;
   std::optional<RawTerminal> raw;
   if (tty && in && ::isatty(STDIN_FILENO)) raw.emplace();
-  streaming::ExecOutcome outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  streaming::ExecOutcome outcome;
+  if (websocket) {
+    outcome = streaming::run_websocket_exec_client(url, io);
+  } else {
+    streaming::Upgraded u = streaming::upgrade(url, streaming::remote_command_protocols());
+    outcome = streaming::run_exec_client(*u.conn, u.protocol, io);
+  }
   raw.reset();
   if (outcome.exit_code != 0 && outcome.status.find("NonZeroExitCode") == std::string::npos) {
-    std::cerr << "vpcrictl exec: " << outcome.status << "\n";
+    std::cerr << "vpcrictl " << command << ": " << outcome.status << "\n";
   }
   return outcome.exit_code;
+}
+
+}  // namespace
+
+int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
+                   bool tty) {
+  v1::ExecRequest req;
+  req.set_container_id(container);
+  req.mutable_cmd()->Add(cmd.begin(), cmd.end());
+  req.set_stdin(in);
+  req.set_stdout(true);
+  req.set_stderr(!tty);
+  req.set_tty(tty);
+  v1::ExecResponse resp;
+  client.check(client.runtime().Exec(client.context().get(), req, &resp), "Exec");
+  return run_remote_session(resp.url(), in, tty, "exec");
+}
+
+int cmd_attach(Client& client, const Options&, const Args& args) {
+  bool in = false, tty = false, websocket = false;
+  Flags flags("attach", "attach [-i] [-t] [--websocket] CONTAINER_ID",
+              "Attach to the main process of a running container: its output (stdout and stderr, or its\n"
+              "terminal) until it ends or you interrupt, and with -i our stdin to its stdin (the container\n"
+              "needs stdin: true; with stdin_once, ending our stdin closes its). -t: its terminal (tty: true),\n"
+              "the local one in raw mode.");
+  flags.add("-i, --stdin", "pass our stdin on", &in);
+  flags.add("-t, --tty", "the container has a terminal: take it over", &tty);
+  flags.add("--websocket", "speak WebSocket (v5.channel.k8s.io) instead of SPDY/3.1", &websocket);
+  auto pos = flags.parse(args);
+  if (pos.size() != 1) flags.usage_error("expected CONTAINER_ID");
+  v1::AttachRequest req;
+  req.set_container_id(pos[0]);
+  req.set_stdin(in);
+  req.set_stdout(true);
+  req.set_stderr(!tty);
+  req.set_tty(tty);
+  v1::AttachResponse resp;
+  client.check(client.runtime().Attach(client.context().get(), req, &resp), "Attach");
+  return run_remote_session(resp.url(), in, tty, "attach", websocket);
 }
 
 int cmd_port_forward(Client& client, const Options&, const Args& args) {

@@ -13,7 +13,6 @@ namespace v1 = ::runtime::v1;
 
 // Unary RPCs that are not implemented yet: (name, request, response).
 #define VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(X)                                      \
-  X(Attach, AttachRequest, AttachResponse)                                        \
   X(CheckpointContainer, CheckpointContainerRequest, CheckpointContainerResponse) \
   X(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse) \
   X(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse) \
@@ -62,6 +61,7 @@ class RuntimeService final : public v1::RuntimeService::Service {
   VPCRI_DECLARE_UNARY(ExecSync, ExecSyncRequest, ExecSyncResponse)
   // Streaming (streaming.cc): each returns a URL of the streaming server.
   VPCRI_DECLARE_UNARY(Exec, ExecRequest, ExecResponse)
+  VPCRI_DECLARE_UNARY(Attach, AttachRequest, AttachResponse)  // attach.cc
   VPCRI_DECLARE_UNARY(PortForward, PortForwardRequest, PortForwardResponse)
   VPCRI_DECLARE_UNARY(ContainerStats, ContainerStatsRequest, ContainerStatsResponse)
   VPCRI_DECLARE_UNARY(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)

@@ -52,7 +52,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       fs::mkdir_p(monitor_dir, 0700);
       auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
           state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory"),
-          pod.config.log_directory()));
+          pod.config.log_directory(), {r.config.stdin(), r.config.tty(), r.config.stdin_once()}));
       failpoint("start_container.launched");
       r = container->update([&](ContainerRecord& rec) {
         rec.state = v1::CONTAINER_RUNNING;

@@ -1,5 +1,5 @@
 // Exec and PortForward: each checks the request, then hands out a single-use URL of the
-// streaming server (cri/streaming/) whose session runs what was asked. Attach is not built yet.
+// streaming server (cri/streaming/) whose session runs what was asked. Attach: attach.cc.
 #include <netinet/in.h>
 #include <sys/socket.h>
 

@@ -16,6 +16,18 @@
 namespace vpcri::streaming {
 namespace {
 
+int write_fd_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+}  // namespace
+
 UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_port) {
   const std::string scheme = "http://";
   if (url.compare(0, scheme.size(), scheme) != 0) throw Error(Errc::invalid_argument, "unsupported streaming URL " + url);
@@ -41,21 +53,28 @@ UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_p
   return fd;
 }
 
-int write_fd_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
-}
-
 std::string size_json(WindowSize s) {
   return "{\"Width\":" + std::to_string(s.width) + ",\"Height\":" + std::to_string(s.height) + "}\n";
 }
 
-}  // namespace
+http::Message read_upgrade_response(int fd, std::string& rest) {
+  http::Message resp;
+  try {
+    resp = http::parse_response(http::read_head(fd, std::chrono::seconds(30), rest));
+  } catch (const http::HttpError& e) {
+    throw Error(Errc::unavailable, "unable to upgrade connection: " + e.body);
+  }
+  if (resp.status != 101) {
+    // The body: what Content-Length announces, as far as it came (the server closes after it).
+    std::string body = rest;
+    char buf[4096];
+    ssize_t n;
+    while (body.size() < 4096 && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) body.append(buf, static_cast<size_t>(n));
+    throw Error(resp.status == 404 ? Errc::not_found : Errc::failed_precondition,
+                "unable to upgrade connection: " + std::to_string(resp.status) + " " + body);
+  }
+  return resp;
+}
 
 Upgraded upgrade(const std::string& url, const std::vector<std::string>& protocols) {
   std::string path, host_port;
@@ -66,21 +85,7 @@ Upgraded upgrade(const std::string& url, const std::vector<std::string>& protoco
   req += "\r\n";
   if (!http::write_all(fd.get(), req)) throw_errno("send the upgrade request");
   std::string rest;
-  http::Message resp;
-  try {
-    resp = http::parse_response(http::read_head(fd.get(), std::chrono::seconds(30), rest));
-  } catch (const http::HttpError& e) {
-    throw Error(Errc::unavailable, "unable to upgrade connection: " + e.body);
-  }
-  if (resp.status != 101) {
-    // The body: what Content-Length announces, as far as it came (the server closes after it).
-    std::string body = rest;
-    char buf[4096];
-    ssize_t n;
-    while (body.size() < 4096 && (n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0) body.append(buf, static_cast<size_t>(n));
-    throw Error(resp.status == 404 ? Errc::not_found : Errc::failed_precondition,
-                "unable to upgrade connection: " + std::to_string(resp.status) + " " + body);
-  }
+  http::Message resp = read_upgrade_response(fd.get(), rest);
   Upgraded u;
   u.protocol = resp.value("x-stream-protocol-version");
   u.conn = std::make_unique<Connection>(std::move(fd), Connection::Role::client, std::move(rest));

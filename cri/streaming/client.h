@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cri/streaming/connection.h"
+#include "cri/streaming/http.h"
 #include "cri/streaming/session.h"
 
 namespace vpcri::streaming {
@@ -17,6 +18,15 @@ struct Upgraded {
   std::unique_ptr<Connection> conn;
   std::string protocol;  // the server's choice
 };
+
+// A TCP connection to an `http://HOST:PORT/PATH` URL; `path` and `host_port` from it.
+UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_port);
+// The resize message for a size: {"Width":W,"Height":H} and a newline.
+std::string size_json(WindowSize size);
+
+// Reads the answer to an upgrade request: the 101's head (bytes behind it in `rest`), or throws
+// vpcri::Error with the status and the server's text.
+http::Message read_upgrade_response(int fd, std::string& rest);
 
 // Connects to an `http://HOST:PORT/...` URL and upgrades. Throws vpcri::Error naming the HTTP
 // status and the server's text when the server refuses.
@@ -40,6 +50,10 @@ struct ExecOutcome {
 // Runs an exec or attach session to its end. The exit code comes from the v4 status (an error
 // status that carries none gives 1, as kubectl).
 ExecOutcome run_exec_client(Connection& conn, const std::string& protocol, const ExecClientIo& io);
+
+// The same session over WebSocket (offering v5.channel.k8s.io, v4.channel.k8s.io,
+// channel.k8s.io): connects to `url` itself; stdin EOF is sent as v5's [255, 0].
+ExecOutcome run_websocket_exec_client(const std::string& url, const ExecClientIo& io);
 
 // The exit code in a v4 status JSON: 0 for Success, the ExitCode cause, else 1.
 int exit_code_of_status(const std::string& status);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "cri/streaming/resize.h"
 
 namespace vpcri::streaming {
 namespace {
@@ -33,35 +34,6 @@ std::optional<StreamType> stream_type(const std::string& name) {
   if (it == types.end()) return std::nullopt;
   return it->second;
 }
-
-// Parses the resize stream: JSON objects one after the other, possibly split across frames.
-class ResizeReader {
- public:
-  // Appends bytes; returns the latest complete size seen, if any.
-  std::optional<WindowSize> feed(std::string_view bytes) {
-    buffer_.append(bytes);
-    if (buffer_.size() > 4096) buffer_.clear();  // garbage: never a valid size message this long
-    std::optional<WindowSize> latest;
-    size_t end;
-    while ((end = buffer_.find('}')) != std::string::npos) {
-      std::string object = buffer_.substr(0, end + 1);
-      buffer_.erase(0, end + 1);
-      json j = json::parse(object, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) continue;
-      auto dim = [&](const char* key) -> uint16_t {
-        auto it = j.find(key);
-        if (it == j.end() || !it->is_number_unsigned() || it->get<uint64_t>() > 0xffff) return 0;
-        return static_cast<uint16_t>(it->get<uint64_t>());
-      };
-      WindowSize size{dim("Width"), dim("Height")};
-      if (size.width != 0 && size.height != 0) latest = size;  // a 0 side is ignored, as containerd
-    }
-    return latest;
-  }
-
- private:
-  std::string buffer_;
-};
 
 int version_of(const std::string& protocol) {
   if (protocol == "v4.channel.k8s.io") return 4;
@@ -142,7 +114,7 @@ struct Session {
       return;
     }
     while (!pending_stdin.empty()) {
-      ssize_t n = ::write(fd, pending_stdin.data(), pending_stdin.size());
+      ssize_t n = process->write_stdin(pending_stdin.data(), pending_stdin.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
       if (n < 0) {  // the process closed its stdin: what it did not read is dropped
@@ -155,12 +127,15 @@ struct Session {
   }
 
   // Sends what an output fd has; false at its EOF (EIO from a pty master whose slave is closed).
-  bool forward_output(int fd, StreamType type) {
+  bool forward_output(int fd) {
     char buf[32 * 1024];
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    bool is_stderr = false;
+    ssize_t n = process->read_output(fd, buf, sizeof buf, is_stderr);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
     if (n <= 0) return false;
-    if (auto sid = id(type)) conn.data(*sid, std::string_view(buf, static_cast<size_t>(n)));
+    if (auto sid = id(is_stderr ? StreamType::stderr_ : StreamType::stdout_)) {
+      conn.data(*sid, std::string_view(buf, static_cast<size_t>(n)));
+    }
     return true;
   }
 
@@ -267,8 +242,8 @@ void run_remote_command(Connection& conn, const Request& request, const std::str
     }
     if (p[1].revents != 0) return;
     if (p[0].revents != 0 && !s.pump_socket()) return;  // client gone: ~Process ends the process
-    if (p[2].revents != 0 && !s.forward_output(out_fd, StreamType::stdout_)) out_fd = -1;
-    if (p[3].revents != 0 && !s.forward_output(err_fd, StreamType::stderr_)) err_fd = -1;
+    if (p[2].revents != 0 && !s.forward_output(out_fd)) out_fd = -1;
+    if (p[3].revents != 0 && !s.forward_output(err_fd)) err_fd = -1;
     if (p[4].revents != 0) {
       exit_code = proc.wait();
       output_deadline = Clock::now() + kOutputGrace;

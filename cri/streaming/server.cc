@@ -17,6 +17,8 @@
 #include "cri/streaming/http.h"
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
+#include "cri/streaming/websocket.h"
+#include "cri/streaming/websocket_session.h"
 
 namespace vpcri::streaming {
 namespace {
@@ -57,6 +59,36 @@ std::string negotiate(const http::Message& req, const std::vector<std::string>& 
   for (const auto& s : supported) reply_headers.emplace_back("X-Accepted-Stream-Protocol-Versions", s);
   throw http::HttpError{403, "unable to upgrade: unable to negotiate protocol: client supports [" + join(offered) +
                                  "], server accepts [" + join(supported) + "]"};
+}
+
+// Checks a WebSocket upgrade (RFC 6455 4.2.1) and picks the client's first subprotocol we serve
+// ("" when it offered none); returns the 101's headers.
+std::vector<std::pair<std::string, std::string>> websocket_handshake(const http::Message& req, std::string& protocol) {
+  std::string key = req.value("sec-websocket-key");
+  if (key.empty()) throw http::HttpError{400, "unable to upgrade: Sec-WebSocket-Key is required"};
+  if (req.value("sec-websocket-version") != "13") {
+    throw http::HttpError{400, "unable to upgrade: Sec-WebSocket-Version must be 13"};
+  }
+  if (!contains_ci(req.value("connection"), "upgrade")) {
+    throw http::HttpError{400, "unable to upgrade: missing upgrade headers in request"};
+  }
+  const auto& supported = websocket_remote_command_protocols();
+  std::vector<std::string> offered = req.values("sec-websocket-protocol");
+  protocol.clear();
+  for (const auto& p : offered) {
+    if (std::find(supported.begin(), supported.end(), p) != supported.end()) {
+      protocol = p;
+      break;
+    }
+  }
+  if (!offered.empty() && protocol.empty()) {
+    throw http::HttpError{403, "unable to upgrade: unable to negotiate protocol: client supports [" + join(offered) +
+                                   "], server accepts [" + join(supported) + "]"};
+  }
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Accept", websocket::accept_key(key)}};
+  if (!protocol.empty()) headers.emplace_back("Sec-WebSocket-Protocol", protocol);
+  return headers;
 }
 
 }  // namespace
@@ -156,6 +188,7 @@ void Server::serve(UniqueFd client) {
   ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::string rest, protocol;
   std::shared_ptr<const Request> request;
+  bool websocket = false;
   try {
     http::Message req = http::parse_request(http::read_head(client.get(), config_.head_timeout, rest));
     auto [kind, token] = route(req.target);
@@ -164,8 +197,13 @@ void Server::serve(UniqueFd client) {
     if (!request || request->kind != kind) throw http::HttpError{404, "404 page not found\n"};
     std::vector<std::pair<std::string, std::string>> headers;
     if (contains_ci(req.value("upgrade"), "websocket")) {
-      throw http::HttpError{400, "unable to upgrade: WebSocket streaming is not supported; use SPDY/3.1"};
-    }
+      if (kind == Kind::port_forward) {
+        throw http::HttpError{400, "unable to upgrade: WebSocket port forwarding is not supported; use SPDY/3.1"};
+      }
+      headers = websocket_handshake(req, protocol);
+      if (!http::write_all(client.get(), http::response(101, headers, ""))) return;
+      websocket = true;
+    } else {
     static const std::vector<std::string> port_forward_protocols = {kPortForwardProtocol};
     protocol = negotiate(req, kind == Kind::port_forward ? port_forward_protocols : remote_command_protocols(), headers);
     if (!contains_ci(req.value("connection"), "upgrade") || !contains_ci(req.value("upgrade"), "spdy/3.1")) {
@@ -173,14 +211,24 @@ void Server::serve(UniqueFd client) {
     }
     headers = {{"Connection", "Upgrade"}, {"Upgrade", "SPDY/3.1"}, {"X-Stream-Protocol-Version", protocol}};
     if (!http::write_all(client.get(), http::response(101, headers, ""))) return;
+    }
   } catch (const http::HttpError& e) {
     http::write_all(client.get(), http::response(e.status, {}, e.body));
     http::shutdown_and_drain(client.get(), std::chrono::seconds(1));
     return;
   }
 
-  Connection conn(std::move(client), Connection::Role::server, std::move(rest));
   SessionLimits limits{config_.idle_timeout, config_.stream_creation_timeout, stop_.get()};
+  if (websocket) {
+    try {
+      run_websocket_remote_command(std::move(client), std::move(rest), *request, protocol, limits);
+    } catch (const std::exception& e) {
+      log::warn("websocket streaming session ended", {{"kind", kind_path(request->kind)}, {"target", request->target},
+                                                      {"error", e.what()}});
+    }
+    return;
+  }
+  Connection conn(std::move(client), Connection::Role::server, std::move(rest));
   try {
     if (request->kind == Kind::port_forward) {
       run_port_forward(conn, *request, limits);

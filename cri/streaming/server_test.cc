@@ -22,6 +22,7 @@
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
 #include "cri/streaming/test_support.h"
+#include "cri/streaming/websocket.h"
 
 using namespace vpcri::streaming;
 using namespace vpcri::streaming::test;
@@ -217,4 +218,115 @@ TEST_CASE("port forward: a refused dial is reported on the error stream") {
   client.join();
   CHECK(ended.find("error forwarding port 9 to pod pod") != std::string::npos);
   CHECK(ended.find("connection refused") != std::string::npos);
+}
+
+namespace {
+
+// A raw WebSocket client for the tests: the handshake by hand, then masked frames.
+struct WsClient {
+  UniqueFd fd;
+  std::string response;  // the server's HTTP answer
+  std::string rest;
+  websocket::Parser parser{false, 1 << 22};
+
+  WsClient(uint16_t port, const std::string& path, const std::string& protocols) : fd(connect_loopback(port)) {
+    std::string head = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    if (!protocols.empty()) head += "Sec-WebSocket-Protocol: " + protocols + "\r\n";
+    http::write_all(fd.get(), head + "\r\n");
+    response = http::read_head(fd.get(), 5s, rest);
+    parser.feed(rest);
+  }
+  void send(websocket::Opcode op, const std::string& payload) {
+    http::write_all(fd.get(), websocket::frame(op, payload, true, 0x12345678));
+  }
+  void send_raw(const std::string& bytes) { http::write_all(fd.get(), bytes); }
+  // Every message until the server's close frame (or EOF); the close frame last.
+  std::vector<websocket::Message> read_all() {
+    std::vector<websocket::Message> out;
+    for (;;) {
+      while (auto m = parser.next()) {
+        out.push_back(*m);
+        if (m->opcode == websocket::Opcode::close) return out;
+      }
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 10000) <= 0) return out;
+      char buf[65536];
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n <= 0) return out;
+      parser.feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+};
+
+std::string channel_text(const std::vector<websocket::Message>& ms, char channel, bool base64 = false) {
+  std::string out;
+  for (const auto& m : ms) {
+    if (m.opcode == websocket::Opcode::close || m.payload.empty()) continue;
+    if (m.payload[0] == (base64 ? static_cast<char>('0' + channel) : channel)) out += m.payload.substr(1);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("exec over WebSocket v5: the accept key, stdin closed with [255, 0], output and status on channels") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  std::string token = tokens.insert(shell("cat; echo e >&2; exit 6"));
+  WsClient c(server.port(), "/exec/" + token, "v5.channel.k8s.io, v4.channel.k8s.io");
+  REQUIRE(c.response.rfind("HTTP/1.1 101", 0) == 0);
+  CHECK(c.response.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != std::string::npos);
+  CHECK(c.response.find("Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n") != std::string::npos);
+  // One stdin message split in two fragments, a ping between, then the v5 close of stdin.
+  c.send_raw(websocket::frame(websocket::Opcode::binary, std::string("\0hel", 4), false, 7) +
+             websocket::frame(websocket::Opcode::ping, "pp", true, 8) +
+             websocket::frame(websocket::Opcode::continuation, "lo\n", true, 9));
+  c.send(websocket::Opcode::binary, std::string("\xff\x00", 2));
+  auto ms = c.read_all();
+  REQUIRE_FALSE(ms.empty());
+  CHECK(ms.back().opcode == websocket::Opcode::close);
+  bool ponged = false;
+  for (const auto& m : ms) ponged = ponged || (m.opcode == websocket::Opcode::pong && m.payload == "pp");
+  CHECK(ponged);
+  CHECK(channel_text(ms, 1) == "hello\n");
+  CHECK(channel_text(ms, 2) == "e\n");
+  CHECK(channel_text(ms, 3) == exit_status_json(6));
+}
+
+TEST_CASE("exec over WebSocket base64: text messages with an ASCII channel") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  WsClient c(server.port(), "/exec/" + tokens.insert(shell("head -c 5; exit 0")), "base64.channel.k8s.io");
+  REQUIRE(c.response.rfind("HTTP/1.1 101", 0) == 0);
+  c.send(websocket::Opcode::text, "0aGVsbG8=");  // "hello"
+  auto ms = c.read_all();
+  CHECK(channel_text(ms, 1, true) == "aGVsbG8=");
+  CHECK(channel_text(ms, 3, true).empty());  // channel.k8s.io semantics: nothing on success
+}
+
+TEST_CASE("WebSocket: bad handshakes are refused, an unmasked frame closes with 1002, a huge one with 1009") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  WsClient none(server.port(), "/exec/" + tokens.insert(shell("exit 0")), "v9.channel.k8s.io");
+  CHECK(none.response.rfind("HTTP/1.1 403", 0) == 0);
+
+  WsClient unmasked(server.port(), "/exec/" + tokens.insert(shell("exec sleep 100")), "v4.channel.k8s.io");
+  REQUIRE(unmasked.response.rfind("HTTP/1.1 101", 0) == 0);
+  unmasked.send_raw(websocket::frame(websocket::Opcode::binary, std::string("\0x", 2)));
+  auto ms = unmasked.read_all();
+  REQUIRE_FALSE(ms.empty());
+  CHECK(ms.back().opcode == websocket::Opcode::close);
+  CHECK(ms.back().payload.substr(0, 2) == websocket::close_payload(websocket::kCloseProtocolError).substr(0, 2));
+
+  WsClient huge(server.port(), "/exec/" + tokens.insert(shell("exec sleep 100")), "v4.channel.k8s.io");
+  REQUIRE(huge.response.rfind("HTTP/1.1 101", 0) == 0);
+  huge.send_raw(std::string("\x82\xff\x00\x00\x00\x00\x10\x00\x00\x00", 10));  // declares 256 MiB
+  ms = huge.read_all();
+  REQUIRE_FALSE(ms.empty());
+  CHECK(ms.back().payload.substr(0, 2) == websocket::close_payload(websocket::kCloseTooBig).substr(0, 2));
+
+  std::string pf = tokens.insert(std::make_shared<Request>(Request{Kind::port_forward, "pod", {}, {}, {}}));
+  WsClient port_forward(server.port(), "/portforward/" + pf, "v4.channel.k8s.io");
+  CHECK(port_forward.response.rfind("HTTP/1.1 400", 0) == 0);
 }

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include <unistd.h>
+
 #include "common/fd.h"
 
 namespace vpcri::streaming {
@@ -22,8 +24,8 @@ struct WindowSize {
   uint16_t height = 0;
 };
 
-// A process an exec or attach session talks to. Its destructor must end it (kill and reap): a
-// client that goes away leaves nothing running.
+// A process an exec or attach session talks to. An exec's destructor must end it (kill and
+// reap): a client that goes away leaves nothing running. An attach's only detaches.
 class Process {
  public:
   virtual ~Process() = default;
@@ -34,6 +36,15 @@ class Process {
   virtual int exit_fd() const = 0;    // readable once the process ended (a pidfd)
   virtual int wait() = 0;             // its exit code (128 + signal) once exit_fd is readable
   virtual void resize(WindowSize size) = 0;
+  // Reads output from `fd` (stdout_fd or stderr_fd) into `buf`: as read(2), and whether the
+  // bytes are stderr. The default reads the fd; an attach reads one message of a socket that
+  // carries both streams.
+  virtual ssize_t read_output(int fd, char* buf, size_t size, bool& is_stderr) {
+    is_stderr = fd == stderr_fd();
+    return ::read(fd, buf, size);
+  }
+  // Writes stdin bytes, as write(2) (possibly fewer than given).
+  virtual ssize_t write_stdin(const char* data, size_t size) { return ::write(stdin_fd(), data, size); }
 };
 
 struct ExecOptions {

@@ -63,7 +63,8 @@ bool drain(int fd, std::string& out, size_t cap, bool& dropped) {
 }  // namespace
 
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
-                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir) {
+                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir,
+                     const StdioSpec& stdio) {
   require_init_fd(bin);
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
@@ -78,6 +79,7 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
   m.cgroup_dir = oom_cgroup_dir;
   m.pidns = pidns_option(spec.pid);
   m.init_pipe = true;
+  m.stdio = stdio;
   return spawn_monitor(m);
 }
 

@@ -30,9 +30,10 @@ struct Binaries {
 // <state_dir>/exit then records StartError with the same message.
 // `oom_cgroup_dir`: the memory cgroup directory the monitor checks for OOM kills ("" = none).
 // `log_dir`: the trusted directory `log_path` lies beneath ("" = the one it is in); below it the
-// monitor follows no symlink (MonitorSpec::log_dir).
+// monitor follows no symlink (MonitorSpec::log_dir). `stdio`: what the monitor keeps for Attach.
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
-                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir = "");
+                     const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir = "",
+                     const StdioSpec& stdio = {});
 
 struct ExecResult {
   int exit_code = 0;       // 128 + signal when killed

@@ -3,7 +3,7 @@
  * reopens that file on SIGUSR1, and records how the process ended in <state>/exit.
  *
  *   vpcri-monitor --state DIR [--log PATH [--log-dir DIR]] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]
- *                 [--pidns new|PATH] [--init-pipe] [--exec-fd N] -- ARGV...
+ *                 [--pidns new|PATH] [--init-pipe] [--exec-fd N] [--stdin] [--tty] [--stdin-once] -- ARGV...
  *
  * State files (key=value lines, each replaced atomically):
  *   <state>/monitor     pid, start_time of this monitor          (written first)
@@ -11,12 +11,21 @@
  *   <state>/exit        exit_code, signal, oom, finished_at[_ns], reason, message (before exiting)
  *   <state>/log-reopen  count, error: result of the latest SIGUSR1 reopen
  *   <state>/lock        flock'ed for the monitor's whole life: a second monitor refuses
+ *   <state>/attach      the attach socket (attach_protocol.h), while the container runs
  * --sync-fd (a socket from the spawner) gets one line, "ok" once the command runs or
  * "error <errno> <message>" (the message complete, reason included), and the monitor does not
  * exit before the spawner closes its end, so the spawner can always open a pidfd for it.
  *
  * --log: the CRI log file, opened (and created, with missing directories) beneath --log-dir
  * (default: the directory it is in) without following any symlink there (log_file.h).
+ *
+ * --stdin, --tty, --stdin-once (the CRI ContainerConfig's fields): the monitor owns the
+ * container's stdio for its whole life, so Attach reaches it across vpcrid restarts. --tty: a pty
+ * whose slave is the process's stdin, stdout, stderr and controlling terminal; the monitor holds
+ * the master and logs what it yields as stdout (as containerd). --stdin without a tty: a pipe whose
+ * write end the monitor keeps open (the process waits for input rather than seeing EOF). Without
+ * --stdin, stdin is /dev/null (with a tty: the pty, which nobody writes to). --stdin-once: the
+ * container's stdin is closed when the first attacher that sent stdin leaves.
  *
  * --pidns: the container process is forked into a new PID namespace ("new": it is that
  * namespace's pid 1) or into the one at PATH (a pinned pod namespace, or /proc/<pid>/ns/pid).
@@ -53,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -61,6 +71,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach_server.h"
 #include "cri_log.h"
 #include "log_file.h"
 #include "state_file.h"
@@ -90,6 +101,9 @@ struct options {
   const char *cgroup;
   const char *pidns; /* NULL: the monitor's own; "new"; or a namespace file */
   int init_pipe;
+  int stdin_open; /* --stdin */
+  int tty;
+  int stdin_once;
   int exec_fd;
   int sync_fd;
   size_t max_line;
@@ -125,7 +139,7 @@ static void usage_error(const char *what) {
   report_error(0, what);
   fprintf(stderr,
           "usage: vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]"
-          " [--pidns new|PATH] [--init-pipe] [--exec-fd N] -- ARGV...\n");
+          " [--pidns new|PATH] [--init-pipe] [--exec-fd N] [--stdin] [--tty] [--stdin-once] -- ARGV...\n");
   exit(2);
 }
 
@@ -156,8 +170,13 @@ static void parse_options(int argc, char **argv, struct options *o) {
       printf("vpcri-monitor " VPCRI_VERSION "\n");
       exit(0);
     }
-    if (strcmp(a, "--init-pipe") == 0) {
-      o->init_pipe = 1;
+    int *flag = strcmp(a, "--init-pipe") == 0    ? &o->init_pipe
+                : strcmp(a, "--stdin") == 0      ? &o->stdin_open
+                : strcmp(a, "--tty") == 0        ? &o->tty
+                : strcmp(a, "--stdin-once") == 0 ? &o->stdin_once
+                                                 : NULL;
+    if (flag != NULL) { /* options without a value */
+      *flag = 1;
       continue;
     }
     if (i + 1 >= argc) usage_error("missing value or command after an option");
@@ -209,13 +228,65 @@ static int open_log(const struct options *o, const char **why) {
   return log_file_open(o->log_dir, o->log, why);
 }
 
+/* The container's stdio: the child's ends, and the monitor's. */
+struct container_stdio {
+  int child_in, child_out, child_err; /* dup'ed to 0, 1, 2 in the child, then closed here */
+  int out_r, err_r;                   /* what the monitor logs: pipes, or the pty master (err_r -1) */
+  int stdin_w;                        /* the monitor's end of stdin (nonblocking), -1 without --stdin */
+  int master;                         /* the pty master, -1 without --tty */
+};
+
+/* Sets up `io` as the options ask. -1 with errno on failure. */
+static int open_stdio(const struct options *o, struct container_stdio *io) {
+  memset(io, -1, sizeof *io);
+  if (o->tty) {
+    io->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[64];
+    if (io->master < 0 || grantpt(io->master) != 0 || unlockpt(io->master) != 0 ||
+        ptsname_r(io->master, name, sizeof name) != 0) {
+      return -1;
+    }
+    int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) return -1;
+    io->child_in = io->child_out = io->child_err = slave;
+    io->out_r = io->master;
+    if (o->stdin_open) io->stdin_w = io->master;
+    return 0;
+  }
+  int out[2], err[2], in[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return -1;
+  io->out_r = out[0];
+  io->child_out = out[1];
+  io->err_r = err[0];
+  io->child_err = err[1];
+  if (o->stdin_open) {
+    if (pipe2(in, O_CLOEXEC) != 0) return -1;
+    io->child_in = in[0];
+    io->stdin_w = in[1];
+    fcntl(io->stdin_w, F_SETFL, O_NONBLOCK);
+  } else {
+    io->child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (io->child_in < 0) return -1;
+  }
+  return 0;
+}
+
+/* After fork: the child's ends are its own now. */
+static void close_child_ends(struct container_stdio *io) {
+  close(io->child_in);
+  if (io->child_out != io->child_in) close(io->child_out);
+  if (io->child_err != io->child_in) close(io->child_err);
+  io->child_in = io->child_out = io->child_err = -1;
+}
+
 /* Runs in the forked child: becomes the container's first process with nothing of the monitor
  * left but stdio (and, with init_pipe, the start-error pipe at INIT_PIPE_FD). Every other fd
  * above 2 is closed on exec (the CVE-2024-21626 class: a leaked fd is a way out of the
  * container), signals are back to their defaults. */
-static void exec_child(char **argv, int exec_fd, int devnull, int out, int err, int exec_err, int init_pipe) {
+static void exec_child(char **argv, int exec_fd, int in, int out, int err, int tty, int exec_err, int init_pipe) {
   setsid();
-  if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
+  if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
+  if (tty && ioctl(0, TIOCSCTTY, 0) != 0) goto fail; /* the pty slave: our controlling terminal */
   if (init_pipe) { /* after stdio: fd 3 may have held one of them */
     if (dup2(exec_err, INIT_PIPE_FD) < 0) goto fail;
     exec_err = INIT_PIPE_FD;
@@ -355,16 +426,18 @@ static void write_reopen_result(const char *state, unsigned long count, const ch
 
 struct stream {
   struct cri_stream cri;
-  int fd; /* read end of the container's pipe, -1 once it is closed */
+  int fd;          /* read end of the container's pipe (or the pty master), -1 once it is closed */
+  int attach_type; /* ATTACH_STDOUT or ATTACH_STDERR */
 };
 
 /* Reads one chunk (or, with `drain`, all that is buffered) of a pipe into the log; closes the
  * pipe at end of stream. One chunk per wake-up keeps a chatty stream from starving the other. */
-static void pump(const struct cri_log *log, struct stream *s, int drain) {
+static void pump(const struct cri_log *log, struct attach_server *attach, struct stream *s, int drain) {
   for (;;) {
     ssize_t n = read(s->fd, cri_stream_space(&s->cri), cri_stream_room(log, &s->cri));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
+    if (n > 0) attach_broadcast(attach, s->attach_type, cri_stream_space(&s->cri), (size_t)n);
     char now[RFC3339NANO_LEN];
     now_rfc3339(now, NULL);
     int eof = n <= 0;
@@ -461,10 +534,17 @@ int main(int argc, char **argv) {
     report_error(e, what);
     return 1;
   }
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out[2], errp[2], exec_err[2];
-  if (devnull < 0 || pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC)) {
-    report_error(errno, "create the container's stdio pipes");
+  struct container_stdio io;
+  int exec_err[2];
+  if (open_stdio(&opt, &io) != 0 || pipe2(exec_err, O_CLOEXEC) != 0) {
+    report_error(errno, opt.tty ? "create the container's pty" : "create the container's stdio pipes");
+    return 1;
+  }
+  static struct attach_server attach; /* static: its stdin buffer stays off the stack */
+  err = attach_listen(&attach, opt.state, io.stdin_w, io.master, opt.stdin_once);
+  if (err) {
+    snprintf(what, sizeof what, "listen on %s/%s", opt.state, ATTACH_SOCKET_NAME);
+    report_error(-err, what);
     return 1;
   }
 
@@ -478,11 +558,9 @@ int main(int argc, char **argv) {
     report_error(errno, "fork the container process");
     return 1;
   }
-  if (child == 0) exec_child(opt.argv, opt.exec_fd, devnull, out[1], errp[1], exec_err[1], opt.init_pipe);
+  if (child == 0) exec_child(opt.argv, opt.exec_fd, io.child_in, io.child_out, io.child_err, opt.tty, exec_err[1], opt.init_pipe);
   if (opt.exec_fd >= 0) close(opt.exec_fd);
-  close(devnull);
-  close(out[1]);
-  close(errp[1]);
+  close_child_ends(&io);
   close(exec_err[1]);
 
   snprintf(content, sizeof content, "pid=%d\nstart_time=%llu\nstarted_at=%s\nstarted_at_ns=%lld\n", (int)child,
@@ -509,6 +587,7 @@ int main(int argc, char **argv) {
       snprintf(message, sizeof message, "exec \"%s\": %s", opt.argv[0],
                exec_errno ? strerror(exec_errno) : "the process exited before it could start");
     }
+    attach_shutdown(&attach, opt.state);
     write_exit(opt.state, START_ERROR_EXIT_CODE, 0, 0, "StartError", message);
     report_message(exec_errno, message);
     return 1;
@@ -520,8 +599,8 @@ int main(int argc, char **argv) {
 
   static char out_buf[DEFAULT_MAX_LINE + 1], err_buf[DEFAULT_MAX_LINE + 1];
   struct stream streams[2] = {
-      {{"stdout", out_buf, 0}, out[0]},
-      {{"stderr", err_buf, 0}, errp[0]},
+      {{"stdout", out_buf, 0}, io.out_r, ATTACH_STDOUT},
+      {{"stderr", err_buf, 0}, io.err_r, ATTACH_STDERR},
   };
   if (opt.max_line > DEFAULT_MAX_LINE) {
     /* Only a non-default line size costs heap; the default stays in (untouched) static storage. */
@@ -534,17 +613,21 @@ int main(int argc, char **argv) {
       log.max_line = DEFAULT_MAX_LINE;
     }
   }
-  for (int i = 0; i < 2; i++) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
+  for (int i = 0; i < 2; i++) {
+    if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
+  }
 
   unsigned long reopens = 0;
   int status = 0, exited = 0;
   while (!exited) {
-    struct pollfd p[4] = {
+    struct pollfd p[4 + ATTACH_POLL_FDS] = {
         {sigfd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
-    if (poll(p, 4, -1) < 0) continue;
+    attach_poll_fds(&attach, p + 4);
+    if (poll(p, 4 + ATTACH_POLL_FDS, -1) < 0) continue;
     for (int i = 0; i < 2; i++) {
-      if (p[1 + i].revents) pump(&log, &streams[i], 0);
+      if (p[1 + i].revents) pump(&log, &attach, &streams[i], 0);
     }
+    attach_handle(&attach, p + 4);
     if (p[3].revents) { /* the spawner has closed its end (or died): nothing more to wait for */
       close(sync_fd);
       sync_fd = -1;
@@ -579,13 +662,14 @@ int main(int argc, char **argv) {
 
   /* What the container wrote before exiting is still in the pipes: log it, then its end. */
   for (int i = 0; i < 2; i++) {
-    if (streams[i].fd >= 0) pump(&log, &streams[i], 1);
+    if (streams[i].fd >= 0) pump(&log, &attach, &streams[i], 1);
     if (streams[i].fd >= 0) { /* a descendant still holds the pipe: end the record here */
       char now[RFC3339NANO_LEN];
       now_rfc3339(now, NULL);
       cri_log_consume(&log, &streams[i].cri, 0, 1, now);
     }
   }
+  attach_shutdown(&attach, opt.state); /* every attacher sees EOF once it has all the output */
   int oom = cgroup_oom_killed(opt.cgroup);
   if (WIFSIGNALED(status)) {
     write_exit(opt.state, 128 + WTERMSIG(status), WTERMSIG(status), oom, oom ? "OOMKilled" : "Error", "");

@@ -220,6 +220,9 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   if (!spec.cgroup_dir.empty()) args.insert(args.end(), {"--cgroup", spec.cgroup_dir});
   if (!spec.pidns.empty()) args.insert(args.end(), {"--pidns", spec.pidns});
   if (spec.init_pipe) args.emplace_back("--init-pipe");
+  if (spec.stdio.stdin_open) args.emplace_back("--stdin");
+  if (spec.stdio.tty) args.emplace_back("--tty");
+  if (spec.stdio.stdin_once) args.emplace_back("--stdin-once");
   if (spec.exec_fd >= 0) args.insert(args.end(), {"--exec-fd", std::to_string(kExecFd)});
   args.insert(args.end(), {"--max-line", std::to_string(spec.max_log_line), "--"});
   args.insert(args.end(), spec.argv.begin(), spec.argv.end());

@@ -15,6 +15,14 @@
 
 namespace vpcri::runtime {
 
+// The CRI ContainerConfig's stdio fields: the monitor keeps the process's stdin (a pipe) or a pty
+// (tty) for Attach through <state>/attach (attach_protocol.h) for the container's whole life.
+struct StdioSpec {
+  bool stdin_open = false;
+  bool tty = false;
+  bool stdin_once = false;  // the first attacher with stdin leaving closes the container's stdin
+};
+
 struct MonitorSpec {
   std::string monitor_path;        // the vpcri-monitor binary (installed in libexecdir)
   std::string state_dir;           // absolute, existing, empty: the monitor's files go here
@@ -35,6 +43,7 @@ struct MonitorSpec {
   // The process is vpcri-init: it reports a failed setup step through fd 3 (4-byte errno, then
   // a message), which spawn_monitor's error and the StartError exit record then carry.
   bool init_pipe = false;
+  StdioSpec stdio;
   size_t max_log_line = 16 * 1024;  // longer lines are split into P records (containerd's default)
   std::chrono::milliseconds start_timeout{10000};
 };

@@ -113,11 +113,11 @@ TEST_CASE("UpdateRuntimeConfig stores the pod CIDRs across restarts and rejects 
 TEST_CASE("RPCs not built yet answer UNIMPLEMENTED naming the RPC") {
   Daemon d;
   d.start();
-  v1::AttachRequest attach_req;
-  v1::AttachResponse attach_resp;
-  grpc::Status s = d.runtime().Attach(context().get(), attach_req, &attach_resp);
+  v1::CheckpointContainerRequest checkpoint_req;
+  v1::CheckpointContainerResponse checkpoint_resp;
+  grpc::Status s = d.runtime().CheckpointContainer(context().get(), checkpoint_req, &checkpoint_resp);
   CHECK(s.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(s.error_message().find("Attach") != std::string::npos);
+  CHECK(s.error_message().find("CheckpointContainer") != std::string::npos);
 
   // Pod RPCs are built: an empty request is refused for what it lacks.
   v1::RunPodSandboxRequest run_req;

@@ -87,6 +87,10 @@ std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& na
   config.add_command("-c");
   config.add_args(script);
   config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(pid);
+  return run_container(d, pod, config);
+}
+
+std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
   std::string id;
   grpc::Status s = create_container(d, pod, config, &id);
   REQUIRE_MESSAGE(s.ok(), s.error_message());

@@ -63,6 +63,8 @@ std::string sh_output(Daemon& d, const std::string& id, const std::string& scrip
 // succeed. Returns its id.
 std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& name, const std::string& script,
                                 runtime::v1::NamespaceMode pid = runtime::v1::POD);
+// Creates and starts a container; both calls must succeed. Returns its id.
+std::string run_container(Daemon& d, const Pod& pod, const runtime::v1::ContainerConfig& config);
 // The container's status; the call must succeed.
 runtime::v1::ContainerStatus container_status(Daemon& d, const std::string& id);
 
