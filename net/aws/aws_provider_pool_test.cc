@@ -111,7 +111,8 @@ TEST_CASE("throttling: the pool backs off, pods on warm IPs are unaffected, and 
   CHECK(has(node.pool.status().message, "throttled; next attempt in 1 s"));
   node.add_pod();  // warm IPs still serve pods
   node.pool.run_once();  // still backing off: no call
-  CHECK(node.world.ec2.calls("describe_network_interfaces") == 2);
+  // list_enis and the leaked-ENI sweep at start, then the throttled lookup; none while backing off.
+  CHECK(node.world.ec2.calls("describe_network_interfaces") == 3);
   node.clock.advance(seconds(1));
   node.pool.run_once();  // throttled again: backoff doubles
   CHECK(has(node.pool.status().message, "next attempt in 2 s"));

@@ -113,6 +113,9 @@ bool WarmPool::initialize(TimePoint now) {
                {"ips_per_eni", std::to_string(node_.ips_per_eni)},
                {"enis", std::to_string(attached.size())},
                {"ips_added", std::to_string(report.added_ips)}});
+    // At start too, not only at the first reconcile: what a crash between creating and
+    // attaching an ENI leaked goes as soon as the node is back.
+    sweep_leaked_enis();
     return true;
   } catch (const std::exception& e) {
     on_error("describe the node", e, now);
@@ -140,6 +143,10 @@ void WarmPool::reconcile(TimePoint now) {
     on_error("list ENIs", e, now);
     return;
   }
+  sweep_leaked_enis();
+}
+
+void WarmPool::sweep_leaked_enis() {
   // Leaked ENIs cost addresses but no pod needs them: a failed sweep is logged, not backed off.
   try {
     int deleted = provider_.sweep_leaked();

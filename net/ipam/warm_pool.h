@@ -86,6 +86,7 @@ class WarmPool {
  private:
   bool initialize(TimePoint now);
   void reconcile(TimePoint now);
+  void sweep_leaked_enis();
   void grow(TimePoint now);
   void shrink(TimePoint now);
   bool try_free_eni(TimePoint now);

@@ -46,7 +46,8 @@ json AwsWorld::control(const json& request) const {
 }
 
 json AwsWorld::eni_holding(const std::string& ip) const {
-  for (const auto& eni : state().at("network_interfaces")) {
+  const json dump = state();  // not state().at(...) in the loop header: that would dangle
+  for (const auto& eni : dump.at("network_interfaces")) {
     for (const auto& a : eni.at("PrivateIpAddresses")) {
       if (a.at("PrivateIpAddress") == ip && !a.at("Primary").get<bool>()) return eni;
     }
@@ -56,7 +57,8 @@ json AwsWorld::eni_holding(const std::string& ip) const {
 
 std::vector<json> AwsWorld::enis_of(int node) const {
   std::vector<json> out;
-  for (const auto& eni : state().at("network_interfaces")) {
+  const json dump = state();
+  for (const auto& eni : dump.at("network_interfaces")) {
     if (eni.contains("Attachment") && eni["Attachment"].at("InstanceId") == instance_id(node)) out.push_back(eni);
   }
   return out;

@@ -30,8 +30,6 @@ namespace {
 
 // vpcrid's config for a node of the world: the aws provider against the fake. Credentials come
 // from the instance role through IMDS (no AWS_* variables are set), as on a real node.
-// NOTE for the integrator: the network.aws.* key names follow issue 14 / docs/config.md of
-// h/aws-provider; adjust here if they differ.
 std::string aws_config(const AwsWorld& world, const std::string& extra = "") {
   return pods_config_yaml() +
          "network:\n"
@@ -200,7 +198,8 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     for (const auto& [id, ip] : ips_before) CHECK(pod_ip(*nodes[1].daemon, id) == ip);
     CHECK(world.enis_of(1).size() == enis_before);
     auto exists = [&] {
-      for (const auto& eni : world.state().at("network_interfaces")) {
+      const json dump = world.state();
+      for (const auto& eni : dump.at("network_interfaces")) {
         if (eni.at("NetworkInterfaceId") == leaked_id) return true;
       }
       return false;

@@ -43,15 +43,6 @@ v1::ContainerConfig sleeper(const std::string& name) {
   return c;
 }
 
-std::string started(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
-  std::string id;
-  grpc::Status s = create_container(d, pod, config, &id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  s = start_container(d, id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return id;
-}
-
 bool has_mount_under(const std::string& dir, const std::string& part) {
   std::istringstream in(vpcri::fs::read_file("/proc/self/mountinfo"));
   std::string line;
@@ -112,12 +103,12 @@ TEST_CASE("PID namespace modes: POD joins pause's even when the pod shares none;
   Pod pod(d, pod_with_pid_mode("pids", v1::CONTAINER));
   Pod other_pod(d, pod_with_pid_mode("pids-other", v1::CONTAINER));
 
-  const std::string joined = started(d, pod, sleeper("pod-default"));  // namespace_options unset
+  const std::string joined = run_container(d, pod, sleeper("pod-default"));  // namespace_options unset
   CHECK(sh_output(d, joined, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
 
   auto own_config = sleeper("own");
   own_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
-  const std::string own = started(d, pod, own_config);
+  const std::string own = run_container(d, pod, own_config);
   CHECK(sh_output(d, own, "cat /proc/1/cmdline | tr '\\0' ' '") == "/bin/sleep 1000 ");
   CHECK(sh_output(d, own, "readlink /proc/self/ns/pid") != sh_output(d, joined, "readlink /proc/self/ns/pid"));
 
@@ -160,7 +151,7 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
   const std::string vol = shared.path();
 
   SUBCASE("bidirectional (rshared)") {
-    const std::string id = started(d, pod, with_volume(sleeper("bi"), vol, v1::PROPAGATION_BIDIRECTIONAL, true));
+    const std::string id = run_container(d, pod, with_volume(sleeper("bi"), vol, v1::PROPAGATION_BIDIRECTIONAL, true));
     v1::ContainerStatusRequest req;
     req.set_container_id(id);
     v1::ContainerStatusResponse resp;
@@ -180,7 +171,7 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
   }
 
   SUBCASE("host to container (rslave)") {
-    const std::string id = started(d, pod, with_volume(sleeper("slave"), vol, v1::PROPAGATION_HOST_TO_CONTAINER, true));
+    const std::string id = run_container(d, pod, with_volume(sleeper("slave"), vol, v1::PROPAGATION_HOST_TO_CONTAINER, true));
     vpcri::fs::mkdir_p(vol + "/from-host");
     REQUIRE(::mount("host", (vol + "/from-host").c_str(), "tmpfs", 0, "size=1m") == 0);
     std::ofstream(vol + "/from-host/file") << "host\n";
@@ -204,7 +195,7 @@ TEST_CASE("mount propagation: bidirectional both ways, host-to-container one way
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     CHECK_MESSAGE(s.error_message().find("is not a shared or slave mount") != std::string::npos, s.error_message());
     // Private propagation needs nothing of the source.
-    CHECK(!started(d, pod, with_volume(sleeper("private"), priv.path(), v1::PROPAGATION_PRIVATE, false)).empty());
+    CHECK(!run_container(d, pod, with_volume(sleeper("private"), priv.path(), v1::PROPAGATION_PRIVATE, false)).empty());
   }
 }
 
@@ -275,7 +266,7 @@ TEST_CASE("GetContainerEvents: created, started, stopped and deleted for contain
   CHECK(sandbox_started->pod_sandbox_status().state() == v1::SANDBOX_READY);
   CHECK(sandbox_started->created_at() > 0);
 
-  const std::string id = started(d, pod, sleeper("events-sleeper"));
+  const std::string id = run_container(d, pod, sleeper("events-sleeper"));
   auto container_started = recorder.await(id, v1::CONTAINER_STARTED_EVENT);
   REQUIRE(container_started.has_value());
   REQUIRE(status_of(*container_started, id) != nullptr);

@@ -64,15 +64,6 @@ grpc::Status create(Daemon& d, const Pod& pod, const v1::ContainerConfig& config
 
 grpc::Status start(Daemon& d, const std::string& id) { return start_container(d, id); }
 
-std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
-  std::string id;
-  grpc::Status s = create(d, pod, config, &id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  s = start(d, id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return id;
-}
-
 grpc::Status container_status(Daemon& d, const std::string& id, v1::ContainerStatusResponse* resp,
                               bool verbose = false) {
   v1::ContainerStatusRequest req;

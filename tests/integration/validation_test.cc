@@ -67,16 +67,6 @@ grpc::Status start(Daemon& d, const std::string& id) {
   return d.runtime().StartContainer(context(60s).get(), req, &resp);
 }
 
-std::string run_container(Daemon& d, const Pod& pod, const v1::ContainerConfig& config) {
-  std::string id;
-  grpc::Status s = create(d, pod, config, &id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  s = start(d, id);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return id;
-}
-
-
 size_t count_pods(Daemon& d) {
   v1::ListPodSandboxResponse resp;
   REQUIRE(d.runtime().ListPodSandbox(context().get(), v1::ListPodSandboxRequest(), &resp).ok());
