@@ -1,5 +1,7 @@
 #include "net/aws/aws_provider.h"
 
+#include "net/aws/aws_time.h"
+
 #include <algorithm>
 #include <ctime>
 #include <optional>
@@ -25,16 +27,7 @@ auto ec2_call(const char* action, Fn&& fn) -> decltype(fn()) {
   }
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// Accepts what rfc3339() writes (UTC, "Z"); anything else is nullopt: an ENI whose age we cannot
+// Accepts what rfc3339_utc() writes (UTC, "Z"); anything else is nullopt: an ENI whose age we cannot
 // read is never swept.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
   std::tm tm{};
@@ -300,7 +293,7 @@ ipam::EniInfo AwsProvider::create_eni() {
   request.description = "vpcri pod ENI of " + instance_id_;
   if (!options_.cluster_name.empty()) request.tags.push_back({kClusterTag, options_.cluster_name});
   request.tags.push_back({kInstanceTag, instance_id_});
-  request.tags.push_back({kCreatedAtTag, rfc3339(options_.now())});
+  request.tags.push_back({kCreatedAtTag, rfc3339_utc(options_.now())});
   request.client_token = next_client_token();
   NetworkInterface eni = ec2_call("CreateNetworkInterface", [&] { return ec2_.create_network_interface(request); });
 

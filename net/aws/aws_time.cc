@@ -5,12 +5,29 @@
 
 namespace vpcri::net::aws {
 
-std::string amz_date(std::chrono::system_clock::time_point time) {
+namespace {
+
+std::tm utc_of(std::chrono::system_clock::time_point time) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(time);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
+  return utc;
+}
+
+}  // namespace
+
+// strftime with a literal format each (-Wformat-nonliteral).
+std::string amz_date(std::chrono::system_clock::time_point time) {
+  std::tm utc = utc_of(time);
   char text[32];
   std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+std::string rfc3339_utc(std::chrono::system_clock::time_point time) {
+  std::tm utc = utc_of(time);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
 }
 

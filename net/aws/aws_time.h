@@ -10,6 +10,8 @@
 namespace vpcri::net::aws {
 
 std::string amz_date(std::chrono::system_clock::time_point time);
+// "2026-01-01T00:00:00Z" (RFC 3339, UTC, whole seconds), as EC2 tags and timestamps carry it.
+std::string rfc3339_utc(std::chrono::system_clock::time_point time);
 // nullopt when `text` is not "YYYY-MM-DDTHH:MM:SS[.fff]Z".
 std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view text);
 
