@@ -90,7 +90,9 @@ int run_daemon(const Config& config) {
 
   log::info("stopping", {{"signal", wait_for_stop_signal()}});
   sd_notify("STOPPING=1");
-  // In-flight requests get a few seconds to finish; then they are cancelled.
+  // Event streams never finish by themselves: they end first, so only real work can hold up the
+  // shutdown. In-flight requests get a few seconds to finish; then they are cancelled.
+  state.events().close();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
   ::unlink(config.socket.c_str());

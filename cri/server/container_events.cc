@@ -7,8 +7,8 @@ namespace vpcri::cri {
 std::optional<::runtime::v1::ContainerEventResponse> ContainerEventBus::Subscription::next(
     std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || overflowed_; });
-  if (overflowed_ || queue_.empty()) return std::nullopt;
+  cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || overflowed_ || closed_; });
+  if (overflowed_ || closed_ || queue_.empty()) return std::nullopt;
   auto event = std::move(queue_.front());
   queue_.pop_front();
   return event;
@@ -19,11 +19,33 @@ bool ContainerEventBus::Subscription::overflowed() const {
   return overflowed_;
 }
 
+bool ContainerEventBus::Subscription::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
 std::shared_ptr<ContainerEventBus::Subscription> ContainerEventBus::subscribe() {
   auto subscription = std::make_shared<Subscription>();
   std::lock_guard lock(mu_);
-  subscribers_.push_back(subscription);
+  if (closed_) {
+    subscription->closed_ = true;  // not shared yet: no lock needed
+  } else {
+    subscribers_.push_back(subscription);
+  }
   return subscription;
+}
+
+void ContainerEventBus::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  for (const auto& subscription : subscribers_) {
+    {
+      std::lock_guard sub_lock(subscription->mu_);
+      subscription->closed_ = true;
+    }
+    subscription->cv_.notify_all();
+  }
+  subscribers_.clear();
 }
 
 void ContainerEventBus::unsubscribe(const std::shared_ptr<Subscription>& subscription) {

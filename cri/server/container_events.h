@@ -25,9 +25,11 @@ class ContainerEventBus {
  public:
   class Subscription {
    public:
-    // The next event, or nullopt after `timeout` (or once cut off: check overflowed()).
+    // The next event, or nullopt after `timeout` (or once cut off or closed: check overflowed()
+    // and closed()).
     std::optional<::runtime::v1::ContainerEventResponse> next(std::chrono::milliseconds timeout);
     bool overflowed() const;
+    bool closed() const;
 
    private:
     friend class ContainerEventBus;
@@ -35,6 +37,7 @@ class ContainerEventBus {
     std::condition_variable cv_;
     std::deque<::runtime::v1::ContainerEventResponse> queue_;
     bool overflowed_ = false;
+    bool closed_ = false;
   };
 
   explicit ContainerEventBus(size_t queue_limit) : queue_limit_(queue_limit) {}
@@ -43,10 +46,14 @@ class ContainerEventBus {
   void unsubscribe(const std::shared_ptr<Subscription>& subscription);
   bool has_subscribers() const;
   void publish(const ::runtime::v1::ContainerEventResponse& event);
+  // Ends every subscription, and those made later, at once: vpcrid is stopping. Without it a
+  // stream (kubelet always holds one) would keep the gRPC server's shutdown waiting its deadline.
+  void close();
 
  private:
   const size_t queue_limit_;
   mutable std::mutex mu_;
+  bool closed_ = false;
   std::list<std::shared_ptr<Subscription>> subscribers_;
 };
 

@@ -24,6 +24,9 @@ grpc::Status RuntimeService::GetContainerEvents(grpc::ServerContext* context, co
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           "GetContainerEvents: the client fell behind; resubscribe and relist");
     }
+    if (subscription->closed()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "GetContainerEvents: vpcrid is stopping; resubscribe");
+    }
     if (event && !writer->Write(*event)) break;  // the client is gone
   }
   return grpc::Status::OK;

@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -309,4 +310,25 @@ TEST_CASE("GetContainerEvents: created, started, stopped and deleted for contain
   CHECK(by_id[id] == full);
   CHECK(by_id[pod_id] == full);
   CHECK(by_id[quitter] == full);  // removed with its pod
+}
+
+TEST_CASE("GetContainerEvents: a stopping vpcrid ends the stream itself, and exits cleanly") {
+  // kubelet's evented PLEG always holds a stream open; it must not hold up a restart until the
+  // gRPC server's shutdown deadline cancels it ("Cancelling all calls").
+  Daemon d;
+  d.start();
+  grpc::ClientContext ctx;
+  auto reader = d.runtime().GetContainerEvents(&ctx, v1::GetEventsRequest());
+  reader->WaitForInitialMetadata();
+  int exit_code = -1;
+  std::thread stopper([&] { exit_code = d.stop(SIGTERM); });
+  v1::ContainerEventResponse e;
+  while (reader->Read(&e)) {
+  }
+  grpc::Status s = reader->Finish();
+  reader.reset();  // our last hold on the connection, which the stopping server waits to see closed
+  stopper.join();
+  CHECK(exit_code == 0);
+  CHECK(s.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK_MESSAGE(s.error_message().find("vpcrid is stopping") != std::string::npos, s.error_message());
 }
