@@ -232,9 +232,11 @@ void check_clean(Daemon& d, const std::set<std::string>& ids) {
 }  // namespace
 
 TEST_CASE("vpcrid SIGKILLed at every failpoint: the retried work succeeds and nothing is left") {
+  // One node's state through every crash in turn, as on a real node: each restart also finds
+  // whatever the earlier crashes and their cleanups left in its directories.
+  Daemon d(daemon_args());
   for (const std::string& failpoint : kFailpoints) {
     CAPTURE(failpoint);
-    Daemon d(daemon_args());
     start_daemon(d, failpoint);
     std::set<std::string> ids;
     grpc::Status s = sync_pod(d, "fp", true, &ids);
