@@ -146,7 +146,7 @@ def run_config(name, args, binaries, base, log):
         world.control({"reset_calls": True})
         out["held_at_start"] = held_by_node(world)
 
-        starts, teardowns, attempts, waited, ec2_during_start = [], [], [], 0, 0
+        starts, teardowns, attempts, waited, ec2_during_start = [], [], [], 0, []
         calls = {}
         begin = time.monotonic()
         for i in range(args.cycles):
@@ -166,8 +166,7 @@ def run_config(name, args, binaries, base, log):
             attempts.append(tries)
             waited += tries > 1
             after = world.control({})["calls"]
-            if calls_delta(calls, after):
-                ec2_during_start += 1
+            ec2_during_start.append(sum(calls_delta(calls, after).values()))
             pod = r.stdout.strip()
             t = time.monotonic()
             node.ctl("stopp", pod)
@@ -197,7 +196,8 @@ def summarize(r):
     return {"start_p50_ms": percentile(starts_ms, 50), "start_p99_ms": percentile(starts_ms, 99),
             "start_max_ms": max(starts_ms), "teardown_p50_ms": 1000 * statistics.median(r["teardowns_s"]),
             "cycles_per_s": r["cycles"] / r["elapsed_s"], "cycle_calls_total": sum(r["cycle_calls"].values()),
-            "startup_calls_total": sum(r["startup_calls"].values())}
+            "startup_calls_total": sum(r["startup_calls"].values()),
+            "starts_during_ec2": sum(1 for n in r["ec2_during_start"] if n)}
 
 
 def calls_text(calls):
@@ -221,8 +221,16 @@ def report(ctx, results):
         s = r["summary"]
         lines.append("| %s | %d | %.0f ms | %.0f ms | %.0f ms | %.2f | %d / %d | %d / %d | %d / %d |" % (
             r["label"], s["cycle_calls_total"], s["start_p50_ms"], s["start_p99_ms"], s["start_max_ms"],
-            s["cycles_per_s"], r["waited"], r["cycles"], r["ec2_during_start"], r["cycles"], r["held_at_end"][0],
+            s["cycles_per_s"], r["waited"], r["cycles"], s["starts_during_ec2"], r["cycles"], r["held_at_end"][0],
             r["held_at_end"][1]))
+    lines += ["", "Pod start with and without the pool manager calling EC2 at the same time:", "",
+              "| configuration | starts during EC2 calls: p50 / max | the other starts: p50 / max |",
+              "| --- | ---: | ---: |"]
+    for r in results:
+        busy = [1000 * t for t, n in zip(r["starts_s"], r["ec2_during_start"]) if n]
+        idle = [1000 * t for t, n in zip(r["starts_s"], r["ec2_during_start"]) if not n]
+        lines.append("| %s | %s | %s |" % (r["name"], *("%.0f / %.0f ms (%d)" % (statistics.median(v), max(v), len(v))
+                                                         if v else "none" for v in (busy, idle))))
     lines += ["", "EC2 calls by action:", "",
               "| configuration | node start (until NetworkReady) | during the cycles |", "| --- | --- | --- |"]
     for r in results:
