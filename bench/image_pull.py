@@ -31,16 +31,11 @@ also on failure and Ctrl-C. Needs root (vpcrid, umoci unpack), docker-registry, 
 """
 
 import argparse
-import datetime
-import io
 import json
 import os
-import platform
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +47,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 import images as fx_images  # noqa: E402
 import registry as fx_registry  # noqa: E402
+from bench_common import (CHILDREN, add_common_arguments, find_binaries, git_commit,  # noqa: E402
+                          loadavg, machine_info, report_header, run_main, VpcridProcess, version_of)
 
 REPOSITORY = "bench/big"
 TAG = "latest"
@@ -175,41 +172,6 @@ def push_image(registry_url, layers, config, manifest):
 # Processes
 
 
-class Children:
-    """Every process we start, so cleanup can stop them by PID."""
-
-    def __init__(self):
-        self.procs = []
-
-    def popen(self, argv, **kw):
-        p = subprocess.Popen(argv, **kw)
-        self.procs.append(p)
-        return p
-
-    def stop(self, p, timeout=10):
-        if p.returncode is None and p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGTERM)  # by PID, never by name
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait()
-            except ProcessLookupError:
-                pass
-        if p in self.procs:
-            self.procs.remove(p)
-
-    def stop_all(self):
-        for p in reversed(list(self.procs)):
-            try:
-                self.stop(p)
-            except Exception as e:  # keep cleaning up
-                print("image_pull.py: stopping pid %d: %s" % (p.pid, e), file=sys.stderr)
-
-
-CHILDREN = Children()
-
-
 class Result:
     def __init__(self, seconds, maxrss_kb, rc, out, err):
         self.seconds, self.maxrss_kb, self.rc, self.out, self.err = seconds, maxrss_kb, rc, out, err
@@ -257,50 +219,9 @@ def proc_status_kb(pid, field):
     return int(m.group(1))
 
 
-class Vpcrid:
+class Vpcrid(VpcridProcess):
     def __init__(self, vpcrid, vpcrictl, base, registry_host):
-        self.vpcrictl = vpcrictl
-        self.dir = os.path.join(base, "vpcri")
-        self.root = os.path.join(self.dir, "root")
-        self.state = os.path.join(self.dir, "state")
-        self.socket = os.path.join(self.dir, "vpcri.sock")
-        self.log_path = os.path.join(self.dir, "vpcrid.log")
-        os.makedirs(self.dir)
-        config = os.path.join(self.dir, "config.yaml")
-        with open(config, "w") as f:
-            f.write("registries:\n  %s:\n    insecure_http: true\n" % registry_host)
-        notify_path = os.path.join(self.dir, "notify.sock")
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            notify.bind(notify_path)
-            env = dict(os.environ, NOTIFY_SOCKET=notify_path)
-            with open(self.log_path, "ab") as log:
-                self.proc = CHILDREN.popen([vpcrid, "--root", self.root, "--state", self.state, "--socket",
-                                            self.socket, "--config", config, "--log-level", "info"],
-                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                           preexec_fn=fx_registry._die_with_parent)
-            deadline = time.monotonic() + 60
-            notify.settimeout(0.2)
-            while True:
-                try:
-                    if b"READY=1" in notify.recv(4096):
-                        break
-                except socket.timeout:
-                    pass
-                if self.proc.poll() is not None:
-                    raise RuntimeError("vpcrid exited with %s before it was ready:\n%s" % (self.proc.returncode,
-                                                                                           self.log_tail()))
-                if time.monotonic() > deadline:
-                    raise RuntimeError("vpcrid was not ready within 60 s:\n" + self.log_tail())
-        finally:
-            notify.close()
-
-    def log_tail(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-3000:].decode(errors="replace")
-        except OSError:
-            return ""
+        super().__init__(vpcrid, vpcrictl, base, "registries:\n  %s:\n    insecure_http: true\n" % registry_host)
 
     def ctl(self, workdir, *args, check=True):
         return timed([self.vpcrictl, "-r", "unix://" + self.socket, "-t", "600"] + list(args), workdir, check=check)
@@ -315,9 +236,6 @@ class Vpcrid:
     def reset_hwm(self):
         with open("/proc/%d/clear_refs" % self.proc.pid, "w") as f:
             f.write("5")  # resets the peak RSS (VmHWM) to the current RSS
-
-    def stop(self):
-        CHILDREN.stop(self.proc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,47 +275,6 @@ def ensure_tools(log):
             subprocess.run(["apt-get", "install", "-y"] + missing, env=env, check=True, capture_output=True)
 
 
-def find_binaries(args):
-    vpcrid = args.vpcrid or os.environ.get("VPCRID")
-    vpcrictl = args.vpcrictl or os.environ.get("VPCRICTL")
-    if not (vpcrid and vpcrictl):
-        candidates = [args.build_dir] if args.build_dir else \
-            sorted((os.path.join(REPO, d) for d in os.listdir(REPO) if d.startswith("build")),
-                   key=lambda d: -os.path.getmtime(os.path.join(d, "cri", "vpcrid"))
-                   if os.path.exists(os.path.join(d, "cri", "vpcrid")) else 0)
-        for d in candidates:
-            if os.path.exists(os.path.join(d, "cri", "vpcrid")) and os.path.exists(os.path.join(d, "cri", "vpcrictl")):
-                vpcrid = vpcrid or os.path.join(d, "cri", "vpcrid")
-                vpcrictl = vpcrictl or os.path.join(d, "cri", "vpcrictl")
-                break
-    if not (vpcrid and vpcrictl and os.access(vpcrid, os.X_OK) and os.access(vpcrictl, os.X_OK)):
-        raise RuntimeError("no vpcrid/vpcrictl: build them (ninja -C BUILD cri/vpcrid cri/vpcrictl "
-                           "pause/pause-image.tar) and pass --build-dir BUILD")
-    return os.path.abspath(vpcrid), os.path.abspath(vpcrictl)
-
-
-def version_of(argv):
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
-        return (r.stdout or r.stderr).strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "?"
-
-
-def machine_info():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
-            cpu = m.group(1) if m else cpu
-    except OSError:
-        pass
-    with open("/proc/meminfo") as f:
-        mem = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1)) // 1024
-    return {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu, "mem_mib": mem,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-
-
 def filesystem_of(path):
     """"ext4 (rw,relatime,discard,...) on /": mount options matter (discard makes deletes slow)."""
     found = "?"
@@ -408,11 +285,6 @@ def filesystem_of(path):
             if fields[1] == target:
                 found = "%s (%s) on %s" % (fields[2], fields[3], target)
     return found
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +300,7 @@ def ratio(a, b):
 
 
 def report(ctx):
-    m, img, it = ctx["machine"], ctx["image"], ctx["iterations"]
+    img, it = ctx["image"], ctx["iterations"]
     v = stats(ctx["vpcri_s"])
     base = stats([a + b for a, b in zip(ctx["skopeo_s"], ctx["umoci_s"])])
     base_raw = stats([a + b for a, b in zip(ctx["skopeo_s"], ctx["umoci_raw_s"])])
@@ -446,14 +318,8 @@ def report(ctx):
         return "| %s | %s | %s | %s | %s |" % (name, ratio(v["median"], s["median"]), ratio(v["min"], s["min"]),
                                              ratio(v["max"], s["max"]), ratio(v_rss, rss))
 
-    lines = [
-        "# Image pull benchmark: vpcri vs skopeo + umoci",
-        "",
-        "`%s`%s" % (ctx["command"], " (quick mode: small image, 1 iteration, no warm-up)" if ctx["quick"] else ""),
-        "",
-        "Machine: %d CPUs (%s), %d MiB RAM, kernel %s, %s; load average %s at start, %s at end "
-        "(a shared machine: other builds ran at the same time)." % (
-            m["nproc"], m["cpu"], m["mem_mib"], m["kernel"], m["date"], ctx["load_start"], ctx["load_end"]),
+    lines = report_header("Image pull benchmark: vpcri vs skopeo + umoci", ctx,
+                          "quick mode: small image, 1 iteration, no warm-up") + [
         "Versions: %s (git %s); %s; %s; %s." % (ctx["vpcri_version"], ctx["git"], ctx["skopeo_version"],
                                                 ctx["umoci_version"], ctx["registry_version"]),
         "",
@@ -550,8 +416,7 @@ def run(args, log):
     reg_ver = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "docker-registry"], capture_output=True,
                              text=True)
     ctx["registry_version"] = "docker-registry " + (reg_ver.stdout.strip() or "?")
-    git = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    ctx["git"] = git.stdout.strip() or "?"
+    ctx["git"] = git_commit()
 
     base = tempfile.mkdtemp(prefix="vpcri-bench-", dir=args.tmpdir)
     ctx["fs"] = filesystem_of(base)
@@ -656,42 +521,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small image, 1 iteration, no warm-up (for CI)")
     parser.add_argument("--iterations", type=int, help="measured iterations (default 5; --quick: 1)")
-    parser.add_argument("--build-dir", help="meson build dir with cri/vpcrid and cri/vpcrictl "
-                                            "(default: $VPCRID/$VPCRICTL, else the newest <repo>/build*)")
-    parser.add_argument("--vpcrid", help="path of vpcrid (overrides --build-dir)")
-    parser.add_argument("--vpcrictl", help="path of vpcrictl (overrides --build-dir)")
-    parser.add_argument("--output", help="Markdown result file (default: bench/results/image_pull.md, "
-                                         "--quick: bench/results/image_pull-quick.md)")
-    parser.add_argument("--tmpdir", help="where the temp dirs go (default: $TMPDIR or /tmp)")
+    add_common_arguments(parser, "image_pull")
     args = parser.parse_args()
     if args.iterations is not None and args.iterations < 1:
         parser.error("--iterations must be at least 1")
     if os.geteuid() != 0:
         parser.error("needs root (vpcrid, umoci unpack)")
 
-    def on_term(*_):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
-
-    def log(msg):
-        print("image_pull: " + msg, file=sys.stderr, flush=True)
-
-    try:
-        text = run(args, log)
-    except KeyboardInterrupt:
-        log("interrupted; everything started was stopped and removed")
-        return 130
-    except (RuntimeError, OSError, subprocess.CalledProcessError, fx_images.PushError) as e:
-        log("failed: %s" % e)
-        return 1
-    output = args.output or os.path.join(HERE, "results", "image_pull-quick.md" if args.quick else "image_pull.md")
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as f:
-        f.write(text)
-    print(text)
-    log("written to " + output)
-    return 0
+    return run_main("image_pull", args, lambda a, log: (run(a, log), None), (fx_images.PushError,))
 
 
 if __name__ == "__main__":
