@@ -186,7 +186,20 @@ PodSyncOptions network_pod(Daemon& d, IpLedger& ledger, int host_port) {
 
 void start_networked(Daemon& d, const std::string& failpoint = "") {
   start_daemon(d, failpoint, network_config());
-  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+  // The reason is read first: doctest evaluates a message lazily, inside its reporter's lock.
+  const bool ready = wait_network_ready(d);
+  const std::string reason = ready ? "" : network_condition(d).message();
+  REQUIRE_MESSAGE(ready, reason);
+}
+
+// Every pod of `d` stopped and removed through the CRI (best effort: a failed test leaves no pod).
+void remove_all_pods(Daemon& d) {
+  v1::ListPodSandboxResponse pods;
+  if (!d.runtime().ListPodSandbox(context().get(), {}, &pods).ok()) return;
+  for (const auto& p : pods.items()) {
+    stop_pod(d, p.id());
+    remove_pod(d, p.id());
+  }
 }
 
 // Leaks on the node against `clean` (the node before any pod), by kind.
@@ -210,6 +223,16 @@ struct NetworkedNode {
     start_networked(d);
     clean = node_state(node);
   }
+  ~NetworkedNode() {
+    try {
+      if (!d.running()) start_daemon(d, "", network_config());
+      remove_all_pods(d);
+    } catch (const std::exception& e) {
+      MESSAGE("cleaning up: " << e.what());
+    }
+  }
+  NetworkedNode(const NetworkedNode&) = delete;
+  NetworkedNode& operator=(const NetworkedNode&) = delete;
   NodeNet node;
   Daemon d;
   NodeState clean;
@@ -235,10 +258,11 @@ TEST_CASE("pod networking: vpcrid SIGKILLed at every network failpoint; retried,
   const NodeState with_bystander = node_state(node);
   REQUIRE(with_bystander.veths.size() == 1);
   REQUIRE(with_bystander.pod_routes.size() == 1);
-  d.stop(SIGTERM);
+  d.stop(SIGKILL);
 
   for (const std::string& failpoint : kNetworkFailpoints) {
     CAPTURE(failpoint);
+
     start_networked(d, failpoint);
     s = sync_pod(d, "fp", true, &ids, network_pod(d, ledger, 18080));
     CHECK_FALSE(s.ok());
@@ -262,7 +286,8 @@ TEST_CASE("pod networking: vpcrid SIGKILLed at every network failpoint; retried,
     CHECK(extra_lines(with_bystander.nft, now.nft) == 0);  // the bystander's host port is still there
     CHECK(checkpoint_allocations(d) == std::set<std::string>{bystander});
     CHECK(checkpoint_temp_files(d) == 0);
-    d.stop(SIGTERM);
+    // Killed while idle too (a graceful stop with networking takes seconds, a crash none).
+    d.stop(SIGKILL);
   }
 
   start_networked(d);
