@@ -44,6 +44,10 @@ const std::vector<std::string> kNetworkFailpoints = {
     "remove_pod.torn_down",
 };
 
+// Those of them inside RunPodSandbox.
+const std::set<std::string> kRunPodFailpoints = {"ipam.checkpoint_temp.allocate", "ipam.allocated",
+                                                 "network.veth_created", "run_pod.network"};
+
 std::string network_config() {
   return pods_config_yaml() + "network:\n  node_range: 10.99.0.0/27\n  cooldown_seconds: 0\n  mtu: 1500\n";
 }
@@ -270,6 +274,16 @@ TEST_CASE("pod networking: vpcrid SIGKILLed at every network failpoint; retried,
     d.stop(SIGKILL);
     collect_ids(d, &ids);
     start_networked(d);
+    CHECK(checkpoint_temp_files(d) == 0);
+    if (kRunPodFailpoints.count(failpoint)) {
+      // A RunPodSandbox cut short was rolled back whole by the restart, before any retry (which
+      // reuses the pod's veth name and so could hide a leftover).
+      const NodeState restarted = node_state(node);
+      CHECK(restarted.veths == with_bystander.veths);
+      CHECK(restarted.pod_routes == with_bystander.pod_routes);
+      CHECK(extra_lines(restarted.nft, with_bystander.nft) == 0);
+      CHECK(checkpoint_allocations(d) == std::set<std::string>{bystander});
+    }
     // Retried as kubelet does: the pod comes up, then goes through the CRI.
     s = sync_pod(d, "fp", false, &ids, network_pod(d, ledger, 18080));
     CHECK_MESSAGE(s.ok(), s.error_message());
