@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/fd.h"
 
 namespace vpcri::fs {
@@ -54,7 +55,8 @@ std::string read_file(const std::string& path) {
 
 namespace {
 
-void replace(const std::string& path, std::string_view data, mode_t mode, bool durable) {
+void replace(const std::string& path, std::string_view data, mode_t mode, bool durable,
+             std::string_view failpoint_before_rename = {}) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) throw_errno("create " + tmp);
@@ -63,6 +65,7 @@ void replace(const std::string& path, std::string_view data, mode_t mode, bool d
     if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp);
     if (durable && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
     fd.reset();
+    if (!failpoint_before_rename.empty()) failpoint(failpoint_before_rename);
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp + " to " + path);
   } catch (...) {
     ::unlink(tmp.c_str());
@@ -125,3 +128,12 @@ size_t remove_stale_temp_files(const std::string& dir) {
 }
 
 }  // namespace vpcri::fs
+
+namespace vpcri {
+
+void write_file_atomic_with_failpoint(const std::string& path, std::string_view data, mode_t mode,
+                                      std::string_view failpoint_before_rename) {
+  fs::replace(path, data, mode, true, failpoint_before_rename);
+}
+
+}  // namespace vpcri

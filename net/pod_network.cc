@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "net/datapath/connmark.h"
@@ -296,6 +297,7 @@ AttachResult PodNetworks::attach(const AttachRequest& request) {
   spec.eni_route_table = eni_links_->pod_route_table(a.eni_id);
   setup_pod_network(spec);
   undo.push("tearing down " + host_veth, [host_veth, ip = a.ip] { teardown_pod_network(host_veth, ip); });
+  failpoint("network.veth_created");  // veth and routes exist; no host ports, no pod record with the IP
 
   // Host ports answer at 127.0.0.1 too (see nat_table.h).
   if (has_host_port(request.port_mappings)) set_route_localnet(host_veth);
@@ -311,6 +313,7 @@ void PodNetworks::detach(const std::string& sandbox_id) {
   nat_->remove_sandbox(sandbox_id);
   if (auto a = ipam_->lookup(sandbox_id)) {
     teardown_pod_network(veth_of(*a), a->ip);
+    failpoint("network.datapath_removed");  // the IP is still allocated
     ipam_->release(sandbox_id);
     log::info("pod detached", {{"sandbox", sandbox_id}, {"ip", a->ip.to_string()}});
   }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -192,7 +193,12 @@ std::optional<DatastoreState> load(const std::string& path) {
   return decode(fs::read_file(path), path);
 }
 
-void save(const std::string& path, const DatastoreState& state) { fs::write_file_atomic(path, encode(state), 0600); }
+void save(const std::string& path, const DatastoreState& state, PersistCause cause) {
+  std::string_view failpoint_name;
+  if (cause == PersistCause::allocation) failpoint_name = "ipam.checkpoint_temp.allocate";
+  if (cause == PersistCause::release) failpoint_name = "ipam.checkpoint_temp.release";
+  write_file_atomic_with_failpoint(path, encode(state), 0600, failpoint_name);
+}
 
 RestoreReport restore(Datastore& datastore, const DatastoreState& state,
                       const std::set<std::string>& live_sandbox_ids) {

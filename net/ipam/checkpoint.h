@@ -33,8 +33,10 @@ void validate(const DatastoreState& state, const std::string& origin);
 // nullopt if the file does not exist (first start); throws if it cannot be read or is damaged.
 std::optional<DatastoreState> load(const std::string& path);
 
-// Writes atomically (vpcri::fs::write_file_atomic), mode 0600.
-void save(const std::string& path, const DatastoreState& state);
+// Writes atomically (as vpcri::fs::write_file_atomic), mode 0600. A pod's allocation or release
+// reaches the failpoint `ipam.checkpoint_temp.allocate` / `.release` with the temp file written
+// and not yet renamed (crash tests); inventory changes reach none.
+void save(const std::string& path, const DatastoreState& state, PersistCause cause = PersistCause::inventory);
 
 struct RestoreReport {
   std::vector<std::string> kept;      // sandbox ids whose allocation was kept

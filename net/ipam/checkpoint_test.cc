@@ -250,7 +250,7 @@ TEST_CASE("a crash between allocate and the checkpoint write restarts into a con
     Datastore ds({std::chrono::seconds(30), clock.clock()});
     stock(ds, provider);
     bool crashed = false;
-    ds.set_persist([&](const DatastoreState& state) {
+    ds.set_persist([&](const DatastoreState& state, PersistCause) {
       if (crashed) throw std::runtime_error("simulated crash: the process died before the write");
       checkpoint::save(path, state);
     });
@@ -294,7 +294,7 @@ TEST_CASE("a crash after the checkpoint write but before the sandbox was finishe
     LocalProvider provider(local_config());
     Datastore ds({std::chrono::seconds(30), clock.clock()});
     stock(ds, provider);
-    ds.set_persist([&](const DatastoreState& state) { checkpoint::save(path, state); });
+    ds.set_persist([&](const DatastoreState& state, PersistCause) { checkpoint::save(path, state); });
     ds.allocate("sb-0", "ns", "p");
     orphan = ds.allocate("sb-1", "ns", "p").ip;  // recorded; then the runtime dies and sb-1 never comes up
   }

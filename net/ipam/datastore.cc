@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 
 namespace vpcri::net::ipam {
@@ -29,7 +30,7 @@ void Datastore::set_persist(PersistFn persist) {
 void Datastore::persist_now() {
   std::lock_guard lock(mu_);
   expire_cooldowns_locked(options_.clock());
-  persist_locked();
+  persist_locked(PersistCause::inventory);
 }
 
 // ---- pods ----
@@ -54,7 +55,7 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
   bool used_before = slot.used_before;
   assign_locked(ip, slot, sandbox_id, pod_namespace, pod_name);
   try {
-    persist_locked();
+    persist_locked(PersistCause::allocation);
   } catch (const std::exception& e) {
     unassign_locked(slot, ip);
     slot.state = IpState::free;
@@ -65,6 +66,7 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
     if (auto* err = dynamic_cast<const Error*>(&e)) code = err->code();
     throw Error(code, "IPAM allocate for sandbox " + sandbox_id + ": could not record the allocation: " + e.what());
   }
+  failpoint("ipam.allocated");  // checkpointed; the pod has no veth yet
   Allocation out = describe_locked(sandbox_id, by_sandbox_.at(sandbox_id));
   out.reused = used_before;
   if (used_before) queue_flush_locked(ip, FlushRequest::Reason::reused, sandbox_id);
@@ -91,7 +93,7 @@ std::optional<Allocation> Datastore::release(const std::string& sandbox_id) {
   ++enis_.at(slot.eni_id).cooling;
   cooling_.emplace_back(slot.cool_until, record.ip);
   try {
-    persist_locked();
+    persist_locked(PersistCause::release);
   } catch (const std::exception& e) {
     // Undo: the sandbox keeps its IP (the stale cooling_ entry is skipped since the state changed).
     --cooling_count_;
@@ -101,6 +103,7 @@ std::optional<Allocation> Datastore::release(const std::string& sandbox_id) {
     if (auto* err = dynamic_cast<const Error*>(&e)) code = err->code();
     throw Error(code, "IPAM release for sandbox " + sandbox_id + ": could not record the release: " + e.what());
   }
+  failpoint("ipam.released");  // checkpointed; the pod's record still names the IP
   queue_flush_locked(record.ip, FlushRequest::Reason::released, sandbox_id);
   log::info("IPAM released", {{"sandbox", sandbox_id}, {"ip", record.ip.to_string()}});
   return out;
@@ -310,7 +313,7 @@ void Datastore::restore_allocation(const Allocation& allocation) {
   }
   assign_locked(allocation.ip, it->second, allocation.sandbox_id, allocation.pod_namespace, allocation.pod_name);
   try {
-    persist_locked();
+    persist_locked(PersistCause::inventory);
   } catch (...) {
     by_sandbox_.erase(allocation.sandbox_id);
     unassign_locked(it->second, allocation.ip);
@@ -456,13 +459,13 @@ DatastoreState Datastore::snapshot_locked() const {
   return state;
 }
 
-void Datastore::persist_locked() {
-  if (persist_) persist_(snapshot_locked());
+void Datastore::persist_locked(PersistCause cause) {
+  if (persist_) persist_(snapshot_locked(), cause);
 }
 
 void Datastore::persist_or_log_locked() {
   try {
-    persist_locked();
+    persist_locked(PersistCause::inventory);
   } catch (const std::exception& e) {
     log::error("IPAM: could not record an inventory change; the next change retries", {{"error", e.what()}});
   }

@@ -45,6 +45,10 @@ struct Allocation {
   bool reused = false;
 };
 
+// Why the datastore hands its state to the persist hook: a pod's allocation or release (the
+// RPC path, undone if the write fails) or an inventory change of the pool manager.
+enum class PersistCause { allocation, release, inventory };
+
 // What the checkpoint records: the ENI/IP inventory (EniInfo::secondary_ips = every IP the
 // datastore holds for that ENI), the allocations and the IPs still cooling down.
 struct DatastoreState {
@@ -106,7 +110,7 @@ class Datastore {
     std::chrono::seconds cooldown{30};
     Clock clock = steady_clock();
   };
-  using PersistFn = std::function<void(const DatastoreState&)>;
+  using PersistFn = std::function<void(const DatastoreState&, PersistCause)>;
 
   Datastore() : Datastore(Options{}) {}
   explicit Datastore(Options options);
@@ -203,7 +207,7 @@ class Datastore {
   void unassign_locked(IpSlot& slot, const IpAddress& ip);
   Allocation describe_locked(const std::string& sandbox_id, const AllocationRecord& record) const;
   DatastoreState snapshot_locked() const;
-  void persist_locked();         // throws what the hook throws
+  void persist_locked(PersistCause cause);  // throws what the hook throws
   void persist_or_log_locked();  // inventory changes: the provider already changed, nothing to undo
   void queue_flush_locked(const IpAddress& ip, FlushRequest::Reason reason, const std::string& sandbox_id);
   std::string exhaustion_message_locked(TimePoint now) const;

@@ -366,7 +366,7 @@ TEST_CASE("allocate and release take effect only once recorded") {
   ds.add_eni(make_eni(0, 2));
   bool fail = false;
   int writes = 0;
-  ds.set_persist([&](const DatastoreState&) {
+  ds.set_persist([&](const DatastoreState&, PersistCause) {
     if (fail) throw Error(Errc::resource_exhausted, "write /var/lib/vpcri/ipam.json: No space left on device");
     ++writes;
   });

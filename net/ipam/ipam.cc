@@ -23,7 +23,8 @@ checkpoint::RestoreReport Ipam::restore(const std::set<std::string>& live_sandbo
   }
   // Only now: intermediate states of the restore must not replace the file.
   std::string path = config_.checkpoint_path;
-  datastore_.set_persist([path](const DatastoreState& state) { checkpoint::save(path, state); });
+  datastore_.set_persist(
+      [path](const DatastoreState& state, PersistCause cause) { checkpoint::save(path, state, cause); });
   datastore_.persist_now();
   pool_.notify_eni_observer();  // the checkpoint's ENIs: their interfaces are wired before any pod is
   restored_ = true;

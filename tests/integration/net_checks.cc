@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "tests/integration/pods.h"
@@ -68,6 +69,49 @@ std::string nc_send(const std::string& netns, const std::string& ip, int port) {
                                                          std::to_string(port)}),
                     20s);
   return r.out;
+}
+
+NodeNet::NodeNet() {
+  std::random_device rd;
+  tag_ = std::to_string(rd() % 1000000);
+  node_ = "vpcri-nw-" + tag_ + "-node";
+  outside_ = "vpcri-nw-" + tag_ + "-out";
+  run_ok({kIp, "netns", "add", node_});
+  run_ok({kIp, "netns", "add", outside_});
+  ip(node_, {"link", "set", "lo", "up"});
+  ip(outside_, {"link", "set", "lo", "up"});
+  ip(node_, {"link", "add", "up0", "type", "veth", "peer", "name", "out0", "netns", outside_});
+  ip(node_, {"addr", "add", std::string(kNodeIp) + "/24", "dev", "up0"});
+  ip(node_, {"link", "set", "up0", "up"});
+  ip(node_, {"route", "add", "default", "via", kOutsideIp});
+  ip(outside_, {"addr", "add", std::string(kOutsideIp) + "/24", "dev", "out0"});
+  ip(outside_, {"link", "set", "out0", "up"});
+  ip(outside_, {"route", "add", "10.99.0.0/24", "via", kNodeIp});
+}
+
+NodeNet::~NodeNet() {
+  run({kIp, "netns", "delete", node_});
+  run({kIp, "netns", "delete", outside_});
+}
+
+std::string NodeNet::node_cmd(std::vector<std::string> argv) const {
+  RunResult r = run(in_netns(node_path(), std::move(argv)));
+  return r.out + r.err;
+}
+
+std::vector<std::string> NodeNet::eni_links() const {
+  std::vector<std::string> out;
+  auto links = nlohmann::json::parse(run({kIp, "-n", node_, "-j", "link", "show"}).out);
+  for (const auto& l : links) {
+    std::string name = l["ifname"];
+    if (name.rfind("eni", 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+void NodeNet::ip(const std::string& ns, std::vector<std::string> args) {
+  args.insert(args.begin(), {kIp, "-n", ns});
+  run_ok(args);
 }
 
 v1::PodSandboxConfig pod_config(const std::string& name) {

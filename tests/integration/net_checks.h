@@ -40,6 +40,29 @@ class TcpServer {
 // Sends "hello-vpcri" with busybox nc from `netns` and returns what came back.
 std::string nc_send(const std::string& netns, const std::string& ip, int port);
 
+inline constexpr const char* kNodeIp = "192.168.50.1";
+inline constexpr const char* kOutsideIp = "192.168.50.2";
+
+// A node namespace with up0 (192.168.50.1/24, default route via the outside) and an outside
+// namespace routing 10.99.0.0/24 (the tests' pod range) to the node; both deleted at the end.
+class NodeNet {
+ public:
+  NodeNet();
+  ~NodeNet();
+  NodeNet(const NodeNet&) = delete;
+  NodeNet& operator=(const NodeNet&) = delete;
+  std::string node_path() const { return "/run/netns/" + node_; }
+  std::string outside_path() const { return "/run/netns/" + outside_; }
+  // stdout + stderr of argv run in the node namespace.
+  std::string node_cmd(std::vector<std::string> argv) const;
+  // The node's links named eni* (vpcri's host veths).
+  std::vector<std::string> eni_links() const;
+
+ private:
+  static void ip(const std::string& ns, std::vector<std::string> args);
+  std::string tag_, node_, outside_;
+};
+
 runtime::v1::PodSandboxConfig pod_config(const std::string& name);
 std::string pod_ip(Daemon& d, const std::string& id);
 std::string pod_netns(Daemon& d, const std::string& id);  // path of the pod's network namespace

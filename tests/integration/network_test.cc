@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -23,58 +22,6 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* kNodeIp = "192.168.50.1";
-constexpr const char* kOutsideIp = "192.168.50.2";
-
-// A node namespace with up0 (192.168.50.1/24, default route via the outside) and an outside
-// namespace routing the pod range to the node.
-class NodeNet {
- public:
-  NodeNet() {
-    std::random_device rd;
-    tag_ = std::to_string(rd() % 1000000);
-    node_ = "vpcri-nw-" + tag_ + "-node";
-    outside_ = "vpcri-nw-" + tag_ + "-out";
-    run_ok({kIp, "netns", "add", node_});
-    run_ok({kIp, "netns", "add", outside_});
-    ip(node_, {"link", "set", "lo", "up"});
-    ip(outside_, {"link", "set", "lo", "up"});
-    ip(node_, {"link", "add", "up0", "type", "veth", "peer", "name", "out0", "netns", outside_});
-    ip(node_, {"addr", "add", std::string(kNodeIp) + "/24", "dev", "up0"});
-    ip(node_, {"link", "set", "up0", "up"});
-    ip(node_, {"route", "add", "default", "via", kOutsideIp});
-    ip(outside_, {"addr", "add", std::string(kOutsideIp) + "/24", "dev", "out0"});
-    ip(outside_, {"link", "set", "out0", "up"});
-    ip(outside_, {"route", "add", "10.99.0.0/24", "via", kNodeIp});
-  }
-  ~NodeNet() {
-    run({kIp, "netns", "delete", node_});
-    run({kIp, "netns", "delete", outside_});
-  }
-  std::string node_path() const { return "/run/netns/" + node_; }
-  std::string outside_path() const { return "/run/netns/" + outside_; }
-  std::string node_cmd(std::vector<std::string> argv) const {
-    RunResult r = run(in_netns(node_path(), std::move(argv)));
-    return r.out + r.err;
-  }
-  std::vector<std::string> eni_links() const {
-    std::vector<std::string> out;
-    auto links = nlohmann::json::parse(run({kIp, "-n", node_, "-j", "link", "show"}).out);
-    for (const auto& l : links) {
-      std::string name = l["ifname"];
-      if (name.rfind("eni", 0) == 0) out.push_back(name);
-    }
-    return out;
-  }
-
- private:
-  static void ip(const std::string& ns, std::vector<std::string> args) {
-    args.insert(args.begin(), {kIp, "-n", ns});
-    run_ok(args);
-  }
-  std::string tag_, node_, outside_;
-};
 
 std::string network_config(const std::string& network_yaml) {
   return pods_config_yaml() + "network:\n" + network_yaml;
