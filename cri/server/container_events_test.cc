@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <thread>
+
 using vpcri::cri::ContainerEventBus;
 using namespace std::chrono_literals;
 
@@ -48,4 +50,24 @@ TEST_CASE("container events: a subscriber that falls behind is cut off, the othe
   CHECK_FALSE(reader->overflowed());
   bus.unsubscribe(reader);
   CHECK_FALSE(bus.has_subscribers());  // the slow one was dropped at the cut
+}
+
+TEST_CASE("container events: close wakes every waiting subscriber and refuses new ones") {
+  ContainerEventBus bus(4);
+  auto waiting = bus.subscribe();
+  std::thread closer([&] {
+    std::this_thread::sleep_for(50ms);
+    bus.close();
+  });
+  // Woken by close, not by the (hour-long) timeout.
+  CHECK_FALSE(waiting->next(std::chrono::hours(1)).has_value());
+  closer.join();
+  CHECK(waiting->closed());
+  CHECK_FALSE(waiting->overflowed());
+  CHECK_FALSE(bus.has_subscribers());
+  auto late = bus.subscribe();
+  CHECK(late->closed());
+  CHECK_FALSE(bus.has_subscribers());
+  bus.publish(event("after"));  // reaches no one, blocks nothing
+  CHECK_FALSE(late->next(0ms).has_value());
 }
