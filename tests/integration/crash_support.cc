@@ -227,6 +227,9 @@ ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
   ChurnResult result;
   std::mutex ids_mu;
   std::atomic<int> done{0}, failed_requests{0};
+  // Workers go on past their cycles until every kill has landed: a fast run must not end the
+  // churn before the crashes it is there to survive.
+  std::atomic<bool> all_killed{false};
   std::vector<std::thread> threads;
   // Held shared by each sync, exclusively while the killed daemon is restarted (the fixture's
   // stub is replaced then). The SIGKILL itself lands at any moment, mid-request.
@@ -235,7 +238,7 @@ ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
     threads.emplace_back([&, w] {
       std::set<std::string> mine;
       int cycle = 0;
-      while (cycle < cycles / workers) {
+      while (cycle < cycles / workers || !all_killed) {
         grpc::Status s;
         {
           std::shared_lock lock(daemon_mu);
@@ -254,9 +257,8 @@ ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
     });
   }
   std::mt19937 rng(42);
-  for (int k = 0; k < kills && done < cycles; ++k) {
+  for (int k = 0; k < kills; ++k) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 800));
-    if (done >= cycles) break;
     REQUIRE(::kill(daemon_pid(d), SIGKILL) == 0);
     ++result.kills;
     std::unique_lock lock(daemon_mu);
@@ -267,6 +269,7 @@ ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
     }
     restart();
   }
+  all_killed = true;
   for (auto& t : threads) t.join();
   collect_ids(d, &result.ids);
   result.cycles = done;

@@ -55,9 +55,10 @@ struct ChurnResult {
   std::set<std::string> ids;
 };
 
-// `workers` threads run `cycles` successful syncs in all (`sync(worker, cycle, seen_ids)`, a
-// failed one retried after 50 ms as kubelet does) while vpcrid is SIGKILLed up to `kills` times at
-// random moments (no RPC is waited for) and started again by `restart`.
+// `workers` threads run at least `cycles` successful syncs in all (`sync(worker, cycle, seen_ids)`,
+// a failed one retried after 50 ms as kubelet does) while vpcrid is SIGKILLed `kills` times at
+// random moments (no RPC is waited for) and started again by `restart`; they go on syncing until
+// the last kill has landed.
 ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
                       const std::function<grpc::Status(int worker, int cycle, std::set<std::string>* seen_ids)>& sync,
                       const std::function<void()>& restart);

@@ -123,7 +123,8 @@ TEST_CASE("SIGKILL churn: pods created and removed by 2 workers while vpcrid is 
   for (const auto& [kind, count] : left) summary += " " + kind + "=" + std::to_string(count);
   MESSAGE("churn: cycles=" << churn.cycles << " kills=" << churn.kills << " failed_requests=" << churn.failed_requests
                            << " leaks:" << summary);
-  CHECK(churn.cycles == cycles);
+  CHECK(churn.cycles >= cycles);
+  CHECK(churn.kills == kills);
   for (const auto& [kind, count] : left) CHECK_MESSAGE(count == 0, kind << ": " << count);
 }
 
