@@ -186,7 +186,7 @@ TEST_CASE("vpcrid killed and restarted: pods keep their IPs, nothing twice; exha
   Daemon d;
   d.set_netns(node.node_path());
   // One ENI of 4 addresses, its first never given to a pod: 3 pod IPs.
-  constexpr int kCooldown = 20;
+  constexpr int kCooldown = 5;
   d.set_config(network_config("  node_range: 10.99.0.0/28\n  max_enis: 1\n  ips_per_eni: 4\n  mtu: 1500\n"
                               "  cooldown_seconds: " + std::to_string(kCooldown) + "\n"));
   d.start();
