@@ -44,6 +44,7 @@ class MapReader {
       // A copy: yaml-cpp's iterator hands out a temporary proxy, so a reference would dangle.
       const YAML::Node key = it->first;
       if (!key.IsScalar()) fail(key, path_.empty() ? "<top>" : path_, "keys must be plain names");
+      require_utf8(key, path_.empty() ? "<top>" : path_);
       if (!seen.insert(key.Scalar()).second) fail(key, key_path(key.Scalar()), "duplicate key");
     }
   }
@@ -59,6 +60,7 @@ class MapReader {
               const std::function<std::string(const std::string&)>& check = nullptr) {
     with(key, [&](const YAML::Node& v, const std::string& kp) {
       if (!v.IsScalar()) fail(v, kp, "expected a string, got " + describe(v));
+      require_utf8(v, kp);
       if (check) {
         if (std::string problem = check(v.Scalar()); !problem.empty()) fail(v, kp, problem);
       }
@@ -138,6 +140,7 @@ class MapReader {
         const YAML::Node item = v[i];
         std::string item_path = kp + "[" + std::to_string(i) + "]";
         if (!item.IsScalar()) fail(item, item_path, "expected a string, got " + describe(item));
+        require_utf8(item, item_path);
         if (check) {
           if (std::string problem = check(item.Scalar()); !problem.empty()) fail(item, item_path, problem);
         }
@@ -166,6 +169,12 @@ class MapReader {
 
  private:
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  // The file is checked as UTF-8 before parsing, but YAML's own processing of control
+  // characters can still yield other bytes (a fuzzer found one): each scalar is checked again.
+  void require_utf8(const YAML::Node& scalar, const std::string& kp) const {
+    if (!valid_utf8(scalar.Scalar())) fail(scalar, kp, "not valid UTF-8 text once the YAML is read");
+  }
 
   const YAML::Node node_;  // a handle, copied: callers pass temporaries such as it->second
   std::string file_;
