@@ -186,20 +186,19 @@ void Daemon::start() {
 
 int Daemon::stop(int sig) {
   if (pid_ <= 0) return -1;
-  if (sig != SIGKILL) {
-    // A graceful stop waits for every client connection to close, and an idle gRPC C++ channel
-    // reads the server's GOAWAY only at its next poll (up to 5 s later): close ours first. (A
-    // SIGKILL stays a crash in the middle of whatever the connection is doing.)
+  auto close_client = [this] {
     runtime_.reset();
     images_.reset();
     channel_.reset();
-  }
+  };
+  // A graceful stop waits for every client connection to close, and an idle gRPC C++ channel
+  // reads the server's GOAWAY only at its next poll (up to 5 s later): close ours first. (A
+  // SIGKILL stays a crash in the middle of whatever the connection is doing.)
+  if (sig != SIGKILL) close_client();
   ::kill(pid_, sig);
   int code = wait_exit_code(pid_);
   pid_ = -1;
-  runtime_.reset();
-  images_.reset();
-  channel_.reset();
+  close_client();
   return code;
 }
 
