@@ -194,7 +194,7 @@ struct ImageManager::Impl {
     auto updated = records;
     auto [it, inserted] = updated.try_emplace(record.id, record);
     // A pull of an image already present changes nothing: its record is not rewritten (each
-    // write is two fsyncs, most of such a pull's time).
+    // write is a file and a directory fsync).
     std::string stored_before;
     if (!inserted) {  // same image (same config) again, maybe through another manifest
       stored_before = record_to_json(it->second);
