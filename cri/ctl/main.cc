@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> args(argv + optind + 1, argv + argc);
+  block_signals_read_by(name);  // threads started later inherit the mask
   try {
     Client client(opts.endpoint, opts.timeout);
     return it->second.run(client, opts, args);
