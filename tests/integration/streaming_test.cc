@@ -456,16 +456,8 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
   Pod pod(d, config);
   std::string ctr = run_shell_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000",
                                         v1::CONTAINER);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':8090 ' || true") != "1\n" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-  }
-  v1::PortForwardRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  v1::PortForwardResponse resp;
-  grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  wait_tcp_listening(d, ctr, 8090);
+  const std::string url = port_forward_url(d, pod.id());
 
   uint16_t local = 0;
   UniqueFd listener = loopback_listener(local);  // in the test's namespace
@@ -477,7 +469,7 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
     try {
       UniqueFd target(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!target || ::setns(target.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
-      streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+      streaming::Upgraded u = streaming::upgrade(url, {streaming::kPortForwardProtocol});
       ended = streaming::run_port_forward_client(*u.conn, {{listener.get(), 8090}}, stop.get());
     } catch (const std::exception& e) {
       error = e.what();

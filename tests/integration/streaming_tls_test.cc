@@ -20,6 +20,7 @@
 #include "cri/streaming/test_support.h"
 #include "cri/streaming/tls.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/net_checks.h"
 #include "tests/integration/pods.h"
 
 using namespace vpcri::test;
@@ -60,15 +61,6 @@ struct Certificates {
   TempDir dir;
   std::string ca, cert, key, other_ca;
 };
-
-v1::PodSandboxConfig pod_config(const std::string& name) {
-  v1::PodSandboxConfig c;
-  c.mutable_metadata()->set_name(name);
-  c.mutable_metadata()->set_namespace_("default");
-  c.mutable_metadata()->set_uid("uid-" + name);
-  c.set_hostname(name);
-  return c;
-}
 
 std::string exec_url(Daemon& d, const std::string& id, const std::vector<std::string>& cmd) {
   v1::ExecRequest req;
@@ -133,19 +125,11 @@ TEST_CASE("streaming over TLS: https URLs, exec and port forward, plain HTTP tur
   CHECK(r.outcome.exit_code == 3);
 
   // Port forward over TLS to the pod's httpd.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (sh_output(d, ctr, "netstat -ltn | grep -c ':8080 ' || true") != "1\n" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-  }
+  wait_tcp_listening(d, ctr, 8080);
   {
-    v1::PortForwardRequest req;
-    req.set_pod_sandbox_id(pod.id());
-    v1::PortForwardResponse resp;
-    grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
-    REQUIRE_MESSAGE(s.ok(), s.error_message());
-    CHECK(resp.url().rfind("https://127.0.0.1:", 0) == 0);
-    streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+    std::string pf_url = port_forward_url(d, pod.id());
+    CHECK(pf_url.rfind("https://127.0.0.1:", 0) == 0);
+    streaming::Upgraded u = streaming::upgrade(pf_url, {streaming::kPortForwardProtocol});
     uint16_t local = 0;
     UniqueFd listener = loopback_listener(local);
     UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
