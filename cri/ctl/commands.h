@@ -49,7 +49,7 @@ int cmd_exec(Client&, const Options&, const Args&);
 int cmd_attach(Client&, const Options&, const Args&);
 // Exec through the streaming server (exec -i / -t); returns the command's exit code.
 int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
-                   bool tty);
+                   bool tty, bool websocket);
 int cmd_port_forward(Client&, const Options&, const Args&);
 int cmd_stats(Client&, const Options&, const Args&);
 int cmd_update(Client&, const Options&, const Args&);
