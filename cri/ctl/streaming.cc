@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -151,14 +152,23 @@ int cmd_attach(Client& client, const Options&, const Args& args) {
 
 namespace {
 
-// SIGINT/SIGTERM as a readable fd: they end the forwarding cleanly.
+int stop_event_fd = -1;
+
+// SIGINT/SIGTERM as a readable fd: they end the forwarding cleanly. A handler rather than a
+// signalfd: gRPC's threads, started before we could block the signals, would take them.
 UniqueFd stop_signals() {
-  sigset_t stop_set;
-  ::sigemptyset(&stop_set);
-  ::sigaddset(&stop_set, SIGINT);
-  ::sigaddset(&stop_set, SIGTERM);
-  ::sigprocmask(SIG_BLOCK, &stop_set, nullptr);
-  return UniqueFd(::signalfd(-1, &stop_set, SFD_CLOEXEC));
+  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) throw_errno("eventfd");
+  stop_event_fd = fd.get();
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(stop_event_fd, &one, sizeof one);  // async-signal-safe
+  };
+  ::sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  return fd;
 }
 
 // The v4.channel.k8s.io port forward fixes its ports per connection, and a URL's token serves
