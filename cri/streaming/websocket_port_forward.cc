@@ -99,7 +99,7 @@ void run_websocket_port_forward(UniqueFd socket, std::string already_read, const
       size_t pending = 0;
       bool all_done = true;
       for (const auto& pod : pods) {
-        pending += pod.to_pod.size();
+        if (!pod.done) pending += pod.to_pod.size();  // a finished port's leftovers hold up no one
         all_done = all_done && pod.done;
       }
       if (all_done) break;
