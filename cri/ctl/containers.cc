@@ -314,21 +314,24 @@ int cmd_logs(Client& client, const Options&, const Args& args) {
 }
 
 int cmd_exec(Client& client, const Options& opts, const Args& args) {
-  bool sync = true, interactive = false, tty = false;
+  bool sync = true, interactive = false, tty = false, websocket = false;
   int64_t timeout = 0;
-  Flags flags("exec", "exec [-s] [-i] [-t] [--timeout SECONDS] CONTAINER_ID COMMAND [ARG...]",
+  Flags flags("exec", "exec [-s] [-i] [-t] [--websocket] [--timeout SECONDS] CONTAINER_ID COMMAND [ARG...]",
               "Run a command in a running container and wait for it: print its output and exit with its\n"
-              "exit code. Without -i/-t through ExecSync; with them through Exec and the streaming server\n"
-              "(stdin passed on, a terminal with -t). Options go before the CONTAINER_ID.");
+              "exit code. Without -i/-t/--websocket through ExecSync; with them through Exec and the\n"
+              "streaming server (stdin passed on, a terminal with -t). Options go before the CONTAINER_ID.");
   flags.add("-s, --sync", "run through ExecSync (the default without -i/-t)", &sync);
   flags.add("-i, --interactive", "pass stdin on (streaming Exec)", &interactive);
   flags.add("-t, --tty", "run in a terminal (streaming Exec; stderr goes to it too)", &tty);
+  flags.add("--websocket", "streaming Exec over WebSocket (v5.channel.k8s.io) instead of SPDY/3.1", &websocket);
   flags.add("--timeout", "SECONDS", "kill the command after this long (default: no limit; ExecSync only)", &timeout);
   flags.stop_at_positional();
   auto pos = flags.parse(args);
   if (pos.size() < 2) flags.usage_error("expected CONTAINER_ID COMMAND");
   if (timeout < 0) flags.usage_error("--timeout: must not be negative");
-  if (interactive || tty) return exec_streaming(client, pos[0], {pos.begin() + 1, pos.end()}, interactive, tty);
+  if (interactive || tty || websocket) {
+    return exec_streaming(client, pos[0], {pos.begin() + 1, pos.end()}, interactive, tty, websocket);
+  }
   v1::ExecSyncRequest req;
   req.set_container_id(pos[0]);
   req.mutable_cmd()->Add(pos.begin() + 1, pos.end());

@@ -1,7 +1,10 @@
 // vpcrictl's streaming commands: `exec -i/-t` (Exec), `attach` and `port-forward` (PortForward), speaking
-// SPDY/3.1 to the URL the RPC returns through cri/streaming/client.h, as crictl does.
+// SPDY/3.1 to the URL the RPC returns through cri/streaming/client.h, as crictl does, or with
+// --websocket the WebSocket protocols (v5.channel.k8s.io; v4.channel.k8s.io port forwarding).
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -9,6 +12,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <thread>
 
 #include "common/error.h"
 #include "cri/ctl/commands.h"
@@ -75,11 +79,9 @@ uint16_t parse_port(const Flags& flags, const std::string& s) {
 void block_signals_read_by(const std::string& command) {
   sigset_t set;
   ::sigemptyset(&set);
+  // port-forward takes SIGINT/SIGTERM through a handler (stop_signals), which any thread may run.
   if (command == "exec" || command == "attach") {
     ::sigaddset(&set, SIGWINCH);  // ignored by default: blocking it changes nothing for `exec` without -t
-  } else if (command == "port-forward") {
-    ::sigaddset(&set, SIGINT);
-    ::sigaddset(&set, SIGTERM);
   }
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
@@ -122,7 +124,7 @@ int run_remote_session(const std::string& url, bool in, bool tty, const char* co
 }  // namespace
 
 int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
-                   bool tty) {
+                   bool tty, bool websocket) {
   v1::ExecRequest req;
   req.set_container_id(container);
   req.mutable_cmd()->Add(cmd.begin(), cmd.end());
@@ -132,7 +134,7 @@ int exec_streaming(Client& client, const std::string& container, const std::vect
   req.set_tty(tty);
   v1::ExecResponse resp;
   client.check(client.runtime().Exec(client.context().get(), req, &resp), "Exec");
-  return run_remote_session(resp.url(), in, tty, "exec");
+  return run_remote_session(resp.url(), in, tty, "exec", websocket);
 }
 
 int cmd_attach(Client& client, const Options&, const Args& args) {
@@ -158,10 +160,72 @@ int cmd_attach(Client& client, const Options&, const Args& args) {
   return run_remote_session(resp.url(), in, tty, "attach", websocket);
 }
 
+namespace {
+
+int stop_event_fd = -1;
+
+// SIGINT/SIGTERM as a readable fd: they end the forwarding cleanly. A handler rather than a
+// signalfd: gRPC's threads, started before we could block the signals, would take them.
+UniqueFd stop_signals() {
+  UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) throw_errno("eventfd");
+  stop_event_fd = fd.get();
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(stop_event_fd, &one, sizeof one);  // async-signal-safe
+  };
+  ::sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  return fd;
+}
+
+// The v4.channel.k8s.io port forward fixes its ports per connection, and a URL's token serves
+// once: each local connection gets a PortForward RPC and a WebSocket of its own, on a thread.
+int port_forward_websocket(Client& client, const std::string& pod, const std::vector<std::pair<int, uint16_t>>& pairs,
+                           int stop_fd) {
+  std::vector<std::thread> forwards;
+  for (;;) {
+    std::vector<pollfd> p = {{stop_fd, POLLIN, 0}};
+    for (auto [fd, port] : pairs) p.push_back({fd, POLLIN, 0});
+    if (::poll(p.data(), p.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("poll the local listeners");
+    }
+    if (p[0].revents != 0) break;
+    for (size_t i = 0; i < pairs.size(); i++) {
+      if (p[i + 1].revents == 0) continue;
+      UniqueFd local(::accept4(pairs[i].first, nullptr, nullptr, SOCK_CLOEXEC));
+      if (!local) continue;
+      v1::PortForwardRequest req;
+      req.set_pod_sandbox_id(pod);
+      req.add_port(pairs[i].second);
+      v1::PortForwardResponse resp;
+      client.check(client.runtime().PortForward(client.context().get(), req, &resp), "PortForward");
+      forwards.emplace_back([url = resp.url(), local = std::move(local), port = pairs[i].second, stop_fd] {
+        try {
+          std::string error = streaming::run_websocket_port_forward_client(url, local.get(), port, stop_fd);
+          if (!error.empty() && error != "stopped") std::cerr << "vpcrictl port-forward: " << error << "\n";
+        } catch (const std::exception& e) {
+          std::cerr << "vpcrictl port-forward: " << e.what() << "\n";
+        }
+      });
+    }
+  }
+  for (auto& t : forwards) t.join();  // each sees the stop signal too
+  return 0;
+}
+
+}  // namespace
+
 int cmd_port_forward(Client& client, const Options&, const Args& args) {
-  Flags flags("port-forward", "port-forward POD_ID [LOCAL_PORT:]REMOTE_PORT...",
+  bool websocket = false;
+  Flags flags("port-forward", "port-forward [--websocket] POD_ID [LOCAL_PORT:]REMOTE_PORT...",
               "Forward local ports on 127.0.0.1 to ports of a pod (inside its network namespace) until\n"
               "interrupted.");
+  flags.add("--websocket", "speak WebSocket (v4.channel.k8s.io, one session per connection) instead of SPDY/3.1",
+            &websocket);
   auto pos = flags.parse(args);
   if (pos.size() < 2) flags.usage_error("expected POD_ID and at least one port");
   std::vector<UniqueFd> listeners;
@@ -174,18 +238,13 @@ int cmd_port_forward(Client& client, const Options&, const Args& args) {
     pairs.emplace_back(listeners.back().get(), remote);
     std::cout << "Forwarding from 127.0.0.1:" << local << " -> " << remote << std::endl;
   }
+  UniqueFd stop = stop_signals();
+  if (websocket) return port_forward_websocket(client, pos[0], pairs, stop.get());
   v1::PortForwardRequest req;
   req.set_pod_sandbox_id(pos[0]);
   v1::PortForwardResponse resp;
   client.check(client.runtime().PortForward(client.context().get(), req, &resp), "PortForward");
   streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
-  // SIGINT/SIGTERM end the forwarding cleanly.
-  sigset_t stop_set;
-  ::sigemptyset(&stop_set);
-  ::sigaddset(&stop_set, SIGINT);
-  ::sigaddset(&stop_set, SIGTERM);
-  ::sigprocmask(SIG_BLOCK, &stop_set, nullptr);
-  UniqueFd stop(::signalfd(-1, &stop_set, SFD_CLOEXEC));
   std::string why = streaming::run_port_forward_client(*u.conn, pairs, stop.get());
   if (why == "stopped") return 0;
   std::cerr << "vpcrictl port-forward: " << why << "\n";

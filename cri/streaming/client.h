@@ -52,9 +52,21 @@ struct ExecOutcome {
 // status that carries none gives 1, as kubectl).
 ExecOutcome run_exec_client(Connection& conn, const std::string& protocol, const ExecClientIo& io);
 
+// A WebSocket upgrade of `url` offering `protocols` (a comma-separated list): the connected
+// socket, bytes behind the 101 in `rest`, the server's choice in `protocol`. Throws vpcri::Error
+// naming the HTTP status and the server's text when the server refuses.
+UniqueFd websocket_connect(const std::string& url, const std::string& protocols, std::string& rest,
+                           std::string& protocol);
+
 // The same session over WebSocket (offering v5.channel.k8s.io, v4.channel.k8s.io,
 // channel.k8s.io): connects to `url` itself; stdin EOF is sent as v5's [255, 0].
 ExecOutcome run_websocket_exec_client(const std::string& url, const ExecClientIo& io);
+
+// One forwarded connection over the v4.channel.k8s.io port forward protocol: connects to `url`
+// with `?port=PORT` and relays `local_fd` to it until the pod's side ends (the protocol has no
+// half-close, so the local EOF is not passed on), the server closes, or `stop_fd` is readable
+// ("stopped"). Returns the server's error text ("" when none), the local socket half-closed.
+std::string run_websocket_port_forward_client(const std::string& url, int local_fd, uint16_t port, int stop_fd);
 
 // The exit code in a v4 status JSON: 0 for Success, the ExitCode cause, else 1.
 int exit_code_of_status(const std::string& status);

@@ -25,13 +25,11 @@ struct Pair {
   uint32_t error_stream = 0;
   uint32_t data_stream = 0;
   Clock::time_point created;
-  UniqueFd pod;
-  std::string to_pod;           // received from the client, not yet written
-  bool client_done = false;     // the client half-closed the data stream
-  bool pod_write_shut = false;  // ... and that was passed on
-  bool pod_done = false;        // the pod closed its side
-  Clock::time_point pod_done_at;
+  PodSocket pod;
+  bool client_done = false;  // the client half-closed the data stream
 };
+
+}  // namespace
 
 std::optional<uint16_t> parse_port(const std::string& s) {
   if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
@@ -39,6 +37,49 @@ std::optional<uint16_t> parse_port(const std::string& s) {
   if (v < 1 || v > 65535) return std::nullopt;
   return static_cast<uint16_t>(v);
 }
+
+bool PodSocket::dial(const Request& request, uint16_t port, std::string& error) {
+  try {
+    fd = request.dial(port);
+    ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+    return true;
+  } catch (const std::exception& e) {
+    error = "error forwarding port " + std::to_string(port) + " to pod " + request.target + ", uid : " + e.what();
+    done = true;
+    return false;
+  }
+}
+
+size_t PodSocket::read(char* buf, size_t size) {
+  ssize_t n = ::recv(fd.get(), buf, size, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+  if (n > 0) return static_cast<size_t>(n);
+  // EOF, or ECONNRESET/EPIPE: either way the pod side is over.
+  done = true;
+  done_at = Clock::now();
+  return 0;
+}
+
+void PodSocket::flush(bool client_done) {
+  while (!to_pod.empty()) {
+    ssize_t n = ::send(fd.get(), to_pod.data(), to_pod.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) {
+      to_pod.clear();
+      done = true;
+      done_at = Clock::now();
+      return;
+    }
+    to_pod.erase(0, static_cast<size_t>(n));
+  }
+  if (client_done && !write_shut) {
+    ::shutdown(fd.get(), SHUT_WR);
+    write_shut = true;
+  }
+}
+
+namespace {
 
 class PortForwardSession {
  public:
@@ -52,9 +93,9 @@ class PortForwardSession {
                                {limits.stop_fd, POLLIN, 0}};
       std::vector<std::string> keys = {"", ""};
       for (auto& [key, pair] : pairs_) {
-        if (!pair.pod) continue;
-        short events = (pair.pod_done ? 0 : POLLIN) | (pair.to_pod.empty() ? 0 : POLLOUT);
-        p.push_back({pair.pod.get(), events, 0});
+        if (!pair.pod.fd) continue;
+        short events = (pair.pod.done ? 0 : POLLIN) | (pair.pod.to_pod.empty() ? 0 : POLLOUT);
+        p.push_back({pair.pod.fd.get(), events, 0});
         keys.push_back(key);
       }
       if (::poll(p.data(), p.size(), 1000) < 0) {
@@ -67,7 +108,7 @@ class PortForwardSession {
         auto it = pairs_.find(keys[i]);
         if (it == pairs_.end() || p[i].revents == 0) continue;
         if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) from_pod(it->second);
-        if (p[i].revents & POLLOUT) to_pod(it->second);
+        if (p[i].revents & POLLOUT) it->second.pod.flush(it->second.client_done);
       }
       for (auto it = pairs_.begin(); it != pairs_.end();) {
         it = finished(it->second) ? close_pair(it) : std::next(it);
@@ -79,7 +120,7 @@ class PortForwardSession {
  private:
   size_t pending_total() const {
     size_t n = 0;
-    for (const auto& [k, pair] : pairs_) n += pair.to_pod.size();
+    for (const auto& [k, pair] : pairs_) n += pair.pod.to_pod.size();
     return n;
   }
 
@@ -98,10 +139,10 @@ class PortForwardSession {
       case spdy::Type::data: {
         Pair* pair = by_data_stream(f.stream_id);
         if (!pair || pair->client_done) return true;
-        if (pair->pod) {
-          pair->to_pod += f.data;
+        if (pair->pod.fd) {
+          pair->pod.to_pod += f.data;
           if (f.fin()) pair->client_done = true;
-          to_pod(*pair);
+          pair->pod.flush(pair->client_done);
         }
         return true;
       }
@@ -146,62 +187,29 @@ class PortForwardSession {
   }
 
   void dial(Pair& pair) {
-    try {
-      pair.pod = request_.dial(pair.port);
-      ::fcntl(pair.pod.get(), F_SETFL, ::fcntl(pair.pod.get(), F_GETFL) | O_NONBLOCK);
-    } catch (const std::exception& e) {
-      conn_.data(pair.error_stream,
-                 "error forwarding port " + std::to_string(pair.port) + " to pod " + request_.target + ", uid : " + e.what(),
-                 true);
-      conn_.data(pair.data_stream, {}, true);
-      pair.pod_done = pair.client_done = true;
-    }
+    std::string error;
+    if (pair.pod.dial(request_, pair.port, error)) return;
+    conn_.data(pair.error_stream, error, true);
+    conn_.data(pair.data_stream, {}, true);
+    pair.client_done = true;
   }
 
   void from_pod(Pair& pair) {
     char buf[32 * 1024];
-    ssize_t n = ::recv(pair.pod.get(), buf, sizeof buf, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n > 0) {
-      conn_.data(pair.data_stream, std::string_view(buf, static_cast<size_t>(n)));
-      return;
-    }
-    // EOF, or ECONNRESET/EPIPE: either way the pod side is over; no error text (it would end the
-    // client's whole session).
-    pair.pod_done = true;
-    pair.pod_done_at = Clock::now();
-  }
-
-  void to_pod(Pair& pair) {
-    while (!pair.to_pod.empty()) {
-      ssize_t n = ::send(pair.pod.get(), pair.to_pod.data(), pair.to_pod.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return;
-      if (n < 0) {
-        pair.to_pod.clear();
-        pair.pod_done = true;
-        pair.pod_done_at = Clock::now();
-        return;
-      }
-      pair.to_pod.erase(0, static_cast<size_t>(n));
-    }
-    if (pair.client_done && !pair.pod_write_shut) {
-      ::shutdown(pair.pod.get(), SHUT_WR);
-      pair.pod_write_shut = true;
-    }
+    if (size_t n = pair.pod.read(buf, sizeof buf)) conn_.data(pair.data_stream, std::string_view(buf, n));
   }
 
   bool finished(const Pair& pair) const {
-    if (!pair.pod) return pair.pod_done && pair.client_done;  // a failed dial
-    if (!pair.pod_done) return false;
-    return (pair.client_done && pair.to_pod.empty()) || Clock::now() - pair.pod_done_at > kHalfCloseWait;
+    if (!pair.pod.fd) return pair.pod.done && pair.client_done;  // a failed dial
+    if (!pair.pod.done) return false;
+    return (pair.client_done && pair.pod.to_pod.empty()) || Clock::now() - pair.pod.done_at > kHalfCloseWait;
   }
 
   // Ends a pair: FIN on both streams (unless the client reset them) and the pod socket closed.
   std::map<std::string, Pair>::iterator close_pair(std::map<std::string, Pair>::iterator it, bool fin = true) {
     Pair& pair = it->second;
-    if (fin && pair.data_stream != 0 && pair.pod) conn_.data(pair.data_stream, {}, true);
-    if (fin && pair.error_stream != 0 && pair.pod) conn_.data(pair.error_stream, {}, true);
+    if (fin && pair.data_stream != 0 && pair.pod.fd) conn_.data(pair.data_stream, {}, true);
+    if (fin && pair.error_stream != 0 && pair.pod.fd) conn_.data(pair.error_stream, {}, true);
     return pairs_.erase(it);
   }
 

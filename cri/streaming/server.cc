@@ -18,7 +18,9 @@
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
 #include "cri/streaming/websocket.h"
+#include "cri/streaming/websocket_port_forward.h"
 #include "cri/streaming/websocket_session.h"
+#include "cri/streaming/websocket_tunnel.h"
 
 namespace vpcri::streaming {
 namespace {
@@ -63,7 +65,9 @@ std::string negotiate(const http::Message& req, const std::vector<std::string>& 
 
 // Checks a WebSocket upgrade (RFC 6455 4.2.1) and picks the client's first subprotocol we serve
 // ("" when it offered none); returns the 101's headers.
-std::vector<std::pair<std::string, std::string>> websocket_handshake(const http::Message& req, std::string& protocol) {
+std::vector<std::pair<std::string, std::string>> websocket_handshake(const http::Message& req,
+                                                                     const std::vector<std::string>& supported,
+                                                                     std::string& protocol) {
   std::string key = req.value("sec-websocket-key");
   if (key.empty()) throw http::HttpError{400, "unable to upgrade: Sec-WebSocket-Key is required"};
   if (req.value("sec-websocket-version") != "13") {
@@ -72,7 +76,6 @@ std::vector<std::pair<std::string, std::string>> websocket_handshake(const http:
   if (!contains_ci(req.value("connection"), "upgrade")) {
     throw http::HttpError{400, "unable to upgrade: missing upgrade headers in request"};
   }
-  const auto& supported = websocket_remote_command_protocols();
   std::vector<std::string> offered = req.values("sec-websocket-protocol");
   protocol.clear();
   for (const auto& p : offered) {
@@ -196,6 +199,7 @@ void Server::serve(UniqueFd client) {
   std::string rest, protocol;
   std::shared_ptr<const Request> request;
   bool websocket = false;
+  std::vector<uint16_t> ports;  // a WebSocket port forward's
   try {
     http::Message req = http::parse_request(http::read_head(client.get(), config_.head_timeout, rest));
     auto [kind, token] = route(req.target);
@@ -204,10 +208,10 @@ void Server::serve(UniqueFd client) {
     if (!request || request->kind != kind) throw http::HttpError{404, "404 page not found\n"};
     std::vector<std::pair<std::string, std::string>> headers;
     if (contains_ci(req.value("upgrade"), "websocket")) {
-      if (kind == Kind::port_forward) {
-        throw http::HttpError{400, "unable to upgrade: WebSocket port forwarding is not supported; use SPDY/3.1"};
-      }
-      headers = websocket_handshake(req, protocol);
+      bool pf = kind == Kind::port_forward;
+      headers = websocket_handshake(req, pf ? websocket_port_forward_protocols() : websocket_remote_command_protocols(),
+                                    protocol);
+      if (pf && protocol != kSpdyTunnelProtocol) ports = websocket_port_forward_ports(req.target);
       if (!http::write_all(client.get(), http::response(101, headers, ""))) return;
       websocket = true;
     } else {
@@ -228,7 +232,13 @@ void Server::serve(UniqueFd client) {
   SessionLimits limits{config_.idle_timeout, config_.stream_creation_timeout, stop_.get()};
   if (websocket) {
     try {
-      run_websocket_remote_command(std::move(client), std::move(rest), *request, protocol, limits);
+      if (request->kind != Kind::port_forward) {
+        run_websocket_remote_command(std::move(client), std::move(rest), *request, protocol, limits);
+      } else if (protocol == kSpdyTunnelProtocol) {
+        run_spdy_tunnel_port_forward(std::move(client), std::move(rest), *request, limits);
+      } else {
+        run_websocket_port_forward(std::move(client), std::move(rest), *request, protocol, ports, limits);
+      }
     } catch (const std::exception& e) {
       log::warn("websocket streaming session ended", {{"kind", kind_path(request->kind)}, {"target", request->target},
                                                       {"error", e.what()}});

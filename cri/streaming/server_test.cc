@@ -23,6 +23,7 @@
 #include "cri/streaming/remote_command.h"
 #include "cri/streaming/test_support.h"
 #include "cri/streaming/websocket.h"
+#include "cri/streaming/websocket_tunnel.h"
 
 using namespace vpcri::streaming;
 using namespace vpcri::streaming::test;
@@ -155,20 +156,35 @@ TEST_CASE("HTTP errors: unknown routes and tokens 404, used tokens 404, no commo
   CHECK(read_to_eof(ws.get()).rfind("HTTP/1.1 404", 0) == 0);
 }
 
-TEST_CASE("port forward over SPDY: many connections to two ports, data both ways, EOF passed on") {
-  uint16_t p1 = 0, p2 = 0;
-  UniqueFd backend1 = loopback_listener(p1), backend2 = loopback_listener(p2);
-  // Two echo servers that prefix their port's tag, one connection after another until stopped.
+namespace {
+
+// An echo server that prefixes its tag, one connection after another until destroyed.
+struct EchoServer {
+  uint16_t port = 0;
+  UniqueFd listener = loopback_listener(port);
   std::atomic<bool> done{false};
-  auto echo = [&](int fd, std::string tag) {
-    while (!done) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      UniqueFd c(::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC));
-      http::write_all(c.get(), tag + read_to_eof(c.get()));
-    }
-  };
-  std::thread e1(echo, backend1.get(), "one:"), e2(echo, backend2.get(), "two:");
+  std::thread thread;
+  explicit EchoServer(std::string tag) {
+    thread = std::thread([this, tag] {
+      while (!done) {
+        pollfd p{listener.get(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        http::write_all(c.get(), tag + read_to_eof(c.get()));
+      }
+    });
+  }
+  ~EchoServer() {
+    done = true;
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("port forward over SPDY: many connections to two ports, data both ways, EOF passed on") {
+  EchoServer echo1("one:"), echo2("two:");
+  uint16_t p1 = echo1.port, p2 = echo2.port;
 
   TokenCache tokens(60s, 100);
   Server server(ServerConfig{}, tokens);
@@ -196,9 +212,6 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
   REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
   client.join();
   CHECK(ended == "stopped");
-  done = true;
-  e1.join();
-  e2.join();
 }
 
 TEST_CASE("port forward: a refused dial is reported on the error stream") {
@@ -325,8 +338,172 @@ TEST_CASE("WebSocket: bad handshakes are refused, an unmasked frame closes with 
   ms = huge.read_all();
   REQUIRE_FALSE(ms.empty());
   CHECK(ms.back().payload.substr(0, 2) == websocket::close_payload(websocket::kCloseTooBig).substr(0, 2));
+}
 
-  std::string pf = tokens.insert(std::make_shared<Request>(Request{Kind::port_forward, "pod", {}, {}, {}}));
-  WsClient port_forward(server.port(), "/portforward/" + pf, "v4.channel.k8s.io");
-  CHECK(port_forward.response.rfind("HTTP/1.1 400", 0) == 0);
+namespace {
+
+// A port forward whose dial reaches the test's loopback listeners; port 7 is refused.
+std::shared_ptr<Request> forward_to_loopback() {
+  auto req = std::make_shared<Request>();
+  req->kind = Kind::port_forward;
+  req->target = "pod";
+  req->dial = [](uint16_t port) {
+    if (port == 7) throw vpcri::Error(vpcri::Errc::unavailable, "connection refused");
+    return connect_loopback(port);
+  };
+  return req;
+}
+
+// A backend that answers each connection's first line with `tag` + the line, then closes.
+struct LineServer {
+  uint16_t port = 0;
+  UniqueFd listener = loopback_listener(port);
+  std::thread thread;
+  explicit LineServer(std::string tag, int connections = 1) {
+    thread = std::thread([this, tag, connections] {
+      for (int i = 0; i < connections; i++) {
+        pollfd p{listener.get(), POLLIN, 0};
+        if (::poll(&p, 1, 10000) <= 0) return;  // a failed test does not hang here
+        UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        std::string line;
+        char ch;
+        while (::read(c.get(), &ch, 1) == 1 && (line += ch, ch != '\n')) {}
+        http::write_all(c.get(), tag + line);
+      }
+    });
+  }
+  ~LineServer() { thread.join(); }
+};
+
+std::string port_le(uint16_t port) { return {static_cast<char>(port & 0xff), static_cast<char>(port >> 8)}; }
+
+}  // namespace
+
+TEST_CASE("port forward over WebSocket v4: ports from the query, 2 channels each with the port first, a refused dial") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  LineServer one("one:"), two("two:");
+  std::string query = "?port=" + std::to_string(one.port) + "&other=x&port=" + std::to_string(two.port) + "%2C7";
+  WsClient c(server.port(), "/portforward/" + tokens.insert(forward_to_loopback()) + query, "v9.x, v4.channel.k8s.io");
+  REQUIRE_MESSAGE(c.response.rfind("HTTP/1.1 101", 0) == 0, std::string(c.response + c.rest + read_to_eof(c.fd.get())));
+  CHECK(c.response.find("Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n") != std::string::npos);
+  c.send(websocket::Opcode::binary, std::string("\0hel", 4));
+  c.send(websocket::Opcode::binary, std::string("\0lo\n", 4));
+  c.send(websocket::Opcode::binary, std::string("\2world\n", 7));
+  c.send(websocket::Opcode::binary, std::string("\1ignored", 8));  // the error channel is the server's
+  auto ms = c.read_all();  // the session ends once every port's connection has
+  REQUIRE_FALSE(ms.empty());
+  CHECK(ms.back().opcode == websocket::Opcode::close);
+  CHECK(channel_text(ms, 0) == port_le(one.port) + "one:hello\n");
+  CHECK(channel_text(ms, 1) == port_le(one.port));
+  CHECK(channel_text(ms, 2) == port_le(two.port) + "two:world\n");
+  CHECK(channel_text(ms, 3) == port_le(two.port));
+  CHECK(channel_text(ms, 4) == port_le(7));
+  CHECK(channel_text(ms, 5) == port_le(7) + "error forwarding port 7 to pod pod, uid : connection refused");
+}
+
+TEST_CASE("port forward over WebSocket v4.base64, and our client of the v4 protocol") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  LineServer one("one:", 2);
+  WsClient c(server.port(), "/portforward/" + tokens.insert(forward_to_loopback()) + "?port=" + std::to_string(one.port),
+             "v4.base64.channel.k8s.io");
+  REQUIRE(c.response.find("Sec-WebSocket-Protocol: v4.base64.channel.k8s.io\r\n") != std::string::npos);
+  c.send(websocket::Opcode::text, "0" + websocket::base64_encode("hi\n"));
+  auto ms = c.read_all();
+  CHECK(channel_text(ms, 0, true) == websocket::base64_encode(port_le(one.port)) + websocket::base64_encode("one:hi\n"));
+
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  UniqueFd local(sv[0]), app(sv[1]);
+  http::write_all(app.get(), "again\n");
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string error = run_websocket_port_forward_client(server.url(Kind::port_forward, tokens.insert(forward_to_loopback())),
+                                                        local.get(), one.port, stop.get());
+  CHECK(error.empty());
+  CHECK(read_to_eof(app.get()) == "one:again\n");
+  error = run_websocket_port_forward_client(server.url(Kind::port_forward, tokens.insert(forward_to_loopback())),
+                                            local.get(), 7, stop.get());
+  CHECK(error == "error forwarding port 7 to pod pod, uid : connection refused");
+}
+
+TEST_CASE("port forward over WebSocket: a missing or bad port is 400, before any upgrade") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  for (const std::string query : {"", "?", "?port=", "?port=0", "?port=65536", "?port=http", "?port=80,", "?port=8%2"}) {
+    WsClient c(server.port(), "/portforward/" + tokens.insert(forward_to_loopback()) + query, "v4.channel.k8s.io");
+    CHECK_MESSAGE(c.response.rfind("HTTP/1.1 400", 0) == 0, query);
+  }
+  WsClient none(server.port(), "/portforward/" + tokens.insert(forward_to_loopback()) + "?port=80", "channel.k8s.io");
+  CHECK(none.response.rfind("HTTP/1.1 403", 0) == 0);  // as the kubelet library: only "", v4 and the SPDY tunnel
+}
+
+TEST_CASE("port forward over SPDY tunnelled in WebSocket: many connections to two ports, EOF passed on") {
+  EchoServer echo1("one:"), echo2("two:");
+  uint16_t p1 = echo1.port, p2 = echo2.port;
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  {
+    SpdyTunnelClient tunnel(server.url(Kind::port_forward, tokens.insert(forward_to_loopback())));
+    uint16_t l1 = 0, l2 = 0;
+    UniqueFd local1 = loopback_listener(l1), local2 = loopback_listener(l2);
+    UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+    std::string ended;
+    std::thread client([&] { ended = run_port_forward_client(tunnel.conn(), {{local1.get(), p1}, {local2.get(), p2}}, stop.get()); });
+    std::vector<UniqueFd> conns;
+    for (int i = 0; i < 6; i++) {
+      conns.push_back(connect_loopback(i % 2 ? l2 : l1));
+      http::write_all(conns.back().get(), std::string(i == 0 ? 200000 : 1, 'x') + std::to_string(i));
+      ::shutdown(conns.back().get(), SHUT_WR);
+    }
+    for (int i = 0; i < 6; i++) {
+      CHECK(read_to_eof(conns[i].get()) ==
+            std::string(i % 2 ? "two:" : "one:") + std::string(i == 0 ? 200000 : 1, 'x') + std::to_string(i));
+    }
+    uint64_t one = 1;
+    REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+    client.join();
+    CHECK(ended == "stopped");
+  }
+}
+
+TEST_CASE("WebSocket port forward: garbage closes the session, the server serves on") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  auto close_code = [](const std::vector<websocket::Message>& ms) {
+    REQUIRE_FALSE(ms.empty());
+    REQUIRE(ms.back().opcode == websocket::Opcode::close);
+    return ms.back().payload.substr(0, 2);
+  };
+  const std::string protocol_error = websocket::close_payload(websocket::kCloseProtocolError).substr(0, 2);
+  uint16_t idle_port = 0;
+  UniqueFd idle = loopback_listener(idle_port);  // accepts (the backlog) and never answers
+  std::string path = "/portforward/";
+  std::string query = "?port=" + std::to_string(idle_port);
+
+  WsClient unmasked(server.port(), path + tokens.insert(forward_to_loopback()) + query, "v4.channel.k8s.io");
+  unmasked.send_raw(websocket::frame(websocket::Opcode::binary, std::string("\0x", 2)));
+  CHECK(close_code(unmasked.read_all()) == protocol_error);
+
+  WsClient base64(server.port(), path + tokens.insert(forward_to_loopback()) + query, "v4.base64.channel.k8s.io");
+  base64.send(websocket::Opcode::text, "0not base64!");
+  CHECK(close_code(base64.read_all()) == protocol_error);
+
+  WsClient text(server.port(), path + tokens.insert(forward_to_loopback()), kSpdyTunnelProtocol);
+  REQUIRE(text.response.find("Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n") != std::string::npos);
+  text.send(websocket::Opcode::text, "hello");
+  CHECK(close_code(text.read_all()) == protocol_error);
+
+  WsClient spdy_garbage(server.port(), path + tokens.insert(forward_to_loopback()), kSpdyTunnelProtocol);
+  spdy_garbage.send(websocket::Opcode::binary, std::string("\x80\x03\x00\x0a\x00\x00\x00\x00", 8));  // unknown type
+  auto ms = spdy_garbage.read_all();  // the SPDY session ends (GOAWAY), then the WebSocket closes
+  CHECK(close_code(ms) == websocket::close_payload(websocket::kCloseNormal).substr(0, 2));
+
+  // Still serving.
+  LineServer one("one:");
+  WsClient ok(server.port(), path + tokens.insert(forward_to_loopback()) + "?port=" + std::to_string(one.port), "");
+  REQUIRE(ok.response.rfind("HTTP/1.1 101", 0) == 0);
+  CHECK(ok.response.find("Sec-WebSocket-Protocol") == std::string::npos);
+  ok.send(websocket::Opcode::binary, std::string("\0ping\n", 6));
+  CHECK(channel_text(ok.read_all(), 0) == port_le(one.port) + "one:ping\n");
 }

@@ -114,4 +114,23 @@ std::string close_payload(uint16_t code, std::string_view reason) {
   return out.append(reason.substr(0, kMaxControlPayload - 2));
 }
 
+std::string base64_encode(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) throw ProtocolError(kCloseProtocolError, "websocket: bad base64 message");
+  std::string out(in.size() / 4 * 3 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) throw ProtocolError(kCloseProtocolError, "websocket: bad base64 message");
+  size_t padding = in.size() >= 2 && in[in.size() - 2] == '=' ? 2 : !in.empty() && in.back() == '=' ? 1 : 0;
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
 }  // namespace vpcri::streaming::websocket

@@ -55,4 +55,9 @@ std::string frame(Opcode opcode, std::string_view payload, bool fin = true, std:
 // A close frame's payload: the code, big-endian, then the reason.
 std::string close_payload(uint16_t code, std::string_view reason = {});
 
+// Standard base64, as the base64.channel.k8s.io protocols carry data. Decoding throws
+// ProtocolError (1002) on malformed input.
+std::string base64_encode(std::string_view in);
+std::string base64_decode(std::string_view in);
+
 }  // namespace vpcri::streaming::websocket

@@ -1,7 +1,6 @@
 #include "cri/streaming/websocket_session.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -11,7 +10,7 @@
 #include "cri/streaming/http.h"
 #include "cri/streaming/remote_command.h"
 #include "cri/streaming/resize.h"
-#include "cri/streaming/websocket.h"
+#include "cri/streaming/websocket_endpoint.h"
 
 namespace vpcri::streaming {
 namespace {
@@ -23,50 +22,6 @@ enum Channel : uint8_t { kStdin = 0, kStdout = 1, kStderr = 2, kError = 3, kResi
 constexpr size_t kMaxMessage = 1 << 20;
 constexpr size_t kMaxPendingStdin = 1 << 20;
 constexpr std::chrono::milliseconds kOutputGrace{1000};
-
-std::string base64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) throw ws::ProtocolError(ws::kCloseProtocolError, "websocket: bad base64 message");
-  std::string out(in.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) throw ws::ProtocolError(ws::kCloseProtocolError, "websocket: bad base64 message");
-  size_t padding = in.size() >= 2 && in[in.size() - 2] == '=' ? 2 : !in.empty() && in.back() == '=' ? 1 : 0;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
-struct WsSession {
-  int fd;
-  bool base64;
-  int version;  // 5, 4 or 1 (channel.k8s.io semantics)
-  bool broken = false;
-  Clock::time_point last_activity = Clock::now();
-
-  void send_frame(ws::Opcode op, std::string_view payload) {
-    if (broken) return;
-    if (!http::write_all(fd, ws::frame(op, payload))) broken = true;
-    last_activity = Clock::now();
-  }
-  void send_channel(uint8_t channel, std::string_view data) {
-    if (base64) {
-      send_frame(ws::Opcode::text, std::string(1, static_cast<char>('0' + channel)) + base64_encode(data));
-    } else {
-      send_frame(ws::Opcode::binary, std::string(1, static_cast<char>(channel)).append(data));
-    }
-  }
-  void close(uint16_t code, std::string_view reason) {
-    send_frame(ws::Opcode::close, ws::close_payload(code, reason));
-    http::shutdown_and_drain(fd, std::chrono::seconds(1));
-  }
-};
 
 int version_of(const std::string& protocol) {
   if (protocol.rfind("v5.", 0) == 0) return 5;
@@ -85,9 +40,10 @@ const std::vector<std::string>& websocket_remote_command_protocols() {
 
 void run_websocket_remote_command(UniqueFd socket, std::string already_read, const Request& request,
                                   const std::string& protocol, const SessionLimits& limits) {
-  WsSession s{socket.get(), protocol.find("base64") != std::string::npos, version_of(protocol)};
-  ws::Parser parser(true, kMaxMessage);
-  parser.feed(already_read);
+  ws::Endpoint s(socket.get(), ws::Endpoint::Role::server, already_read, kMaxMessage);
+  const bool base64 = protocol.find("base64") != std::string::npos;
+  const int version = version_of(protocol);
+  auto send_channel = [&](uint8_t channel, std::string_view data) { ws::send_channel(s, base64, channel, data); };
   const ExecOptions& io = request.io;
 
   std::unique_ptr<Process> process;
@@ -97,7 +53,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
     std::string message = std::string(request.kind == Kind::attach ? "error attaching to container: "
                                                                     : "error executing command in container: ") +
                           e.what();
-    s.send_channel(kError, s.version >= 4 ? internal_error_json(message) : message);
+    send_channel(kError, version >= 4 ? internal_error_json(message) : message);
     s.close(ws::kCloseNormal, "");
     return;
   }
@@ -106,7 +62,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
   // "Ready": an empty message on the first output channel, as the kubelet library sends.
-  s.send_channel(io.stdout ? kStdout : io.stderr ? kStderr : kError, {});
+  send_channel(io.stdout ? kStdout : io.stderr ? kStderr : kError, {});
 
   std::string pending_stdin;
   bool stdin_eof = false, stdin_closed = false;
@@ -125,28 +81,16 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
       stdin_closed = true;
     }
   };
-  // Handles one client message; false when the client closed the session.
-  auto on_message = [&](ws::Message& m) {
-    switch (m.opcode) {
-      case ws::Opcode::ping: s.send_frame(ws::Opcode::pong, m.payload); return true;
-      case ws::Opcode::pong: return true;
-      case ws::Opcode::close: s.close(ws::kCloseNormal, ""); return false;
-      default: break;
-    }
-    if (m.payload.empty()) return true;
-    uint8_t channel = static_cast<uint8_t>(m.payload[0]);
-    std::string data = m.payload.substr(1);
-    if (s.base64) {
-      if (channel < '0' || channel > '9') throw ws::ProtocolError(ws::kCloseProtocolError, "websocket: bad channel");
-      channel = static_cast<uint8_t>(channel - '0');
-      data = base64_decode(data);
-    }
+  // Handles one client message.
+  auto on_message = [&](const ws::Message& m) {
+    auto decoded = ws::decode_channel(m, base64);
+    if (!decoded) return;
+    auto& [channel, data] = *decoded;
     if (channel == kStdin && io.stdin && !stdin_eof) pending_stdin += data;
     if (channel == kResize) {
       if (auto size = resize.feed(data)) proc.resize(*size);
     }
-    if (channel == kClose && s.version >= 5 && !data.empty() && data[0] == kStdin) stdin_eof = true;
-    return true;
+    if (channel == kClose && version >= 5 && !data.empty() && data[0] == kStdin) stdin_eof = true;
   };
 
   int out_fd = proc.stdout_fd(), err_fd = proc.stderr_fd() == out_fd ? -1 : proc.stderr_fd();
@@ -155,9 +99,9 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
   try {
     for (;;) {
       if (exit_code && ((out_fd < 0 && err_fd < 0) || Clock::now() > output_deadline)) break;
-      if (Clock::now() - s.last_activity > limits.idle_timeout || s.broken) return;
+      if (Clock::now() - s.last_activity() > limits.idle_timeout || s.broken()) return;
       bool stdin_waiting = !pending_stdin.empty() && proc.stdin_fd() >= 0;
-      pollfd p[6] = {{pending_stdin.size() < kMaxPendingStdin ? s.fd : -1, POLLIN, 0},
+      pollfd p[6] = {{pending_stdin.size() < kMaxPendingStdin ? s.fd() : -1, POLLIN, 0},
                      {limits.stop_fd, POLLIN, 0},
                      {out_fd, POLLIN, 0},
                      {err_fd, POLLIN, 0},
@@ -169,14 +113,11 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
       }
       if (p[1].revents != 0) return;
       if (p[0].revents != 0) {
-        char buf[32 * 1024];
-        ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) return;  // client gone: ~Process ends an exec, detaches an attach
-        s.last_activity = Clock::now();
-        parser.feed(std::string_view(buf, static_cast<size_t>(n)));
-        while (auto m = parser.next()) {
-          if (!on_message(*m)) return;
+        if (!s.read_some()) return;  // client gone: ~Process ends an exec, detaches an attach
+        while (auto m = s.next()) on_message(*m);
+        if (s.peer_closed()) {
+          s.close(ws::kCloseNormal);
+          return;
         }
       }
       for (auto [i, fd] : {std::pair{2, &out_fd}, {3, &err_fd}}) {
@@ -190,7 +131,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
           continue;
         }
         if (is_stderr ? io.stderr : io.stdout) {
-          s.send_channel(is_stderr ? kStderr : kStdout, std::string_view(buf, static_cast<size_t>(n)));
+          send_channel(is_stderr ? kStderr : kStdout, std::string_view(buf, static_cast<size_t>(n)));
         }
       }
       if (p[4].revents != 0) {
@@ -203,10 +144,10 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
     s.close(e.code, e.what());
     return;
   }
-  if (s.version >= 4) {
-    s.send_channel(kError, exit_status_json(*exit_code));
+  if (version >= 4) {
+    send_channel(kError, exit_status_json(*exit_code));
   } else if (*exit_code != 0) {
-    s.send_channel(kError, "command terminated with non-zero exit code: exit status " + std::to_string(*exit_code));
+    send_channel(kError, "command terminated with non-zero exit code: exit status " + std::to_string(*exit_code));
   }
   s.close(ws::kCloseNormal, "");
 }

@@ -1,7 +1,7 @@
 // Exec and PortForward through the CRI against the real vpcrid: the RPC returns a URL, our SPDY
-// client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the session;
-// `vpcrictl exec -i -t` also runs on a pty the test opens. Traffic
-// stays on loopback and inside the pods' own network namespaces.
+// or WebSocket client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the
+// session; `vpcrictl exec -i -t` also runs on a pty the test opens. Traffic stays on loopback
+// and inside the pods' own network namespaces.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,9 +17,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -29,6 +32,8 @@
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
 #include "cri/streaming/test_support.h"
+#include "cri/streaming/websocket_endpoint.h"
+#include "cri/streaming/websocket_tunnel.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/pods.h"
 
@@ -208,6 +213,55 @@ std::string last_stty_size(const std::string& screen, size_t from) {
   std::string tail = screen.substr(std::min(from, screen.size()));
   for (std::sregex_iterator it(tail.begin(), tail.end(), size_line), end; it != end; ++it) found = (*it)[1];
   return found;
+}
+
+const std::string kGetIndex = "GET /index.html HTTP/1.0\r\n\r\n";
+
+// A v4.channel.k8s.io port forward session to `ports` that sends an HTTP GET on each data channel
+// and collects every channel until the server closes.
+std::map<int, std::string> websocket_get(const std::string& url, const std::string& ports) {
+  namespace ws = vpcri::streaming::websocket;
+  std::string rest, protocol;
+  UniqueFd fd = streaming::websocket_connect(url + "?port=" + ports, "v4.channel.k8s.io", rest, protocol);
+  CHECK(protocol == "v4.channel.k8s.io");
+  ws::Endpoint server(fd.get(), ws::Endpoint::Role::client, rest);
+  for (int channel = 0; channel <= 2 * static_cast<int>(std::count(ports.begin(), ports.end(), ',')); channel += 2) {
+    ws::send_channel(server, false, static_cast<uint8_t>(channel), kGetIndex);
+  }
+  std::map<int, std::string> channels;
+  for (;;) {
+    while (auto m = server.next()) {
+      if (auto message = ws::decode_channel(*m, false)) channels[message->first] += message->second;
+    }
+    pollfd p{fd.get(), POLLIN, 0};
+    if (server.peer_closed() || ::poll(&p, 1, 10000) <= 0 || !server.read_some()) break;
+  }
+  CHECK(server.peer_closed());
+  return channels;
+}
+
+std::string port_le(uint16_t port) { return {static_cast<char>(port & 0xff), static_cast<char>(port >> 8)}; }
+
+// A free loopback port (bound, then released).
+uint16_t free_port() {
+  uint16_t port = 0;
+  loopback_listener(port);
+  return port;
+}
+
+// An HTTP GET through a local port that may not listen yet (retried for 10 s).
+std::string get_through(uint16_t port) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    try {
+      UniqueFd c = connect_loopback(port);
+      vpcri::streaming::http::write_all(c.get(), kGetIndex);
+      return read_to_eof(c.get());
+    } catch (const std::runtime_error&) {
+      if (std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
 }
 
 }  // namespace
@@ -399,12 +453,8 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
     REQUIRE_MESSAGE(s.ok(), s.error_message());
     CHECK(resp.url().find("/portforward/") != std::string::npos);
-    // httpd may still be starting.
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':808[01] ' || true") != "2\n" &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(100ms);
-    }
+    wait_tcp_listening(d, ctr, 8080);
+    wait_tcp_listening(d, ctr, 8081);  // httpd may still be starting
     streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
     CHECK(u.protocol == streaming::kPortForwardProtocol);
     uint16_t local1 = 0, local2 = 0;
@@ -435,6 +485,79 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     client.join();
     CHECK(ended == "stopped");
   }
+
+  SUBCASE("WebSocket: port forward (v4 and SPDY tunnelled) to two ports; vpcrictl exec and port-forward --websocket") {
+    wait_tcp_listening(d, ctr, 8080);
+    wait_tcp_listening(d, ctr, 8081);
+    // v4.channel.k8s.io: both ports in one session, each channel starting with its port.
+    std::map<int, std::string> channels = websocket_get(port_forward_url(d, pod.id()), "8080,8081");
+    CHECK(channels[0].rfind(port_le(8080) + "HTTP/1.", 0) == 0);
+    CHECK(channels[0].find("\r\n\r\none\n") != std::string::npos);
+    CHECK(channels[1] == port_le(8080));
+    CHECK(channels[2].rfind(port_le(8081) + "HTTP/1.", 0) == 0);
+    CHECK(channels[2].find("\r\n\r\ntwo\n") != std::string::npos);
+    CHECK(channels[3] == port_le(8081));
+    // Nothing listens on 8082 in the pod: the dial's error on the error channel.
+    channels = websocket_get(port_forward_url(d, pod.id()), "8082");
+    CHECK(channels[1].rfind(port_le(8082) + "error forwarding port 8082 to pod " + pod.id(), 0) == 0);
+
+    // SPDY/3.1+portforward.k8s.io: an ordinary SPDY port forward inside the WebSocket.
+    {
+      streaming::SpdyTunnelClient tunnel(port_forward_url(d, pod.id()));
+      uint16_t local1 = 0, local2 = 0;
+      UniqueFd l1 = loopback_listener(local1), l2 = loopback_listener(local2);
+      UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+      std::string ended;
+      std::thread client([&] {
+        ended = streaming::run_port_forward_client(tunnel.conn(), {{l1.get(), 8080}, {l2.get(), 8081}}, stop.get());
+      });
+      std::vector<UniqueFd> conns;
+      for (uint16_t local : {local1, local2, local1, local2}) {
+        conns.push_back(connect_loopback(local));
+        vpcri::streaming::http::write_all(conns.back().get(), kGetIndex);
+      }
+      for (size_t i = 0; i < conns.size(); i++) {
+        CHECK(read_to_eof(conns[i].get()).find(i % 2 == 0 ? "\r\n\r\none\n" : "\r\n\r\ntwo\n") != std::string::npos);
+      }
+      uint64_t one = 1;
+      REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+      client.join();
+      CHECK(ended == "stopped");
+    }
+
+    // vpcrictl exec --websocket (v5.channel.k8s.io): output apart, the exit code; with -i stdin.
+    RunResult r = run({binary("VPCRICTL"), "-r", d.socket(), "exec", "--websocket", ctr, "/bin/sh", "-c",
+                       "echo out; echo err >&2; exit 4"});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out == "out\n");
+    CHECK(r.err == "err\n");
+    r = run({"/bin/sh", "-c", "printf 'via ws\\n' | \"$0\" -r \"$1\" exec --websocket -i \"$2\" cat", binary("VPCRICTL"),
+             d.socket(), ctr});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "via ws\n");
+
+    // vpcrictl port-forward --websocket until SIGINT: a WebSocket session per local connection.
+    TempDir tmp;
+    const std::string pid_file = tmp.path() + "/pid";
+    uint16_t local1 = free_port(), local2 = free_port();
+    RunResult forward;
+    std::thread ctl([&] {
+      forward = run({"/bin/sh", "-c", "echo $$ > \"$0\"; exec \"$1\" -r \"$2\" port-forward --websocket \"$3\" \"$4\" \"$5\"",
+                     pid_file, binary("VPCRICTL"), d.socket(), pod.id(), std::to_string(local1) + ":8080",
+                     std::to_string(local2) + ":8081"});
+    });
+    std::string answer1 = get_through(local1), answer2 = get_through(local2), again = get_through(local1);
+    pid_t pid = 0;
+    std::ifstream(pid_file) >> pid;
+    REQUIRE(pid > 0);
+    ::kill(pid, SIGINT);
+    ctl.join();
+    CHECK(answer1.find("\r\n\r\none\n") != std::string::npos);
+    CHECK(answer2.find("\r\n\r\ntwo\n") != std::string::npos);
+    CHECK(again.find("\r\n\r\none\n") != std::string::npos);
+    CHECK(forward.exit_code == 0);
+    CHECK(forward.out.find("Forwarding from 127.0.0.1:" + std::to_string(local1) + " -> 8080") != std::string::npos);
+  }
 }
 
 TEST_CASE("port forward to a host-network pod connects in vpcrid's own network namespace (a test namespace)") {
@@ -457,19 +580,21 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
   std::string ctr = run_shell_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000",
                                         v1::CONTAINER);
   wait_tcp_listening(d, ctr, 8090);
-  const std::string url = port_forward_url(d, pod.id());
+  const std::string spdy_url = port_forward_url(d, pod.id());
+  const std::string websocket_url = port_forward_url(d, pod.id());
 
   uint16_t local = 0;
   UniqueFd listener = loopback_listener(local);  // in the test's namespace
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
-  std::string ended, error;
+  std::string ended, error, websocket_data;
   // The streaming server listens on the loopback of vpcrid's namespace: the client's thread
   // dials from there (netns membership is per thread).
   std::thread client([&] {
     try {
       UniqueFd target(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!target || ::setns(target.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
-      streaming::Upgraded u = streaming::upgrade(url, {streaming::kPortForwardProtocol});
+      websocket_data = websocket_get(websocket_url, "8090")[0];  // the v4 WebSocket protocol too
+      streaming::Upgraded u = streaming::upgrade(spdy_url, {streaming::kPortForwardProtocol});
       ended = streaming::run_port_forward_client(*u.conn, {{listener.get(), 8090}}, stop.get());
     } catch (const std::exception& e) {
       error = e.what();
@@ -487,6 +612,8 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
   CHECK(error.empty());
   CHECK(ended == "stopped");
   CHECK(answer.find("\r\n\r\nhost\n") != std::string::npos);
+  CHECK(websocket_data.rfind(port_le(8090) + "HTTP/1.", 0) == 0);
+  CHECK(websocket_data.find("\r\n\r\nhost\n") != std::string::npos);
   // The port is the daemon namespace's, not the test's: nothing listens on 8090 here.
   CHECK(run({"/bin/sh", "-c", "/usr/bin/ss -ltn | grep -c ':8090 ' || true"}).out == "0\n");
 }
