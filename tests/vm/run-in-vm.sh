@@ -77,7 +77,7 @@ fi
 initrd=$work/initramfs
 mkdir -p "$initrd"/{bin,dev,proc,sys,lower,rw,newroot,modules}
 cp "$busybox" "$initrd/bin/busybox"
-modules=$(for m in virtio_pci 9pnet_virtio 9p overlay; do
+modules=$(for m in virtio_pci 9pnet_virtio 9p overlay virtio_blk; do
             modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
           done | awk '!seen[$0]++')
 for m in $modules; do
@@ -100,12 +100,19 @@ mkdir -p "$share"
   printf '\n'
 } >"$share/command.sh"
 
+# A small disk (/dev/vda in the guest): a block device of the "host" for the device attacks
+# (tests/security/devices_test.cc) to aim at, holding a recognisable first sector.
+disk=$work/disk.img
+{ printf 'vpcri-vm scratch disk\n'; head -c 1048576 /dev/zero; } >"$disk"
+
 accel_args=()
 IFS=: read -r -a accels <<<"$VPCRI_VM_ACCEL"
 for a in "${accels[@]}"; do accel_args+=(-accel "$a"); done
 
 # loglevel=4: kernel warnings and errors reach the console, the boot chatter does not.
-append="console=ttyS0 loglevel=${VPCRI_VM_LOGLEVEL:-4} panic=-1 rdinit=/init systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+# no_timer_check: on a loaded host the emulated CPU falls behind the timer the kernel checks
+# at boot, which then panics ("IO-APIC + timer doesn't work").
+append="console=ttyS0 loglevel=${VPCRI_VM_LOGLEVEL:-4} no_timer_check panic=-1 rdinit=/init systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
 started_ms=$(( $(date +%s%N) / 1000000 ))
 nice -n 19 qemu-system-x86_64 \
   "${accel_args[@]}" -cpu max -smp "$cpus" -m "$memory_mb" \
@@ -116,6 +123,7 @@ nice -n 19 qemu-system-x86_64 \
   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
   -fsdev "local,id=vmshare,path=$share,security_model=none" \
   -device virtio-9p-pci,fsdev=vmshare,mount_tag=vmshare \
+  -drive "file=$disk,format=raw,if=virtio" \
   -device virtio-rng-pci \
   </dev/null &
 qemu_pid=$!
