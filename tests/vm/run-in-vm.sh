@@ -73,11 +73,12 @@ if [ ! -s "$vmlinux" ]; then
     { rm -f "$vmlinux.tmp.$$"; vmlinux=$kernel; }
 fi
 
-# The initramfs: busybox, the modules that reach the 9p root, and stage 1 of the init.
+# The initramfs: busybox, the modules that reach the 9p root (and virtio_blk, loop: block
+# devices the device tests aim at; nothing loads modules on demand there), stage 1 of the init.
 initrd=$work/initramfs
 mkdir -p "$initrd"/{bin,dev,proc,sys,lower,rw,newroot,modules}
 cp "$busybox" "$initrd/bin/busybox"
-modules=$(for m in virtio_pci 9pnet_virtio 9p overlay virtio_blk; do
+modules=$(for m in virtio_pci 9pnet_virtio 9p overlay virtio_blk loop; do
             modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
           done | awk '!seen[$0]++')
 for m in $modules; do
