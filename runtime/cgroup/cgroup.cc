@@ -59,6 +59,17 @@ void signal_pids(const std::set<pid_t>& pids, int sig) {
     if (::kill(pid, sig) != 0 && errno != ESRCH) throw_errno("signal " + std::to_string(sig) + " to pid " + std::to_string(pid));
 }
 
+// cgroup2 lets a cgroup other than the root hold processes or enable controllers for its
+// children, never both (the no-internal-process rule). An exec's cgroup below a container's
+// is such a case: the container's cgroup keeps its processes and its own limits, which cover
+// the exec's cgroup too, and enables nothing. (Enabling "what the kernel accepts" there would
+// take the threaded controllers cpu, cpuset and pids alone, after which the kernel refuses
+// every process in the child with EOPNOTSUPP.)
+bool holds_processes(const std::string& dir) {
+  auto procs = read_cgroup_file_if_exists(dir, "cgroup.procs");
+  return procs && !split_words(*procs).empty();
+}
+
 void copy_if_empty(const std::string& parent, const std::string& dir, const char* file) {
   auto words = split_words(read_cgroup_file(dir, file));
   if (!words.empty()) return;
@@ -136,6 +147,7 @@ void Cgroup::create_v2() const {
   std::string dir = root_.unified_mount;
   size_t pos = 0;
   while (dir != leaf) {
+    if (dir != root_.unified_mount && holds_processes(dir)) break;
     auto offered = split_words(read_cgroup_file(dir, "cgroup.controllers"));
     auto enabled = split_words(read_cgroup_file(dir, "cgroup.subtree_control"));
     std::vector<std::string> wanted;

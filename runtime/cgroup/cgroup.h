@@ -45,7 +45,8 @@ class Cgroup {
   // mkdir -p in every hierarchy. v1 cpuset: empty cpuset.cpus / cpuset.mems of each level are
   // copied from the parent (the kernel refuses tasks in an empty cpuset). v2: the controllers
   // of root().v2_controllers that each level offers are enabled in cgroup.subtree_control from
-  // the mountpoint down to the parent of this cgroup. Idempotent.
+  // the mountpoint down to the parent of this cgroup, stopping above a level that holds
+  // processes (cgroup2 allows either; an exec's cgroup below its container's). Idempotent.
   void create() const;
 
   // Writes the limits (see apply.h). Live updates use the same call: unset fields stay as they are.

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -39,6 +40,17 @@ inline std::string trimmed(const std::string& path) {
   std::string s = slurp(path);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+// The value of `key` in a flat-keyed cgroup2 file ("key value" lines: cpu.stat, memory.events);
+// nullopt when the file or the key is not there.
+inline std::optional<uint64_t> keyed_value(const std::string& path, const std::string& key) {
+  std::istringstream in(slurp(path));
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return std::nullopt;
 }
 
 // A child process, killed with SIGKILL and reaped on destruction unless already reaped.

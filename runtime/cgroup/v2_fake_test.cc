@@ -66,6 +66,18 @@ TEST_CASE("v2 create enables the offered controllers on every level above the cg
   CHECK(t.get("kubepods/pod1/ctr/cgroup.subtree_control").empty());  // the leaf keeps its processes
 }
 
+TEST_CASE("v2 create enables nothing at or below a level that holds processes (an exec's cgroup)") {
+  FakeTree t;
+  put_v2_cgroup(t, ".");
+  put_v2_cgroup(t, "pod");
+  put_v2_cgroup(t, "pod/ctr");
+  t.put("pod/ctr/cgroup.procs", "42\n43\n");  // the container's processes
+  Cgroup(fake_root(t), "/pod/ctr/exec-1").create();
+  CHECK(std::filesystem::is_directory(t.root() + "/pod/ctr/exec-1"));
+  CHECK(t.get("pod/cgroup.subtree_control") == "+cpu +cpuset +io +memory +hugetlb +pids");
+  CHECK(t.get("pod/ctr/cgroup.subtree_control").empty());
+}
+
 TEST_CASE("v2 create with no wanted controllers writes no subtree_control") {
   FakeTree t;
   put_v2_cgroup(t, ".");

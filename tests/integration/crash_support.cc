@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "tests/integration/cgroup_layout.h"
 
 namespace vpcri::test {
 
@@ -179,13 +180,10 @@ std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids
       ++out["dirs"];
     }
   }
-  std::error_code ec;
-  for (const auto& hierarchy : stdfs::directory_iterator("/sys/fs/cgroup", ec)) {
-    for (const std::string& id : ids) {
-      if (stdfs::exists(hierarchy.path() / "vpcri" / id)) {
-        MESSAGE("left cgroup: " << (hierarchy.path() / "vpcri" / id).string());
-        ++out["cgroups"];
-      }
+  for (const std::string& id : ids) {
+    if (cgroup_anywhere("/vpcri/" + id)) {
+      MESSAGE("left cgroup: /vpcri/" << id);
+      ++out["cgroups"];
     }
   }
   // Monitors name their state dir (under the daemon's temp dir) on their command line.

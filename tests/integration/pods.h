@@ -9,8 +9,8 @@
 
 namespace vpcri::test {
 
-// The busybox test image (tests/fixtures/images.py) as an OCI archive, built once per test run;
-// it holds kTestImage.
+// The busybox test image (tests/fixtures/images.py) as an OCI archive, built once per test run
+// (or the one $VPCRI_TEST_IMAGE_ARCHIVE names); it holds kTestImage.
 const std::string& test_image_archive();
 inline const std::string kTestImage = "docker.io/vpcri/imported:latest";  // images.py's default name
 

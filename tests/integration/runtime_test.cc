@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "tests/integration/cgroup_layout.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/pods.h"
 
@@ -154,8 +155,6 @@ std::vector<std::string> mounts_under(const std::string& dir) {
   }
   return out;
 }
-
-std::string memory_cgroup_dir(const std::string& cgroup_path) { return "/sys/fs/cgroup/memory" + cgroup_path; }
 
 std::string verbose_info(Daemon& d, const std::string& id) {
   v1::ContainerStatusResponse resp;
@@ -361,7 +360,7 @@ TEST_CASE("ExecSync, shared pod namespaces, resources, log reopen, stats") {
     v1::UpdateContainerResourcesResponse resp;
     grpc::Status s = d.runtime().UpdateContainerResources(context().get(), req, &resp);
     REQUIRE_MESSAGE(s.ok(), s.error_message());
-    CHECK(read(memory_cgroup_dir(cgroup) + "/memory.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+    CHECK(read(memory_cgroup_dir(cgroup) + "/" + memory_limit_file()) == std::to_string(64 << 20) + "\n");
     CHECK(status_of(d, a).resources().linux().memory_limit_in_bytes() == 64 << 20);
   }
 
@@ -524,20 +523,6 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
 
 namespace {
 
-// The hierarchies under /sys/fs/cgroup (v1 controllers, named and unified), symlinks skipped.
-std::vector<std::string> cgroup_hierarchies() {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup"))
-    if (e.is_directory() && !e.is_symlink()) out.push_back(e.path().string());
-  return out;
-}
-
-bool cgroup_anywhere(const std::string& path) {
-  for (const std::string& h : cgroup_hierarchies())
-    if (std::filesystem::exists(h + path)) return true;
-  return false;
-}
-
 // Removes the given cgroups (deepest first) in every hierarchy however the test ends.
 struct CgroupCleanup {
   std::vector<std::string> paths;
@@ -582,7 +567,7 @@ TEST_CASE("a cgroup_parent vpcri had to make goes with its last pod; one that ex
   for (const std::string& h : cgroup_hierarchies()) REQUIRE(::mkdir((h + existing).c_str(), 0755) == 0);
   Pod kept(d, with_parent("kept", existing));
   remove(kept);
-  CHECK(std::filesystem::exists("/sys/fs/cgroup/memory" + existing));
+  CHECK(std::filesystem::exists(memory_cgroup_dir(existing)));
 
   // Names kubelet's cgroupfs driver never makes are refused before anything is created.
   for (const std::string odd : {"/vpcri-test-fuzz.slice:cri:x", "/vpcri-test-caf\xc3\xa9", "/vpcri test"}) {

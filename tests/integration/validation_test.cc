@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "tests/integration/cgroup_layout.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/pods.h"
 
@@ -94,16 +95,7 @@ std::string other_processes(Daemon& d, const std::string& id) {
 }
 
 std::string memory_cgroup_of(Daemon& d, const std::string& id) {
-  v1::ContainerStatusRequest req;
-  req.set_container_id(id);
-  req.set_verbose(true);
-  v1::ContainerStatusResponse resp;
-  REQUIRE(d.runtime().ContainerStatus(context().get(), req, &resp).ok());
-  const std::string& info = resp.info().at("info");
-  auto pos = info.find("\"cgroup\":\"");
-  REQUIRE(pos != std::string::npos);
-  pos += 10;
-  return "/sys/fs/cgroup/memory" + info.substr(pos, info.find('"', pos) - pos);
+  return memory_cgroup_dir(container_cgroup_path(d, id));
 }
 
 void start_daemon(Daemon& d, const std::string& extra_yaml = "") {
