@@ -169,7 +169,7 @@ std::unique_ptr<cri::RuntimeState> fresh_state() {
   return state;
 }
 
-// After every call: no container without its pod, and an id a create returned is in the store.
+// After every call: no container without its pod.
 void check_store(cri::RuntimeState& state) {
   for (const auto& c : state.store().containers.all()) {
     if (!state.store().sandboxes.find(c->get().sandbox_id)) __builtin_trap();
