@@ -1,9 +1,14 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -21,6 +26,25 @@ struct TempDir {
   }
   ~TempDir() { std::filesystem::remove_all(path); }
 };
+
+// Runs `write` in a child (the armed failpoint is read once per process, at the first one it
+// reaches, so this process must reach none) with VPCRI_FAILPOINT=`armed`; returns its wait status.
+int in_child(const char* armed, const std::function<void()>& write) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (armed) ::setenv("VPCRI_FAILPOINT", armed, 1);
+    try {
+      write();
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(child > 0);
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  return status;
+}
 }  // namespace
 
 TEST_CASE("log lines are key=value with quoting where needed") {
@@ -52,6 +76,25 @@ TEST_CASE("write_file_atomic and replace_file replace content and set the mode")
     CHECK(entries == 1);
     CHECK_THROWS_AS(write(dir.path + "/missing-dir/f", "x", 0644), Error);
   }
+}
+
+TEST_CASE("write_file_atomic with a failpoint dies there with the new content in a temp file, the old in place") {
+  TempDir dir;
+  const std::string path = dir.path + "/checkpoint.json";
+  fs::write_file_atomic(path, "old", 0600);
+  int status = in_child("test.before_rename", [&] { fs::write_file_atomic(path, "new", 0600, "test.before_rename"); });
+  CHECK(WIFSIGNALED(status));
+  CHECK(fs::read_file(path) == "old");
+  std::vector<std::string> temps;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
+    if (fs::is_temp_file_name(e.path().filename().string())) temps.push_back(e.path());
+  }
+  REQUIRE(temps.size() == 1);
+  CHECK(fs::read_file(temps[0]) == "new");
+  // Not armed: an ordinary atomic write.
+  status = in_child(nullptr, [&] { fs::write_file_atomic(path, "newer", 0600, "test.before_rename"); });
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(fs::read_file(path) == "newer");
 }
 
 TEST_CASE("stale temp files of an interrupted atomic write are removed, nothing else") {

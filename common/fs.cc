@@ -82,6 +82,11 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
   replace(path, data, mode, true);
 }
 
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                       std::string_view failpoint_before_rename) {
+  replace(path, data, mode, true, failpoint_before_rename);
+}
+
 void replace_file(const std::string& path, std::string_view data, mode_t mode) { replace(path, data, mode, false); }
 
 void mkdir_p(const std::string& path, mode_t mode) {
@@ -128,12 +133,3 @@ size_t remove_stale_temp_files(const std::string& dir) {
 }
 
 }  // namespace vpcri::fs
-
-namespace vpcri {
-
-void write_file_atomic_with_failpoint(const std::string& path, std::string_view data, mode_t mode,
-                                      std::string_view failpoint_before_rename) {
-  fs::replace(path, data, mode, true, failpoint_before_rename);
-}
-
-}  // namespace vpcri

@@ -13,6 +13,10 @@ std::string read_file(const std::string& path);
 // Replaces `path` atomically: write to a temp file in the same directory, fsync it, rename it
 // over `path`, fsync the directory. A crash leaves either the old or the new content, never a mix.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// The same, reaching failpoint(`failpoint_before_rename`) (common/failpoint.h; none when empty)
+// with the temp file complete and synced, before the rename: a crash test's "half-written file".
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                       std::string_view failpoint_before_rename);
 
 // write_file_atomic without the fsyncs, for runtime state (the state directory, /run/vpcri): a
 // reboot makes it stale anyway and the page cache outlives a process crash, so only the rename,

@@ -11,7 +11,7 @@
 namespace vpcri::cri {
 namespace {
 
-runtime::image::ManagerConfig image_manager_config(const Config& config) {
+runtime::image::ManagerConfig image_manager_config(const Config& config, const HostOverrides& overrides) {
   runtime::image::ManagerConfig out;
   out.root = config.root + "/images";
   auto slash = config.images.platform.find('/');
@@ -25,6 +25,7 @@ runtime::image::ManagerConfig image_manager_config(const Config& config) {
     host_config.insecure_http = h.insecure_http;
     host_config.skip_host = h.skip_host;
   }
+  if (overrides.registry_max_attempts) out.registry.max_attempts = *overrides.registry_max_attempts;
   return out;
 }
 
@@ -116,11 +117,11 @@ bool is_host_network(const ::runtime::v1::PodSandboxConfig& config) {
   return config.linux().security_context().namespace_options().network() == ::runtime::v1::NODE;
 }
 
-RuntimeState::RuntimeState(Config config)
+RuntimeState::RuntimeState(Config config, const HostOverrides& overrides)
     : config_(std::move(config)),
-      cgroup_mode_(runtime::detect_cgroup_mode()),
-      cgroup_root_(runtime::cgroup::discover_cgroup_root()),
-      images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_))),
+      cgroup_mode_(overrides.cgroup_root ? overrides.cgroup_root->mode : runtime::detect_cgroup_mode()),
+      cgroup_root_(overrides.cgroup_root ? *overrides.cgroup_root : runtime::cgroup::discover_cgroup_root()),
+      images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_, overrides))),
       store_(config_.root, config_.state) {
   config_.runtime.monitor_path = installed_or_built(config_.runtime.monitor_path, RuntimeConfig{}.monitor_path,
                                                     "runtime/monitor/vpcri-monitor");

@@ -27,9 +27,18 @@ namespace vpcri::cri {
 std::vector<net::PortMapping> port_mappings(const ::runtime::v1::PodSandboxConfig& config);
 bool is_host_network(const ::runtime::v1::PodSandboxConfig& config);
 
+// What RuntimeState otherwise takes from the host; unset fields keep the host's. The CRI fuzzer
+// (fuzz/fuzz_cri.cc) runs the real handlers against a cgroup tree of plain directories (no file
+// in it, so no write reaches a controller and no pid is ever read back to be signalled) and a
+// registry client that gives up after one attempt instead of backing off for seconds.
+struct HostOverrides {
+  std::optional<runtime::cgroup::CgroupRoot> cgroup_root;
+  std::optional<int> registry_max_attempts;
+};
+
 class RuntimeState {
  public:
-  explicit RuntimeState(Config config);
+  explicit RuntimeState(Config config, const HostOverrides& overrides = {});
   ~RuntimeState();
 
   // Imports the sandbox image and the configured preload archives. A failure is logged, not

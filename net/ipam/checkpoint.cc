@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "common/failpoint.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -197,7 +196,7 @@ void save(const std::string& path, const DatastoreState& state, PersistCause cau
   std::string_view failpoint_name;
   if (cause == PersistCause::allocation) failpoint_name = "ipam.checkpoint_temp.allocate";
   if (cause == PersistCause::release) failpoint_name = "ipam.checkpoint_temp.release";
-  write_file_atomic_with_failpoint(path, encode(state), 0600, failpoint_name);
+  fs::write_file_atomic(path, encode(state), 0600, failpoint_name);
 }
 
 RestoreReport restore(Datastore& datastore, const DatastoreState& state,
