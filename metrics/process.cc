@@ -30,6 +30,15 @@ long count_open_fds() {
 
 }  // namespace
 
+double resident_memory_bytes(int pid) {
+  try {
+    long kib = status_field("\n" + fs::read_file("/proc/" + std::to_string(pid) + "/status"), "VmRSS");
+    return kib < 0 ? -1 : static_cast<double>(kib) * 1024;
+  } catch (const std::exception&) {
+    return -1;  // gone
+  }
+}
+
 void collect_process(Collection& out) {
   std::string status;
   try {

@@ -29,6 +29,25 @@ void collect_objects(Store& store, metrics::Collection& out) {
   }
   std::map<std::string, int> containers{{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
   for (const auto& c : store.containers.all()) ++containers[container_state_name(c->get().state)];
+  // The vpcri-monitor processes (one per running container and per pause) and their memory:
+  // what vpcri costs the node beyond vpcrid itself.
+  int monitors = 0;
+  double monitor_rss = 0;
+  auto count_monitor = [&](const std::shared_ptr<runtime::MonitorHandle>& m) {
+    if (!m || m->exited()) return;
+    // Checked against its start time: a recycled pid is not our monitor.
+    if (runtime::process_start_time(m->monitor().pid) != m->monitor().start_time) return;
+    double rss = metrics::resident_memory_bytes(m->monitor().pid);
+    if (rss < 0) return;
+    ++monitors;
+    monitor_rss += rss;
+  };
+  for (const auto& pod : store.sandboxes.all()) count_monitor(pod->monitor());
+  for (const auto& c : store.containers.all()) count_monitor(c->monitor());
+  out.gauge("vpcri_monitors", "Live vpcri-monitor processes (one per running container and per pod's pause).", {},
+            monitors);
+  out.gauge("vpcri_monitors_resident_memory_bytes", "Resident memory of all live vpcri-monitor processes, summed.", {},
+            monitor_rss);
   for (const auto& [state, n] : containers) {
     out.gauge("vpcri_containers", "Containers by CRI state (as ListContainers lists them).", {{"state", state}}, n);
   }
