@@ -182,7 +182,9 @@ TEST_CASE("metrics and introspection follow pod churn and match the CRI's answer
   NodeNet node;
   Daemon d;
   d.set_netns(node.node_path());
-  d.set_config(pods_config_yaml() + "network:\n  node_range: 10.99.0.0/24\n  mtu: 1500\n");
+  // A mirror URL with credentials in it: /v1/config must not show them.
+  d.set_config(pods_config_yaml() + "network:\n  node_range: 10.99.0.0/24\n  mtu: 1500\n" +
+               "registries:\n  docker.io:\n    mirrors: [\"http://user:s3cret@127.0.0.1:5000/v2\"]\n");
   d.start();
   REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
 
@@ -269,6 +271,8 @@ TEST_CASE("metrics and introspection follow pod churn and match the CRI's answer
   json config = introspect(node, "/v1/config");
   CHECK(config["metrics"]["address"] == kMetrics);
   CHECK(config["network"]["node_range"] == "10.99.0.0/24");
+  CHECK(config["registries"]["docker.io"]["mirrors"][0] == "http://***@127.0.0.1:5000/v2");
+  CHECK_FALSE(contains(get_in(node.node_path(), kIntrospection, "/v1/config").body, "s3cret"));
   CHECK(get_in(node.node_path(), kIntrospection, "/v2/nothing").status == 404);
   CHECK(get_in(node.node_path(), kMetrics, "/").status == 404);
 }
