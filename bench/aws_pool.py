@@ -44,7 +44,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "aws"))
 import world as aws_world  # noqa: E402
 from bench_common import (CHILDREN, add_common_arguments, find_binaries, git_commit,  # noqa: E402
-                          loadavg, machine_info, report_header, run_main, VpcridProcess, version_of)
+                          loadavg, machine_info, percentile, report_header, run_main, VpcridProcess, version_of)
 
 CONFIGS = {
     "default": ("default warm pool (no warm-pool key set: WARM_ENI_TARGET=1)", ""),
@@ -54,13 +54,6 @@ CONFIGS = {
 }
 RETRY_SECONDS = 0.05
 START_DEADLINE_SECONDS = 120
-
-
-def percentile(values, p):
-    """Nearest-rank percentile (p in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
 
 
 def calls_delta(before, after):

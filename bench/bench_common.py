@@ -113,6 +113,13 @@ class VpcridProcess:
         CHILDREN.stop(self.proc)
 
 
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
 def file_tail(path, size=3000):
     try:
         with open(path, "rb") as f:

@@ -453,6 +453,12 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     st.integer("stream_creation_timeout_seconds", c.stream_creation_timeout_seconds, 1, 3600);
     st.integer("token_ttl_seconds", c.token_ttl_seconds, 1, 3600);
     st.integer("max_tokens", c.max_tokens, 1, 100000);
+    st.string("tls_cert_file", c.tls_cert_file, check_absolute_path);
+    st.string("tls_key_file", c.tls_key_file, check_absolute_path);
+    if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+      top.fail(v, kp + (c.tls_cert_file.empty() ? ".tls_cert_file" : ".tls_key_file"),
+               "TLS needs both tls_cert_file and tls_key_file (or neither, for plain HTTP)");
+    }
     st.finish();
   });
   for (auto [key, endpoint] : {std::pair{"metrics", &config.metrics}, std::pair{"introspection", &config.introspection}}) {
@@ -522,7 +528,9 @@ std::string config_to_json(const Config& config) {
                     {"idle_timeout_seconds", st.idle_timeout_seconds},
                     {"stream_creation_timeout_seconds", st.stream_creation_timeout_seconds},
                     {"token_ttl_seconds", st.token_ttl_seconds},
-                    {"max_tokens", st.max_tokens}};
+                    {"max_tokens", st.max_tokens},
+                    {"tls_cert_file", st.tls_cert_file},
+                    {"tls_key_file", st.tls_key_file}};
   j["metrics"] = {{"address", config.metrics.address}};
   j["introspection"] = {{"address", config.introspection.address}};
   const NetworkConfig& n = config.network;

@@ -100,6 +100,8 @@ struct StreamingConfig {
   int stream_creation_timeout_seconds = 30;
   int token_ttl_seconds = 60;  // how long a returned URL stays usable (once)
   int max_tokens = 1000;       // URLs handed out and not used yet; more: RESOURCE_EXHAUSTED
+  std::string tls_cert_file;   // both or neither: TLS (https:// URLs) with this PEM chain and key
+  std::string tls_key_file;
   bool operator==(const StreamingConfig&) const = default;
 };
 

@@ -318,6 +318,17 @@ TEST_CASE("streaming section: defaults, every key, located errors") {
   CHECK(error_of("streaming:\n  port: 70000\n").find("streaming.port: expected 0 to 65535, got 70000") !=
         std::string::npos);
   CHECK(config_to_json(c).find("\"token_ttl_seconds\":2") != std::string::npos);
+  CHECK(d.streaming.tls_cert_file.empty());
+  Config tls = parse_config("streaming:\n  tls_cert_file: /etc/node.pem\n  tls_key_file: /etc/node.key\n", "f");
+  CHECK(tls.streaming.tls_cert_file == "/etc/node.pem");
+  CHECK(tls.streaming.tls_key_file == "/etc/node.key");
+  CHECK(error_of("streaming:\n  tls_cert_file: /etc/node.pem\n") ==
+        "/etc/vpcri/config.yaml:2:3: streaming.tls_key_file: TLS needs both tls_cert_file and tls_key_file (or "
+        "neither, for plain HTTP)");
+  CHECK(error_of("streaming:\n  tls_key_file: /etc/node.key\n").find("streaming.tls_cert_file: TLS needs both") !=
+        std::string::npos);
+  CHECK(error_of("streaming:\n  tls_cert_file: node.pem\n  tls_key_file: /k\n")
+            .find("streaming.tls_cert_file: expected an absolute path") != std::string::npos);
 }
 
 TEST_CASE("metrics and introspection addresses: defaults, IPv4 and IPv6, off, located errors, validate") {

@@ -52,6 +52,10 @@ int cmd_attach(Client&, const Options&, const Args&);
 int exec_streaming(Client& client, const std::string& container, const std::vector<std::string>& cmd, bool in,
                    bool tty);
 int cmd_port_forward(Client&, const Options&, const Args&);
+// Blocks, in the calling thread, the signals `command` reads through a signalfd (exec and attach:
+// SIGWINCH; port-forward: SIGINT, SIGTERM). Call before the gRPC client starts threads: a signal
+// sent to the process reaches any thread that does not block it, where the signalfd misses it.
+void block_signals_read_by(const std::string& command);
 int cmd_stats(Client&, const Options&, const Args&);
 int cmd_update(Client&, const Options&, const Args&);
 int cmd_events(Client&, const Options&, const Args&);

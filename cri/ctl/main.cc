@@ -10,6 +10,7 @@
 #include "cri/ctl/commands.h"
 #include "cri/ctl/flags.h"
 #include "cri/ctl/max_pods.h"
+#include "cri/streaming/tls.h"
 
 namespace vpcri::ctl {
 namespace {
@@ -150,7 +151,10 @@ void usage(std::ostream& out) {
          "  -t, --timeout SECONDS    per-request timeout (default: 10)\n"
          "  -o, --output FORMAT      table or json (default: table)\n"
          "  -h, --help               show this help\n"
-         "      --version            show vpcrictl's own version\n";
+         "      --version            show vpcrictl's own version\n"
+         "      --streaming-ca-file FILE  PEM CA that signed the streaming server's certificate, for\n"
+         "                           https:// Exec/Attach/PortForward URLs (default: the system's CAs)\n"
+         "      --streaming-insecure do not check the streaming server's certificate\n";
 }
 
 }  // namespace
@@ -161,11 +165,14 @@ int main(int argc, char** argv) {
   Options opts;
   const char* env = std::getenv("VPCRI_ENDPOINT");
   opts.endpoint = env && *env ? env : kDefaultEndpoint;
+  vpcri::streaming::tls::ClientOptions tls_options;  // for https:// streaming URLs
   static const option options[] = {{"endpoint", required_argument, nullptr, 'r'},
                                    {"timeout", required_argument, nullptr, 't'},
                                    {"output", required_argument, nullptr, 'o'},
                                    {"help", no_argument, nullptr, 'h'},
                                    {"version", no_argument, nullptr, 'V'},
+                                   {"streaming-ca-file", required_argument, nullptr, 'C'},
+                                   {"streaming-insecure", no_argument, nullptr, 'K'},
                                    {nullptr, 0, nullptr, 0}};
   // "+" stops at the first non-option, so each command parses its own flags.
   for (int opt; (opt = getopt_long(argc, argv, "+r:t:o:h", options, nullptr)) != -1;) {
@@ -194,6 +201,8 @@ int main(int argc, char** argv) {
         break;
       case 'h': usage(std::cout); return 0;
       case 'V': std::cout << "vpcrictl " VPCRI_VERSION "\n"; return 0;
+      case 'C': tls_options.ca_file = optarg; break;
+      case 'K': tls_options.insecure = true; break;
       default: usage(std::cerr); return 2;
     }
   }
@@ -208,6 +217,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> args(argv + optind + 1, argv + argc);
+  block_signals_read_by(name);  // threads started later inherit the mask
+  vpcri::streaming::tls::set_client_options(tls_options);
   try {
     Client client(opts.endpoint, opts.timeout);
     return it->second.run(client, opts, args);

@@ -72,6 +72,18 @@ uint16_t parse_port(const Flags& flags, const std::string& s) {
 
 }  // namespace
 
+void block_signals_read_by(const std::string& command) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  if (command == "exec" || command == "attach") {
+    ::sigaddset(&set, SIGWINCH);  // ignored by default: blocking it changes nothing for `exec` without -t
+  } else if (command == "port-forward") {
+    ::sigaddset(&set, SIGINT);
+    ::sigaddset(&set, SIGTERM);
+  }
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 namespace {
 
 // Runs an exec or attach session at `url` on our stdio (the terminal raw with a tty); returns its

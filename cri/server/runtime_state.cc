@@ -297,6 +297,8 @@ void RuntimeState::start_streaming() {
   sc.max_sessions = static_cast<size_t>(c.max_sessions);
   sc.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   sc.stream_creation_timeout = std::chrono::seconds(c.stream_creation_timeout_seconds);
+  sc.tls_cert_file = c.tls_cert_file;
+  sc.tls_key_file = c.tls_key_file;
   streaming_ = std::make_unique<streaming::Server>(sc, *stream_tokens_);
   log::info("streaming server listening", {{"url", streaming_->base_url()}});
 }

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "cri/streaming/http.h"
 #include "cri/streaming/port_forward.h"
+#include "cri/streaming/tls.h"
 
 namespace vpcri::streaming {
 namespace {
@@ -29,7 +30,8 @@ int write_fd_all(int fd, std::string_view data) {
 }  // namespace
 
 UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_port) {
-  const std::string scheme = "http://";
+  const bool https = url.rfind("https://", 0) == 0;
+  const std::string scheme = https ? "https://" : "http://";
   if (url.compare(0, scheme.size(), scheme) != 0) throw Error(Errc::invalid_argument, "unsupported streaming URL " + url);
   size_t slash = url.find('/', scheme.size());
   host_port = url.substr(scheme.size(), slash == std::string::npos ? std::string::npos : slash - scheme.size());
@@ -50,7 +52,7 @@ UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_p
   int err = errno;
   ::freeaddrinfo(res);
   if (rc != 0) throw_errno("connect to " + host_port, err);
-  return fd;
+  return https ? tls::connect(std::move(fd), host) : std::move(fd);
 }
 
 std::string size_json(WindowSize s) {

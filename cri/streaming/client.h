@@ -19,7 +19,8 @@ struct Upgraded {
   std::string protocol;  // the server's choice
 };
 
-// A TCP connection to an `http://HOST:PORT/PATH` URL; `path` and `host_port` from it.
+// A connection to an `http://HOST:PORT/PATH` URL (TCP) or an `https://` one (TLS as
+// tls::set_client_options says, through tls::connect); `path` and `host_port` from it.
 UniqueFd dial_url(const std::string& url, std::string& path, std::string& host_port);
 // The resize message for a size: {"Width":W,"Height":H} and a newline.
 std::string size_json(WindowSize size);
@@ -28,7 +29,7 @@ std::string size_json(WindowSize size);
 // vpcri::Error with the status and the server's text.
 http::Message read_upgrade_response(int fd, std::string& rest);
 
-// Connects to an `http://HOST:PORT/...` URL and upgrades. Throws vpcri::Error naming the HTTP
+// Connects to an `http://HOST:PORT/...` (or `https://`) URL and upgrades. Throws vpcri::Error naming the HTTP
 // status and the server's text when the server refuses.
 Upgraded upgrade(const std::string& url, const std::vector<std::string>& protocols);
 

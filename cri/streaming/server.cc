@@ -103,6 +103,9 @@ const char* kind_path(Kind kind) {
 }
 
 Server::Server(ServerConfig config, TokenCache& tokens) : config_(std::move(config)), tokens_(tokens) {
+  if (!config_.tls_cert_file.empty() || !config_.tls_key_file.empty()) {
+    tls_ = std::make_unique<tls::ServerContext>(config_.tls_cert_file, config_.tls_key_file);
+  }
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -130,7 +133,7 @@ Server::Server(ServerConfig config, TokenCache& tokens) : config_(std::move(conf
   if (::listen(listener_.get(), 128) != 0) throw_errno("listen on the streaming server");
   if (::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) throw_errno("getsockname");
   port_ = ntohs(ipv6 ? v6->sin6_port : v4->sin_port);
-  base_ = "http://" + (ipv6 ? "[" + config_.address + "]" : config_.address) + ":" + std::to_string(port_) + "/";
+  base_ = (tls_ ? "https://" : "http://") + (ipv6 ? "[" + config_.address + "]" : config_.address) + ":" + std::to_string(port_) + "/";
   stop_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_) throw_errno("eventfd for the streaming server");
   acceptor_ = std::thread([this] { accept_loop(); });
@@ -167,7 +170,11 @@ void Server::accept_loop() {
     active_++;
     try {
       std::thread([this, c = std::move(client)]() mutable {
-        serve(std::move(c));
+        if (tls_) {
+          tls_->serve(std::move(c), config_.head_timeout, [this](UniqueFd plain) { serve(std::move(plain)); });
+        } else {
+          serve(std::move(c));
+        }
         std::lock_guard lock(mu_);
         if (--active_ == 0) idle_.notify_all();
       }).detach();

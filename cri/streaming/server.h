@@ -14,12 +14,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "common/fd.h"
 #include "cri/streaming/session.h"
+#include "cri/streaming/tls.h"
 #include "cri/streaming/token_cache.h"
 
 namespace vpcri::streaming {
@@ -30,7 +32,9 @@ struct ServerConfig {
   size_t max_sessions = 64;
   std::chrono::milliseconds idle_timeout{std::chrono::hours(4)};
   std::chrono::milliseconds stream_creation_timeout{std::chrono::seconds(30)};
-  std::chrono::milliseconds head_timeout{std::chrono::seconds(10)};  // for the HTTP request head
+  std::chrono::milliseconds head_timeout{std::chrono::seconds(10)};  // for the HTTP request head (and a TLS handshake)
+  // Both set: TLS with this PEM certificate chain and key, https:// URLs; both empty: plain HTTP.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class Server {
@@ -41,7 +45,7 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // "http://127.0.0.1:PORT/exec/TOKEN"
+  // "http://127.0.0.1:PORT/exec/TOKEN" ("https://" with TLS)
   std::string url(Kind kind, const std::string& token) const;
   const std::string& base_url() const { return base_; }  // "http://127.0.0.1:PORT/"
   uint16_t port() const { return port_; }
@@ -53,6 +57,7 @@ class Server {
 
   ServerConfig config_;
   TokenCache& tokens_;
+  std::unique_ptr<tls::ServerContext> tls_;  // null: plain HTTP
   UniqueFd listener_;
   UniqueFd stop_;  // eventfd: written once at destruction
   uint16_t port_ = 0;

@@ -3,7 +3,6 @@
 #include "net/aws/aws_time.h"
 
 #include <algorithm>
-#include <ctime>
 #include <optional>
 #include <thread>
 
@@ -25,15 +24,6 @@ auto ec2_call(const char* action, Fn&& fn) -> decltype(fn()) {
   } catch (const Ec2Error& e) {
     throw provider_error(e, action);
   }
-}
-
-// Accepts what rfc3339_utc() writes (UTC, "Z"); anything else is nullopt: an ENI whose age we cannot
-// read is never swept.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
 std::string tag_value(const NetworkInterface& eni, const std::string& key) {
@@ -512,7 +502,8 @@ int AwsProvider::sweep_leaked() {
   for (const NetworkInterface& eni : candidates) {
     // The filters already say so; checked again because deleting the wrong ENI is not undoable.
     if (eni.status != "available" || tag_value(eni, kInstanceTag) != instance_id_) continue;
-    std::optional<std::chrono::system_clock::time_point> created = parse_rfc3339(tag_value(eni, kCreatedAtTag));
+    // An ENI whose age cannot be read is never swept.
+    std::optional<std::chrono::system_clock::time_point> created = parse_iso8601_utc(tag_value(eni, kCreatedAtTag));
     if (!created || now - *created < options_.leaked_eni_grace) continue;
     ec2_call("DeleteNetworkInterface", [&] { ec2_.delete_network_interface(eni.id); });
     ++deleted;

@@ -1,8 +1,6 @@
 #include "net/aws/http_transport.h"
 
-#include <curl/curl.h>
-
-
+#include "common/curl_easy.h"
 #include "common/error.h"
 #include "common/text.h"
 #include "net/aws/ec2_api.h"
@@ -10,25 +8,7 @@
 namespace vpcri::net::aws {
 namespace {
 
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error(Errc::internal, "curl_global_init failed");
-  });
-}
-
-struct HeaderList {
-  curl_slist* list = nullptr;
-  HeaderList() = default;
-  HeaderList(const HeaderList&) = delete;
-  HeaderList& operator=(const HeaderList&) = delete;
-  ~HeaderList() { curl_slist_free_all(list); }
-  void add(const std::string& line) {
-    curl_slist* grown = curl_slist_append(list, line.c_str());
-    if (!grown) throw Error(Errc::internal, "curl_slist_append failed");
-    list = grown;
-  }
-};
+using curl::set;
 
 struct Transfer {
   HttpResponse response;
@@ -61,12 +41,6 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-template <typename T>
-void set(CURL* handle, CURLoption option, T value) {
-  CURLcode code = curl_easy_setopt(handle, option, value);
-  if (code != CURLE_OK) throw Error(Errc::internal, std::string("curl_easy_setopt: ") + curl_easy_strerror(code));
-}
-
 }  // namespace
 
 std::string HttpResponse::header(const std::string& lower_name) const {
@@ -74,47 +48,18 @@ std::string HttpResponse::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) { global_init_once(); }
+CurlTransport::CurlTransport(CurlTransportOptions options)
+    : options_(std::move(options)), handles_(std::make_unique<curl::HandlePool>(4)) {}
 
-CurlTransport::~CurlTransport() {
-  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
-}
-
-void* CurlTransport::acquire_handle() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
-      void* handle = idle_.back();
-      idle_.pop_back();
-      return handle;
-    }
-  }
-  CURL* handle = curl_easy_init();
-  if (!handle) throw Error(Errc::internal, "curl_easy_init failed");
-  return handle;
-}
-
-void CurlTransport::release_handle(void* handle) {
-  curl_easy_reset(static_cast<CURL*>(handle));  // options only; the connection cache stays
-  std::lock_guard lock(mutex_);
-  if (idle_.size() < 4) {
-    idle_.push_back(handle);
-    return;
-  }
-  curl_easy_cleanup(static_cast<CURL*>(handle));
-}
+CurlTransport::~CurlTransport() = default;
 
 HttpResponse CurlTransport::send(const HttpRequest& request) {
-  struct Lease {
-    CurlTransport* owner;
-    void* handle;
-    ~Lease() { owner->release_handle(handle); }
-  } lease{this, acquire_handle()};
-  CURL* h = static_cast<CURL*>(lease.handle);
+  curl::PooledHandle pooled(*handles_);
+  CURL* h = pooled.get();
 
   Transfer transfer;
   transfer.max_body_bytes = options_.max_body_bytes;
-  HeaderList headers;
+  curl::HeaderList headers;
   for (const auto& [name, value] : request.headers) headers.add(name + ": " + value);
   headers.add("Expect:");  // no 100-continue round trip for a POST body
   char error_buffer[CURL_ERROR_SIZE] = {};
@@ -138,7 +83,7 @@ HttpResponse CurlTransport::send(const HttpRequest& request) {
   } else if (request.method != "GET") {
     set(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  set(h, CURLOPT_HTTPHEADER, headers.list);
+  set(h, CURLOPT_HTTPHEADER, headers.get());
   set(h, CURLOPT_HEADERFUNCTION, &on_header);
   set(h, CURLOPT_HEADERDATA, &transfer);
   set(h, CURLOPT_WRITEFUNCTION, &on_body);

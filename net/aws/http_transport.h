@@ -7,10 +7,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace vpcri::curl {
+class HandlePool;
+}
 
 namespace vpcri::net::aws {
 
@@ -52,12 +55,8 @@ class CurlTransport : public HttpTransport {
   HttpResponse send(const HttpRequest& request) override;
 
  private:
-  void* acquire_handle();
-  void release_handle(void* handle);
-
   CurlTransportOptions options_;
-  std::mutex mutex_;
-  std::vector<void*> idle_;  // CURL*: reused, so connections and TLS sessions stay warm
+  std::unique_ptr<curl::HandlePool> handles_;  // reused, so connections and TLS sessions stay warm
 };
 
 // "host[:port]" of "scheme://host[:port]/path" (the HTTP Host header value).

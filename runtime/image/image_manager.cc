@@ -194,18 +194,28 @@ struct ImageManager::Impl {
     std::lock_guard lock(mu);
     auto updated = records;
     auto [it, inserted] = updated.try_emplace(record.id, record);
+    // A pull of an image already present changes nothing: its record is not rewritten (each
+    // write is a file and a directory fsync).
+    std::string stored_before;
     if (!inserted) {  // same image (same config) again, maybe through another manifest
+      stored_before = record_to_json(it->second);
       record.repo_tags = it->second.repo_tags;
       record.repo_digests = it->second.repo_digests;
       it->second = std::move(record);
     }
     const std::string& id = it->first;
-    for (const auto& changed : assign_names(updated, id, names.tags, names.digests))
+    bool changed_any = false;
+    for (const auto& changed : assign_names(updated, id, names.tags, names.digests)) {
       if (changed != id) record_files.save(updated.at(changed));
-    record_files.save(updated.at(id));
+      changed_any = true;
+    }
+    if (inserted || record_to_json(updated.at(id)) != stored_before) {
+      record_files.save(updated.at(id));
+      changed_any = true;
+    }
     records = std::move(updated);
     raw_configs[id] = raw_config;
-    ++generation;
+    if (changed_any) ++generation;
     return to_image_locked(records.at(id));
   }
 

@@ -448,10 +448,23 @@ TEST_CASE("runtime-image: pulling from a registry") {
     CHECK(manager.find(repo)->id == img.id);
 
     // The same image by digest needs no request at all: everything is stored and verified.
+    // Nor does it rewrite the image's record: an unchanged record is not saved again (a saved
+    // copy is a new file renamed over the old one, with its own inode and modification time).
+    const std::string record_path = root.path + "/images/" + digest_hex(img.id) + ".json";
+    auto record_identity = [&] {
+      struct stat st {};
+      REQUIRE(::stat(record_path.c_str(), &st) == 0);
+      return std::to_string(st.st_ino) + "@" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec);
+    };
+    const std::string record_before = record_identity();
     reg->clear_request_log();
     Image again = manager.pull(img.repo_digests[0]);
     CHECK(again.id == img.id);
     CHECK(reg->request_log().empty());
+    CHECK(record_identity() == record_before);
+    CHECK(manager.pull(repo).id == img.id);
+    CHECK(record_identity() == record_before);
 
     // A Docker schema 2 list of the same layers: a different image (other config), shared snapshots.
     size_t snapshots_before = names_in(root.path + "/snapshots").size();

@@ -1,84 +1,24 @@
 #include "runtime/registry/http.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <exception>
-#include <memory>
-#include <mutex>
 
+#include "common/curl_easy.h"
 #include "common/error.h"
 #include "common/text.h"
 
 namespace vpcri::runtime::registry::http {
 namespace {
 
-void global_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error(Errc::internal, "curl_global_init failed");
-  });
-}
+using curl::set;
 
-// Idle easy handles; reusing one keeps its connection cache (and TLS sessions) warm.
-class HandlePool {
- public:
-  CURL* acquire() {
-    {
-      std::lock_guard lock(mutex_);
-      if (!idle_.empty()) {
-        CURL* handle = idle_.back();
-        idle_.pop_back();
-        return handle;
-      }
-    }
-    CURL* handle = curl_easy_init();
-    if (!handle) throw Error(Errc::internal, "curl_easy_init failed");
-    return handle;
-  }
-  void release(CURL* handle) {
-    curl_easy_reset(handle);  // options only; connections stay cached in the handle
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < kMaxIdle) {
-      idle_.push_back(handle);
-      return;
-    }
-    curl_easy_cleanup(handle);
-  }
-  ~HandlePool() {
-    for (CURL* handle : idle_) curl_easy_cleanup(handle);
-  }
-
- private:
-  static constexpr size_t kMaxIdle = 8;
-  std::mutex mutex_;
-  std::vector<CURL*> idle_;
-};
-
-HandlePool& pool() {
-  static HandlePool instance;
+// Reused easy handles keep their connection cache (and TLS sessions) warm across pulls.
+curl::HandlePool& pool() {
+  static curl::HandlePool instance(8);
   return instance;
 }
-
-struct PooledHandle {
-  CURL* handle;
-  PooledHandle() : handle(pool().acquire()) {}
-  ~PooledHandle() { pool().release(handle); }
-  PooledHandle(const PooledHandle&) = delete;
-  PooledHandle& operator=(const PooledHandle&) = delete;
-};
-
-struct HeaderList {
-  curl_slist* list = nullptr;
-  ~HeaderList() { curl_slist_free_all(list); }
-  void add(const std::string& line) {
-    curl_slist* grown = curl_slist_append(list, line.c_str());
-    if (!grown) throw Error(Errc::internal, "curl_slist_append failed");
-    list = grown;
-  }
-};
 
 struct Transfer {
   const BodyHandler* on_body = nullptr;
@@ -137,14 +77,6 @@ int on_progress(void* user, curl_off_t, curl_off_t received, curl_off_t, curl_of
   return 1;  // aborts with CURLE_ABORTED_BY_CALLBACK
 }
 
-template <typename T>
-void set(CURL* handle, CURLoption option, T value) {
-  CURLcode code = curl_easy_setopt(handle, option, value);
-  if (code != CURLE_OK) {
-    throw Error(Errc::internal, std::string("curl_easy_setopt failed: ") + curl_easy_strerror(code));
-  }
-}
-
 }  // namespace
 
 std::string Head::header(const std::string& lower_name) const {
@@ -153,13 +85,12 @@ std::string Head::header(const std::string& lower_name) const {
 }
 
 Result perform(const Request& request, const BodyHandler& on_body) {
-  global_init_once();
-  PooledHandle pooled;
-  CURL* h = pooled.handle;
+  curl::PooledHandle pooled(pool());
+  CURL* h = pooled.get();
   Transfer transfer;
   transfer.on_body = &on_body;
   char error_buffer[CURL_ERROR_SIZE] = {};
-  HeaderList headers;
+  curl::HeaderList headers;
   for (const auto& line : request.headers) headers.add(line);
 
   set(h, CURLOPT_URL, request.url.c_str());
@@ -191,7 +122,7 @@ Result perform(const Request& request, const BodyHandler& on_body) {
   } else if (request.method != "GET") {
     set(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  set(h, CURLOPT_HTTPHEADER, headers.list);
+  set(h, CURLOPT_HTTPHEADER, headers.get());
   set(h, CURLOPT_HEADERFUNCTION, &on_header);
   set(h, CURLOPT_HEADERDATA, &transfer);
   set(h, CURLOPT_WRITEFUNCTION, &on_write);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <thread>
 
 namespace vpcri::test {
 
@@ -140,6 +141,23 @@ Pod::Pod(Daemon& d, v1::PodSandboxConfig config) : d_(d), config_(std::move(conf
 
 Pod::~Pod() {
   if (d_.running() && !id_.empty()) CHECK_MESSAGE(remove_pod(d_, id_).ok(), "removing pod " << id_);
+}
+
+void wait_tcp_listening(Daemon& d, const std::string& id, int port) {
+  const std::string count = "netstat -ltn | grep -c ':" + std::to_string(port) + " ' || true";
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (sh_output(d, id, count) != "1\n" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+std::string port_forward_url(Daemon& d, const std::string& pod_id) {
+  v1::PortForwardRequest req;
+  req.set_pod_sandbox_id(pod_id);
+  v1::PortForwardResponse resp;
+  grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return resp.url();
 }
 
 }  // namespace vpcri::test

@@ -65,6 +65,10 @@ std::string run_shell_container(Daemon& d, const Pod& pod, const std::string& na
                                 runtime::v1::NamespaceMode pid = runtime::v1::POD);
 // Creates and starts a container; both calls must succeed. Returns its id.
 std::string run_container(Daemon& d, const Pod& pod, const runtime::v1::ContainerConfig& config);
+// Waits (10 s at most) until something in the container listens on TCP `port` (busybox netstat).
+void wait_tcp_listening(Daemon& d, const std::string& id, int port);
+// The URL PortForward answers for the pod; the call must succeed.
+std::string port_forward_url(Daemon& d, const std::string& pod_id);
 // The container's status; the call must succeed.
 runtime::v1::ContainerStatus container_status(Daemon& d, const std::string& id);
 

@@ -1,17 +1,26 @@
 // Exec and PortForward through the CRI against the real vpcrid: the RPC returns a URL, our SPDY
-// client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the session. Traffic
+// client (cri/streaming/client.h, as vpcrictl uses it) upgrades it and runs the session;
+// `vpcrictl exec -i -t` also runs on a pty the test opens. Traffic
 // stays on loopback and inside the pods' own network namespaces.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <regex>
 #include <thread>
 
 #include "common/fd.h"
@@ -116,6 +125,91 @@ size_t open_fds(pid_t pid) {
   return n;
 }
 
+// `vpcrictl ARGS` on a pty of the test's own, the slave its controlling terminal and stdio (as a
+// user's shell runs it). Killed (by PID) and reaped if the test ends first.
+class OnTerminal {
+ public:
+  OnTerminal(const std::vector<std::string>& argv, winsize size) {
+    int master = -1, slave = -1;
+    REQUIRE(::openpty(&master, &slave, nullptr, nullptr, &size) == 0);
+    master_ = UniqueFd(master);
+    slave_ = UniqueFd(slave);
+    REQUIRE(::fcntl(master, F_SETFD, FD_CLOEXEC) == 0);
+    REQUIRE(::fcntl(slave, F_SETFD, FD_CLOEXEC) == 0);
+    REQUIRE(::tcgetattr(master, &initial_) == 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      ::setsid();
+      ::ioctl(slave, TIOCSCTTY, 0);
+      for (int fd = 0; fd < 3; fd++) ::dup2(slave, fd);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~OnTerminal() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  OnTerminal(const OnTerminal&) = delete;
+  OnTerminal& operator=(const OnTerminal&) = delete;
+
+  pid_t pid() const { return pid_; }
+  termios initial() const { return initial_; }
+  termios current() const {
+    termios t{};
+    ::tcgetattr(master_.get(), &t);  // a pty's settings, read through its master
+    return t;
+  }
+  void type(const std::string& text) {
+    REQUIRE(::write(master_.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  }
+  void resize(winsize size) { REQUIRE(::ioctl(master_.get(), TIOCSWINSZ, &size) == 0); }
+
+  // Reads what the terminal shows until `done` holds (or 20 s pass); true if it did.
+  bool read_until(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p{master_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(master_.get(), buf, sizeof buf);
+      if (n > 0) screen.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Waits for vpcrictl's exit (reading what it still writes); its exit code, or -1.
+  int wait_exit() {
+    int status = 0;
+    bool exited = read_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; });
+    if (!exited) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::string screen;  // everything read from the master
+
+ private:
+  UniqueFd master_, slave_;  // the slave stays open here, so the master reads no EIO between children
+  termios initial_{};
+  pid_t pid_ = -1;
+};
+
+// The last "ROWS COLS" line `stty size` printed on `screen` from `from` on, or "".
+std::string last_stty_size(const std::string& screen, size_t from) {
+  static const std::regex size_line("\\r\\n(\\d+ \\d+)\\r\\n");
+  std::string found;
+  std::string tail = screen.substr(std::min(from, screen.size()));
+  for (std::sregex_iterator it(tail.begin(), tail.end(), size_line), end; it != end; ++it) found = (*it)[1];
+  return found;
+}
+
 }  // namespace
 
 TEST_CASE("streaming Exec and PortForward through the CRI") {
@@ -158,6 +252,36 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
     CHECK(r.exit_code == 4);
     CHECK(r.out == "out\n");
     CHECK(r.err == "err\n");
+  }
+
+  SUBCASE("vpcrictl exec -i -t on a terminal: raw mode, the size, a resize, the exit code, the terminal restored") {
+    OnTerminal term({binary("VPCRICTL"), "-r", d.socket(), "exec", "-i", "-t", ctr, "sh"}, winsize{40, 100, 0, 0});
+    REQUIRE((term.initial().c_lflag & (ICANON | ECHO)) == (ICANON | ECHO));
+    // vpcrictl puts the terminal in raw mode once its SIGWINCH handling is in place.
+    REQUIRE(term.read_until([&] { return (term.current().c_lflag & (ICANON | ECHO)) == 0; }));
+    size_t mark = term.screen.size();
+    term.type("stty size\r");
+    CHECK_MESSAGE(term.read_until([&] { return !last_stty_size(term.screen, mark).empty(); }), term.screen);
+    CHECK(last_stty_size(term.screen, mark) == "40 100");
+
+    // The new size reaches the remote terminal through SIGWINCH and the resize stream, on its own
+    // path beside stdin: ask again until it shows (or the deadline).
+    term.resize(winsize{50, 120, 0, 0});
+    REQUIRE(::kill(term.pid(), SIGWINCH) == 0);
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (last_stty_size(term.screen, mark) != "50 120" && std::chrono::steady_clock::now() < deadline) {
+      mark = term.screen.size();
+      term.type("stty size\r");
+      term.read_until([&] { return !last_stty_size(term.screen, mark).empty(); });
+    }
+    CHECK_MESSAGE(last_stty_size(term.screen, mark) == "50 120", term.screen);
+
+    term.type("exit 3\r");
+    CHECK_MESSAGE(term.wait_exit() == 3, term.screen);
+    termios after = term.current();
+    CHECK(after.c_lflag == term.initial().c_lflag);
+    CHECK(after.c_iflag == term.initial().c_iflag);
+    CHECK(after.c_oflag == term.initial().c_oflag);
   }
 
   SUBCASE("a start failure is reported on the error stream") {
@@ -332,16 +456,8 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
   Pod pod(d, config);
   std::string ctr = run_shell_container(d, pod, "web", "mkdir -p /w; echo host > /w/index.html; httpd -p 8090 -h /w; exec sleep 1000",
                                         v1::CONTAINER);
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (exec_sync_out(d, ctr, "netstat -ltn | grep -c ':8090 ' || true") != "1\n" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-  }
-  v1::PortForwardRequest req;
-  req.set_pod_sandbox_id(pod.id());
-  v1::PortForwardResponse resp;
-  grpc::Status s = d.runtime().PortForward(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  wait_tcp_listening(d, ctr, 8090);
+  const std::string url = port_forward_url(d, pod.id());
 
   uint16_t local = 0;
   UniqueFd listener = loopback_listener(local);  // in the test's namespace
@@ -353,7 +469,7 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
     try {
       UniqueFd target(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!target || ::setns(target.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns failed");
-      streaming::Upgraded u = streaming::upgrade(resp.url(), {streaming::kPortForwardProtocol});
+      streaming::Upgraded u = streaming::upgrade(url, {streaming::kPortForwardProtocol});
       ended = streaming::run_port_forward_client(*u.conn, {{listener.get(), 8090}}, stop.get());
     } catch (const std::exception& e) {
       error = e.what();
