@@ -163,9 +163,32 @@ PodNetworks::PodNetworks(PodNetworkConfig config, std::unique_ptr<ipam::Provider
       config_(validated(config, local_provider_)),
       provider_(provider ? std::move(provider) : std::make_unique<ipam::LocalProvider>(provider_config(config_))),
       eni_links_(std::make_unique<EniLinks>(config_.mtu, config_.eni_link_wait)),
-      ipam_(std::make_unique<ipam::Ipam>(*provider_, ipam_config(config_, eni_links_.get()))) {}
+      ipam_(std::make_unique<ipam::Ipam>(*provider_, ipam_config(config_, eni_links_.get()))) {
+  metrics_ = metrics::global().add_collector([this](metrics::Collection& out) { collect_metrics(out); });
+}
 
-PodNetworks::~PodNetworks() { ipam_->stop(); }
+PodNetworks::~PodNetworks() {
+  metrics_.reset();  // before anything it reads goes
+  ipam_->stop();
+}
+
+void PodNetworks::collect_metrics(metrics::Collection& out) {
+  ipam::PoolStats s = ipam_->stats();
+  auto gauge = [&](const char* name, const char* help, int value) { out.gauge(name, help, {}, value); };
+  gauge("vpcri_ipam_enis", "ENIs the IPAM pool holds (the primary one included).", s.enis);
+  gauge("vpcri_ipam_enis_max", "ENIs the node may have (0 until the pool manager has described the node).",
+        s.max_enis);
+  gauge("vpcri_ipam_ips", "Pod IPs in the pool (ENI primary IPs excluded).", s.total);
+  gauge("vpcri_ipam_ips_assigned", "Pod IPs held by a pod sandbox.", s.assigned);
+  gauge("vpcri_ipam_ips_cooling", "Released pod IPs not reusable yet (network.cooldown_seconds).", s.cooling);
+  gauge("vpcri_ipam_ips_max", "Pod IPs the node may have: ENIs max x pod IPs per ENI.", s.max_enis * s.pod_ips_per_eni);
+  gauge("vpcri_ipam_ready", "1 when the pool has addresses (NetworkReady), else 0.", ready() ? 1 : 0);
+  auto pool = ipam_->status();
+  out.counter("vpcri_ipam_provider_calls_total", "Calls of the pool manager to the IPAM provider.", {},
+              static_cast<double>(pool.provider_calls));
+  out.counter("vpcri_ipam_provider_errors_total", "Failed calls of the pool manager to the IPAM provider.", {},
+              static_cast<double>(pool.provider_errors));
+}
 
 std::string PodNetworks::veth_of(const ipam::Allocation& a) const {
   return host_veth_name(a.pod_namespace, a.pod_name, config_.host_veth_prefix);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/registry.h"
 #include "net/cidr.h"
 #include "net/datapath/datapath.h"
 #include "net/datapath/eni_link.h"
@@ -105,6 +106,10 @@ class PodNetworkService {
   virtual bool ready() const = 0;
   virtual std::string not_ready_reason() const = 0;  // "" when ready
   virtual nlohmann::json status() const = 0;
+  // The introspection API's views (docs/observability.md): every ENI with its IPs and the
+  // sandbox holding each, and the pool's targets against what it holds. Empty without IPAM.
+  virtual nlohmann::json enis_json() const { return nlohmann::json::array(); }
+  virtual nlohmann::json ipam_json() const { return nlohmann::json::object(); }
 };
 
 // The node's primary interface and its IPv4 address: the source the kernel picks for traffic to
@@ -143,6 +148,8 @@ class PodNetworks : public PodNetworkService {
   bool ready() const override;
   std::string not_ready_reason() const override;
   nlohmann::json status() const override;
+  nlohmann::json enis_json() const override;  // pod_network_views.cc
+  nlohmann::json ipam_json() const override;
 
   // Startup helper: waits (real time) until the pool holds IPs.
   bool wait_ready(std::chrono::milliseconds timeout);
@@ -153,6 +160,7 @@ class PodNetworks : public PodNetworkService {
   std::string veth_of(const ipam::Allocation& allocation) const;
   bool local_provider() const { return local_provider_; }
   void flush_released();
+  void collect_metrics(metrics::Collection& out);  // vpcri_ipam_* at each scrape
 
   const bool local_provider_;  // no provider was given: LocalProvider over node_range
   const PodNetworkConfig config_;
@@ -165,6 +173,7 @@ class PodNetworks : public PodNetworkService {
   // attach/detach of different sandboxes run concurrently (the CRI layer serialises calls per
   // sandbox); only restore() must finish before them.
   std::atomic<bool> restored_{false};
+  metrics::Registry::CollectorHandle metrics_;  // last: unregistered before the rest goes
 };
 
 }  // namespace vpcri::net

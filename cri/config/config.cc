@@ -253,6 +253,31 @@ std::string check_ipv4_cidr(const std::string& value) {
   return {};
 }
 
+}  // namespace
+
+std::string check_listen_address(const std::string& address) {
+  if (address.empty()) return {};
+  std::string problem = "expected IP:PORT such as 127.0.0.1:61678 ([addr]:PORT for IPv6, \"\" for off), got \"" +
+                        address + "\"";
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return problem;
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return problem;
+  }
+  in6_addr any{};
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &any) == 1) return {};
+  } else if (::inet_pton(AF_INET, host.c_str(), &any) == 1) {
+    return {};
+  }
+  return problem;
+}
+
+namespace {
+
 std::string check_interface_name(const std::string& value) {
   if (value.empty() || value.size() >= 16 || value.find('/') != std::string::npos) {
     return "expected a network interface name (1-15 characters, no '/'), got \"" + value + "\"";
@@ -436,6 +461,14 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     }
     st.finish();
   });
+  for (auto [key, endpoint] : {std::pair{"metrics", &config.metrics}, std::pair{"introspection", &config.introspection}}) {
+    top.with(key, [&](const YAML::Node& v, const std::string& kp) {
+      if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
+      MapReader r(v, file, kp);
+      r.string("address", endpoint->address, check_listen_address);
+      r.finish();
+    });
+  }
   top.finish();
   return config;
 }
@@ -459,6 +492,8 @@ void validate(const Config& config) {
   check("root", check_absolute_path(config.root));
   check("state", check_absolute_path(config.state));
   check("socket", check_socket_path(config.socket));
+  check("metrics.address", check_listen_address(config.metrics.address));
+  check("introspection.address", check_listen_address(config.introspection.address));
 }
 
 const char* cgroup_driver_name(CgroupDriver driver) {
@@ -496,6 +531,8 @@ std::string config_to_json(const Config& config) {
                     {"max_tokens", st.max_tokens},
                     {"tls_cert_file", st.tls_cert_file},
                     {"tls_key_file", st.tls_key_file}};
+  j["metrics"] = {{"address", config.metrics.address}};
+  j["introspection"] = {{"address", config.introspection.address}};
   const NetworkConfig& n = config.network;
   j["network"] = {{"provider", n.provider},
                   {"node_range", n.node_range},

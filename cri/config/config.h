@@ -105,6 +105,12 @@ struct StreamingConfig {
   bool operator==(const StreamingConfig&) const = default;
 };
 
+// An HTTP endpoint of the daemon (docs/observability.md): "IP:PORT" ("[IPv6]:PORT"); "" turns it off.
+struct EndpointConfig {
+  std::string address;
+  bool operator==(const EndpointConfig&) const = default;
+};
+
 struct Config {
   std::string root = "/var/lib/vpcri";          // persistent state: images, checkpoints
   std::string state = "/run/vpcri";             // runtime state: gone at reboot
@@ -116,6 +122,8 @@ struct Config {
   std::map<std::string, RegistryHostConfig> registries;
   NetworkConfig network;
   StreamingConfig streaming;
+  EndpointConfig metrics{"127.0.0.1:61678"};        // Prometheus /metrics (aws-node's port)
+  EndpointConfig introspection{"127.0.0.1:61679"};  // JSON /v1/enis, /v1/pods, /v1/ipam, /v1/config
 
   std::string source = "embedded defaults";  // where it came from, for Status and logs
 };
@@ -133,6 +141,9 @@ Config parse_config(std::string_view yaml, const std::string& file);
 // Loads the config file. An explicitly named file must exist; the default one may be absent,
 // in which case the embedded defaults are used.
 Config load_config(const std::optional<std::string>& explicit_path, const std::string& default_path);
+
+// "" when `address` is empty or IP:PORT (IPv6 in brackets); else what is wrong.
+std::string check_listen_address(const std::string& address);
 
 // Checks values that flags may also set (absolute paths, socket path length, ...).
 void validate(const Config& config);

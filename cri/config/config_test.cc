@@ -331,6 +331,27 @@ TEST_CASE("streaming section: defaults, every key, located errors") {
             .find("streaming.tls_cert_file: expected an absolute path") != std::string::npos);
 }
 
+TEST_CASE("metrics and introspection addresses: defaults, IPv4 and IPv6, off, located errors, validate") {
+  Config d = parse_config("", "f");
+  CHECK(d.metrics.address == "127.0.0.1:61678");
+  CHECK(d.introspection.address == "127.0.0.1:61679");
+  Config c = parse_config("metrics:\n  address: \"[::1]:9100\"\nintrospection:\n  address: \"\"\n", "f");
+  CHECK(c.metrics.address == "[::1]:9100");
+  CHECK(c.introspection.address.empty());
+  CHECK(config_to_json(c).find("\"introspection\":{\"address\":\"\"}") != std::string::npos);
+  CHECK(error_of("metrics:\n  address: localhost:9100\n") ==
+        "/etc/vpcri/config.yaml:2:12: metrics.address: expected IP:PORT such as 127.0.0.1:61678 ([addr]:PORT for "
+        "IPv6, \"\" for off), got \"localhost:9100\"");
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[::1]", "1.2.3.4:x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(check_listen_address(bad).empty());
+  }
+  CHECK(error_of("introspection:\n  port: 1\n").find("introspection.port") != std::string::npos);
+  Config flags;
+  flags.metrics.address = "nope";
+  CHECK_THROWS_WITH_AS(validate(flags), doctest::Contains("metrics.address: expected IP:PORT"), vpcri::Error);
+}
+
 // Found by fuzz/fuzz_config.cc: a byte that is not UTF-8 in a value made config_to_json (the
 // config `Status` reports) throw nlohmann's type_error instead of the file being refused.
 TEST_CASE("a file that is not UTF-8 is refused at the first bad byte, and every accepted config prints as JSON") {

@@ -22,6 +22,7 @@ struct Options {
 using Args = std::vector<std::string>;
 
 int cmd_version(Client&, const Options&, const Args&);
+int cmd_net(Client&, const Options&, const Args&);  // net.cc
 int cmd_info(Client&, const Options&, const Args&);
 int cmd_runtime_config(Client&, const Options&, const Args&);
 int cmd_update_runtime_config(Client&, const Options&, const Args&);

@@ -127,6 +127,7 @@ const std::map<std::string, Command>& commands() {
       {"stats", {"show containers' resource usage: stats [-a] [--id ID] [--pod POD_ID] [--label K=V]", cmd_stats}},
       {"update", {"change containers' CPU and memory limits: update [options] ID...", cmd_update}},
       {"events", {"follow container lifecycle events: events [-o json]", cmd_events}},
+      {"net", {"show pod networking from vpcrid's introspection API: net enis|pods|ipam", cmd_net}},
       {"max-pods",
        {"kubelet --max-pods for an EC2 type (aws provider): max-pods --instance-type T [--prefix-delegation]",
         [](Client&, const Options&, const Args& args) {

@@ -25,6 +25,12 @@ Options:
   --log-level LEVEL  debug, info, warn or error (default: info)
   --network-provider PROVIDER
                      local, aws or none (overrides network.provider; none: pods get only loopback)
+  --metrics-address ADDR
+                     IP:PORT of the Prometheus /metrics endpoint, "" for off
+                     (overrides metrics.address; default 127.0.0.1:61678)
+  --introspection-address ADDR
+                     IP:PORT of the JSON introspection API, "" for off
+                     (overrides introspection.address; default 127.0.0.1:61679)
   --check-config     validate the configuration, print it as JSON and exit
   --version          print the version and exit
   --help             print this help and exit
@@ -33,7 +39,8 @@ Flags override the config file. Exit codes: 0 ok, 1 failure, 2 usage error.
 )";
 
 struct Flags {
-  std::optional<std::string> config, root, state, socket, log_level, network_provider;
+  std::optional<std::string> config, root, state, socket, log_level, network_provider, metrics_address,
+      introspection_address;
   bool check_config = false;
 };
 
@@ -41,13 +48,16 @@ struct Flags {
 
 int main(int argc, char** argv) {
   using namespace vpcri;
-  enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp, kNetworkProvider };
+  enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp, kNetworkProvider,
+        kMetricsAddress, kIntrospectionAddress };
   static const option options[] = {
       {"config", required_argument, nullptr, kConfig},     {"root", required_argument, nullptr, kRoot},
       {"state", required_argument, nullptr, kState},       {"socket", required_argument, nullptr, kSocket},
       {"log-level", required_argument, nullptr, kLogLevel}, {"check-config", no_argument, nullptr, kCheckConfig},
       {"version", no_argument, nullptr, kVersion},         {"help", no_argument, nullptr, kHelp},
       {"network-provider", required_argument, nullptr, kNetworkProvider},
+      {"metrics-address", required_argument, nullptr, kMetricsAddress},
+      {"introspection-address", required_argument, nullptr, kIntrospectionAddress},
       {nullptr, 0, nullptr, 0}};
   Flags flags;
   for (int opt; (opt = getopt_long(argc, argv, "", options, nullptr)) != -1;) {
@@ -58,6 +68,8 @@ int main(int argc, char** argv) {
       case kSocket: flags.socket = optarg; break;
       case kLogLevel: flags.log_level = optarg; break;
       case kNetworkProvider: flags.network_provider = optarg; break;
+      case kMetricsAddress: flags.metrics_address = optarg; break;
+      case kIntrospectionAddress: flags.introspection_address = optarg; break;
       case kCheckConfig: flags.check_config = true; break;
       case kVersion: std::cout << "vpcrid " VPCRI_VERSION "\n"; return 0;
       case kHelp: std::cout << kUsage; return 0;
@@ -92,6 +104,8 @@ int main(int argc, char** argv) {
       }
       config.network.provider = *flags.network_provider;
     }
+    if (flags.metrics_address) config.metrics.address = *flags.metrics_address;
+    if (flags.introspection_address) config.introspection.address = *flags.introspection_address;
     cri::validate(config);
   } catch (const std::exception& e) {
     std::cerr << "vpcrid: invalid configuration: " << e.what() << "\n";

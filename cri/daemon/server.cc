@@ -16,6 +16,7 @@
 #include "cri/daemon/signals.h"
 #include "cri/server/admin_service.h"
 #include "cri/server/lifecycle.h"
+#include "cri/server/observability.h"
 #include "cri/server/request_log.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
@@ -64,6 +65,7 @@ int run_daemon(const Config& config) {
   // (no range yet), the daemon still serves and Status says why.
   state.start_network();
   state.start_streaming();
+  Observability observability(state);
   RuntimeService runtime_service(state);
   ImageService image_service(state);
   AdminService admin_service(state);

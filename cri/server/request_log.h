@@ -1,4 +1,5 @@
-// Logs every CRI request at debug level (method, status code, duration) from one interceptor,
+// Logs every CRI request at debug level (method, status code, duration) and counts it in the
+// metrics (vpcri_cri_requests_total, vpcri_cri_request_duration_seconds) from one interceptor,
 // so handlers stay free of logging boilerplate.
 #pragma once
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/http_status.h"
+
 namespace vpcri::streaming::http {
 namespace {
 
@@ -115,21 +117,7 @@ Message parse_response(std::string_view head) {
   return m;
 }
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
-}
+const char* reason_phrase(int status) { return http_reason_phrase(status); }
 
 std::string response(int status, const std::vector<std::pair<std::string, std::string>>& headers, std::string_view body) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";

@@ -1,7 +1,9 @@
 #include "net/aws/ec2_client.h"
 
+#include <chrono>
 #include <random>
 
+#include "metrics/registry.h"
 #include "net/aws/ec2_parse.h"
 #include "net/aws/sigv4.h"
 
@@ -42,6 +44,33 @@ Ec2Client::Ec2Client(std::shared_ptr<HttpTransport> transport, CredentialsProvid
 }
 
 std::unique_ptr<pugi::xml_document> Ec2Client::call(const std::string& action, const QueryParams& params) {
+  // One call as the provider sees it (retries included), so counts match the provider's intent.
+  static auto& calls = metrics::global().counter("vpcri_ec2_api_calls_total", "EC2 API calls, by action.", {"action"});
+  static auto& errors = metrics::global().counter(
+      "vpcri_ec2_api_errors_total",
+      "EC2 API calls that failed after their retries, by action and EC2 error code (\"transport\": no answer).",
+      {"action", "code"});
+  static auto& latency = metrics::global().histogram("vpcri_ec2_api_call_duration_seconds",
+                                                     "EC2 API call latency, retries and rate limiting included.",
+                                                     {"action"}, metrics::latency_buckets());
+  calls.with({action}).inc();
+  auto start = std::chrono::steady_clock::now();
+  try {
+    auto answer = send_query(action, params);
+    latency.with({action}).observe(metrics::seconds_since(start));
+    return answer;
+  } catch (const Ec2Error& e) {
+    latency.with({action}).observe(metrics::seconds_since(start));
+    errors.with({action, e.aws_code().empty() ? "transport" : e.aws_code()}).inc();
+    throw;
+  } catch (...) {
+    latency.with({action}).observe(metrics::seconds_since(start));
+    errors.with({action, "transport"}).inc();
+    throw;
+  }
+}
+
+std::unique_ptr<pugi::xml_document> Ec2Client::send_query(const std::string& action, const QueryParams& params) {
   QueryParams full;
   full.add("Action", action).add("Version", kApiVersion);
   for (const auto& [name, value] : params.entries()) full.add(name, value);

@@ -53,9 +53,11 @@ class Ec2Client : public Ec2Api {
   void unassign_ipv4_prefixes(const std::string& eni_id, const std::vector<Cidr>& prefixes) override;
 
   // One API call with throttling and retries; returns the answer's document.
+  // Counted in the metrics (vpcri_ec2_api_*) by action and error code.
   std::unique_ptr<pugi::xml_document> call(const std::string& action, const QueryParams& params);
 
  private:
+  std::unique_ptr<pugi::xml_document> send_query(const std::string& action, const QueryParams& params);
   // Calls `action` page after page (NextToken) and hands each answer's root to `on_page`.
   void call_paged(const std::string& action, const QueryParams& params,
                   const std::function<void(const pugi::xml_node&)>& on_page);

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "common/text.h"
+#include "metrics/registry.h"
 #include "net/aws/botocore_runner.h"
 #include "net/aws/test_http_server.h"
 
@@ -663,4 +664,29 @@ TEST_CASE("botocore's EC2 parser reads the canned answers as our parser does (th
   CHECK(type["NetworkInfo"]["Ipv4AddressesPerInterface"] == types[0].ipv4_addresses_per_interface);
 
   CHECK(parsed[4]["AttachmentId"] == fx.client->attach_network_interface("eni-1", "i-1", 1));
+}
+
+TEST_CASE("every call is counted by action, a failed one by its EC2 error code, each timed (vpcri_ec2_api_*)") {
+  auto& calls = vpcri::metrics::global().counter("vpcri_ec2_api_calls_total", "", {"action"});
+  auto& errors = vpcri::metrics::global().counter("vpcri_ec2_api_errors_total", "", {"action", "code"});
+  auto& latency = vpcri::metrics::global().histogram("vpcri_ec2_api_call_duration_seconds", "", {"action"},
+                                                     vpcri::metrics::latency_buckets());
+  double calls_before = calls.with({"DeleteNetworkInterface"}).value();
+  double denied_before = errors.with({"DeleteNetworkInterface", "UnauthorizedOperation"}).value();
+  uint64_t timed_before = latency.with({"DeleteNetworkInterface"}).count();
+  Fixture fx(5);
+  // A retried throttle then success is one call and no error; a denial is one call and one error.
+  fx.answer("DeleteNetworkInterface", {error_answer(503, "RequestLimitExceeded", "Request limit exceeded."),
+                                       ok_answer(ok("DeleteNetworkInterface", "<return>true</return>")),
+                                       error_answer(403, "UnauthorizedOperation", "not allowed")});
+  fx.client->delete_network_interface("eni-1");
+  CHECK(calls.with({"DeleteNetworkInterface"}).value() == calls_before + 1);
+  CHECK(errors.with({"DeleteNetworkInterface", "UnauthorizedOperation"}).value() == denied_before);
+  CHECK_THROWS_AS(fx.client->delete_network_interface("eni-1"), Ec2Error);
+  CHECK(calls.with({"DeleteNetworkInterface"}).value() == calls_before + 2);
+  CHECK(errors.with({"DeleteNetworkInterface", "UnauthorizedOperation"}).value() == denied_before + 1);
+  CHECK(latency.with({"DeleteNetworkInterface"}).count() == timed_before + 2);
+  std::string text = vpcri::metrics::global().render();
+  CHECK(text.find("vpcri_ec2_api_errors_total{action=\"DeleteNetworkInterface\",code=\"UnauthorizedOperation\"}") !=
+        std::string::npos);
 }

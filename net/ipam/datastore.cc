@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "metrics/registry.h"
 
 namespace vpcri::net::ipam {
 namespace {
@@ -16,6 +17,15 @@ bool is_primary_eni(const EniInfo& eni) { return eni.device_number == 0; }
 long long seconds_until(TimePoint now, TimePoint then) {
   if (then <= now) return 0;
   return std::chrono::ceil<std::chrono::seconds>(then - now).count();
+}
+
+void count_allocation_failure(const char* cause) {
+  static auto& failures = metrics::global().counter(
+      "vpcri_ipam_allocation_failures_total",
+      "Pod IP allocations that failed, by cause (cooling, eni_limit, subnet_full, provider_error, "
+      "pool_not_described, pool_growing, checkpoint_write).",
+      {"cause"});
+  failures.with({cause}).inc();
 }
 
 }  // namespace
@@ -48,7 +58,11 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
   }
   TimePoint now = options_.clock();
   expire_cooldowns_locked(now);
-  if (free_.empty()) throw Error(Errc::resource_exhausted, exhaustion_message_locked(now));
+  if (free_.empty()) {
+    Exhaustion why = exhaustion_locked(now);
+    count_allocation_failure(why.cause);
+    throw Error(Errc::resource_exhausted, why.message);
+  }
 
   IpAddress ip = free_.begin()->ip;
   IpSlot& slot = ips_.at(ip);
@@ -64,6 +78,7 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
     by_sandbox_.erase(sandbox_id);
     Errc code = Errc::internal;
     if (auto* err = dynamic_cast<const Error*>(&e)) code = err->code();
+    count_allocation_failure("checkpoint_write");
     throw Error(code, "IPAM allocate for sandbox " + sandbox_id + ": could not record the allocation: " + e.what());
   }
   failpoint("ipam.allocated");  // checkpointed; the pod has no veth yet
@@ -266,7 +281,8 @@ ReconcileReport Datastore::reconcile(const std::vector<EniInfo>& attached) {
 PoolStats Datastore::stats() {
   std::lock_guard lock(mu_);
   expire_cooldowns_locked(options_.clock());
-  return PoolStats{static_cast<int>(enis_.size()), static_cast<int>(ips_.size()), assigned_, cooling_count_};
+  return PoolStats{static_cast<int>(enis_.size()), static_cast<int>(ips_.size()), assigned_, cooling_count_, max_enis_,
+                   pod_ips_per_eni_};
 }
 
 std::vector<EniStats> Datastore::eni_stats() {
@@ -476,21 +492,21 @@ void Datastore::queue_flush_locked(const IpAddress& ip, FlushRequest::Reason rea
   flush_.push_back(FlushRequest{ip, reason, sandbox_id});
 }
 
-std::string Datastore::exhaustion_message_locked(TimePoint now) const {
+Datastore::Exhaustion Datastore::exhaustion_locked(TimePoint now) const {
   std::string msg = "no free IP on this node: ";
   int total = static_cast<int>(ips_.size());
   if (cooling_count_ > 0) {
     // expire_cooldowns_locked left a current entry at the front: the next IP to come back.
     long long wait = cooling_.empty() ? 0 : std::max(1LL, seconds_until(now, cooling_.front().first));
-    return msg + std::to_string(assigned_) + " in use, " + std::to_string(cooling_count_) +
-           " cooling down (free again within " + std::to_string(wait) + " s)";
+    return {"cooling", msg + std::to_string(assigned_) + " in use, " + std::to_string(cooling_count_) +
+           " cooling down (free again within " + std::to_string(wait) + " s)"};
   }
   msg += std::to_string(assigned_) + " of " + std::to_string(total) + " in use";
   int enis = static_cast<int>(enis_.size());
   if (max_enis_ > 0 && enis >= max_enis_ && total >= max_enis_ * pod_ips_per_eni_) {
-    return msg + ", ENI limit " + std::to_string(max_enis_) + " reached (" + std::to_string(max_enis_) + " ENIs x " +
+    return {"eni_limit", msg + ", ENI limit " + std::to_string(max_enis_) + " reached (" + std::to_string(max_enis_) + " ENIs x " +
            std::to_string(pod_ips_per_eni_) +
-           " pod IPs); run fewer pods on this node (lower kubelet max-pods) or give it more ENIs/IPs per ENI";
+           " pod IPs); run fewer pods on this node (lower kubelet max-pods) or give it more ENIs/IPs per ENI"};
   }
   if (growth_block_) {
     long long wait = seconds_until(now, growth_block_->until);
@@ -498,19 +514,20 @@ std::string Datastore::exhaustion_message_locked(TimePoint now) const {
     if (growth_block_->kind == GrowthBlock::Kind::subnet_full) {
       // The provider's own words name the fix for its cloud (e.g. network.aws.subnets).
       if (!growth_block_->error.empty()) {
-        return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
-               "): " + growth_block_->error;
+        return {"subnet_full", msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
+                                   "): " + growth_block_->error};
       }
-      return msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
-             "); free addresses in the subnet or move the node to a larger one";
+      return {"subnet_full", msg + ", subnet " + growth_block_->subnet_id + " has no free addresses (" + when +
+                                 "); free addresses in the subnet or move the node to a larger one"};
     }
-    return msg + ", adding addresses failed: " + growth_block_->error + " (" + when + ")";
+    return {"provider_error", msg + ", adding addresses failed: " + growth_block_->error + " (" + when + ")"};
   }
   if (max_enis_ == 0) {
-    return msg + "; the pool manager has not described the node yet (is the IPAM provider reachable?), retry shortly";
+    return {"pool_not_described",
+            msg + "; the pool manager has not described the node yet (is the IPAM provider reachable?), retry shortly"};
   }
-  return msg + "; the pool manager is adding addresses (" + std::to_string(enis) + " of " + std::to_string(max_enis_) +
-         " ENIs attached), retry shortly";
+  return {"pool_growing", msg + "; the pool manager is adding addresses (" + std::to_string(enis) + " of " +
+                              std::to_string(max_enis_) + " ENIs attached), retry shortly"};
 }
 
 }  // namespace vpcri::net::ipam

@@ -62,6 +62,8 @@ struct PoolStats {
   int total = 0;     // IPs pods may use (ENI primary IPs excluded)
   int assigned = 0;  // held by a sandbox
   int cooling = 0;   // released, not reusable yet
+  int max_enis = 0;         // the node's limits as the pool manager set them (0: not known yet)
+  int pod_ips_per_eni = 0;
   int free() const { return total - assigned - cooling; }
   // As the AWS VPC CNI counts it (warm-target arithmetic): IPs not held by a sandbox, cooling ones included.
   int available() const { return total - assigned; }
@@ -210,7 +212,12 @@ class Datastore {
   void persist_locked(PersistCause cause);  // throws what the hook throws
   void persist_or_log_locked();  // inventory changes: the provider already changed, nothing to undo
   void queue_flush_locked(const IpAddress& ip, FlushRequest::Reason reason, const std::string& sandbox_id);
-  std::string exhaustion_message_locked(TimePoint now) const;
+  // Why the pool is empty: a short cause for the metrics and the message for the caller.
+  struct Exhaustion {
+    const char* cause;
+    std::string message;
+  };
+  Exhaustion exhaustion_locked(TimePoint now) const;
 
   const Options options_;
   mutable std::mutex mu_;

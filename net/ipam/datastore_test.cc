@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "metrics/registry.h"
 
 using namespace vpcri::net::ipam;
 using vpcri::Errc;
@@ -214,11 +215,23 @@ TEST_CASE("1,000 randomized allocate/release cycles never hand out an IP twice n
   }
 }
 
-TEST_CASE("exhaustion messages say why, from the real state") {
+// vpcri_ipam_allocation_failures_total{cause}: moves by exactly one for each failed allocate.
+struct CountsFailureAs {
+  explicit CountsFailureAs(const char* cause) : cause_(cause), before_(value()) {}
+  ~CountsFailureAs() { CHECK_MESSAGE(value() == before_ + 1, cause_); }
+  double value() const {
+    return vpcri::metrics::global().counter("vpcri_ipam_allocation_failures_total", "", {"cause"}).with({cause_}).value();
+  }
+  const char* cause_;
+  double before_;
+};
+
+TEST_CASE("exhaustion messages say why, from the real state, and count the cause") {
   ManualClock clock;
   Datastore ds({std::chrono::seconds(30), clock.clock()});
 
   SUBCASE("node not described yet") {
+    CountsFailureAs counted("pool_not_described");
     CHECK(exhaustion_message(ds).find("has not described the node yet") != std::string::npos);
   }
   SUBCASE("ENI limit reached") {
@@ -226,6 +239,7 @@ TEST_CASE("exhaustion messages say why, from the real state") {
     for (int d = 0; d < 3; ++d) ds.add_eni(make_eni(d, 5));
     for (int i = 0; i < 14; ++i) ds.allocate("sb-" + std::to_string(i), "ns", "p");
     ds.allocate("sb-14", "ns", "p");
+    CountsFailureAs counted("eni_limit");
     std::string msg = exhaustion_message(ds);
     CHECK(msg.find("no free IP on this node: 15 of 15 in use, ENI limit 3 reached") == 0);
   }
@@ -234,7 +248,10 @@ TEST_CASE("exhaustion messages say why, from the real state") {
     for (int d = 0; d < 3; ++d) ds.add_eni(make_eni(d, 8));
     for (int i = 0; i < 24; ++i) ds.allocate("sb-" + std::to_string(i), "ns", "p");
     for (int i = 0; i < 4; ++i) ds.release("sb-" + std::to_string(i));
-    CHECK(exhaustion_message(ds) == "no free IP on this node: 20 in use, 4 cooling down (free again within 30 s)");
+    {
+      CountsFailureAs counted("cooling");
+      CHECK(exhaustion_message(ds) == "no free IP on this node: 20 in use, 4 cooling down (free again within 30 s)");
+    }
     clock.advance(std::chrono::milliseconds(10500));
     CHECK(exhaustion_message(ds) == "no free IP on this node: 20 in use, 4 cooling down (free again within 20 s)");
   }
@@ -245,6 +262,7 @@ TEST_CASE("exhaustion messages say why, from the real state") {
     ds.allocate("sb-2", "ns", "p");
     ds.set_growth_block(GrowthBlock{GrowthBlock::Kind::subnet_full, "subnet-x", "InsufficientFreeAddressesInSubnet",
                                     clock.now() + std::chrono::seconds(120)});
+    CountsFailureAs counted("subnet_full");
     std::string msg = exhaustion_message(ds);
     CHECK(msg.find("no free IP on this node: 2 of 2 in use, subnet subnet-x has no free addresses") == 0);
     CHECK(msg.find("next attempt in 120 s") != std::string::npos);
@@ -255,6 +273,7 @@ TEST_CASE("exhaustion messages say why, from the real state") {
     ds.allocate("sb-1", "ns", "p");
     ds.set_growth_block(GrowthBlock{GrowthBlock::Kind::provider_error, "", "RequestLimitExceeded",
                                     clock.now() + std::chrono::seconds(4)});
+    CountsFailureAs counted("provider_error");
     CHECK(exhaustion_message(ds) ==
           "no free IP on this node: 1 of 1 in use, adding addresses failed: RequestLimitExceeded (next attempt in 4 s)");
   }
@@ -262,6 +281,7 @@ TEST_CASE("exhaustion messages say why, from the real state") {
     ds.set_limits(3, 5);
     ds.add_eni(make_eni(0, 1));
     ds.allocate("sb-1", "ns", "p");
+    CountsFailureAs counted("pool_growing");
     std::string msg = exhaustion_message(ds);
     CHECK(msg.find("no free IP on this node: 1 of 1 in use; the pool manager is adding addresses (1 of 3 ENIs attached)") == 0);
   }

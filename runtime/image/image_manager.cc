@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "metrics/registry.h"
 #include "runtime/image/archive_import.h"
 #include "runtime/image/content_store.h"
 #include "runtime/image/digest.h"
@@ -349,6 +350,33 @@ ImageManager::ImageManager(ManagerConfig config) : impl_(std::make_unique<Impl>(
 ImageManager::~ImageManager() = default;
 
 Image ImageManager::pull(const std::string& text, const registry::Credentials& creds, const PullProgress& progress) {
+  static auto& pulls = metrics::global().counter("vpcri_image_pulls_total", "Image pulls started.").with({});
+  static auto& failures = metrics::global().counter(
+      "vpcri_image_pull_failures_total",
+      "Image pulls that failed, by cause (invalid_argument, not_found, unavailable, resource_exhausted, ...).",
+      {"cause"});
+  static auto& duration = metrics::global().histogram("vpcri_image_pull_duration_seconds",
+                                                      "Image pull time, failed pulls included.", {},
+                                                      {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}).with({});
+  pulls.inc();
+  auto start = std::chrono::steady_clock::now();
+  try {
+    Image image = pull_uncounted(text, creds, progress);
+    duration.observe(metrics::seconds_since(start));
+    return image;
+  } catch (const Error& e) {
+    duration.observe(metrics::seconds_since(start));
+    failures.with({errc_name(e.code())}).inc();
+    throw;
+  } catch (...) {
+    duration.observe(metrics::seconds_since(start));
+    failures.with({"internal"}).inc();
+    throw;
+  }
+}
+
+Image ImageManager::pull_uncounted(const std::string& text, const registry::Credentials& creds,
+                                   const PullProgress& progress) {
   Reference ref = parse_reference(text);
   Impl& d = *impl_;
   const std::string what = "pull " + ref.to_string();

@@ -107,6 +107,8 @@ class ImageManager {
   FsUsage usage() const;
 
  private:
+  Image pull_uncounted(const std::string& ref, const registry::Credentials& creds, const PullProgress& progress);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "metrics/registry.h"
 #include "runtime/registry/digest.h"
 #include "runtime/registry/http.h"
 #include "runtime/registry/www_authenticate.h"
@@ -517,6 +518,18 @@ Manifest RegistryClient::get_manifest(const std::string& host, const std::string
   return manifest;
 }
 
+namespace {
+
+void count_blob_bytes(size_t bytes) {
+  static auto& received = metrics::global()
+                              .counter("vpcri_image_pull_bytes_total",
+                                       "Blob bytes (layers, configs) received from registries and mirrors.")
+                              .with({});
+  received.inc(static_cast<double>(bytes));
+}
+
+}  // namespace
+
 void RegistryClient::get_blob(const std::string& host, const std::string& repository, const std::string& digest,
                               const BlobSink& sink, const Credentials& creds, const Progress& progress) {
   check_host(host);
@@ -577,6 +590,7 @@ void RegistryClient::get_blob(const std::string& host, const std::string& reposi
             throw;
           }
           delivered += static_cast<int64_t>(chunk.size());
+          count_blob_bytes(chunk.size());
           if (progress) progress(delivered, total);
         },
         [&] { return delivered; });

@@ -115,6 +115,14 @@ std::vector<std::string> Daemon::args() const {
   // A daemon outside a test's own node namespace must never touch the host's networking
   // (sysctls, nftables, veths): pods get only loopback there.
   if (netns_.empty()) argv.insert(argv.end(), {"--network-provider", "none"});
+  // The HTTP endpoints' fixed default ports would collide between daemons sharing the host's
+  // namespace (and with a real vpcrid): off there unless a test names an address. In a test's
+  // own namespace the defaults are free.
+  auto named = [&](const std::string& flag) {
+    return std::any_of(extra_args_.begin(), extra_args_.end(), [&](const std::string& a) { return a.starts_with(flag); });
+  };
+  if (netns_.empty() && !named("--metrics-address")) argv.push_back("--metrics-address=");
+  if (netns_.empty() && !named("--introspection-address")) argv.push_back("--introspection-address=");
   return argv;
 }
 
