@@ -461,8 +461,9 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     }
     st.finish();
   });
-  for (auto [key, endpoint] : {std::pair{"metrics", &config.metrics}, std::pair{"introspection", &config.introspection}}) {
-    top.with(key, [&](const YAML::Node& v, const std::string& kp) {
+  for (const auto& entry : {std::pair{"metrics", &config.metrics}, std::pair{"introspection", &config.introspection}}) {
+    auto* endpoint = entry.second;  // not a structured binding: clang 14 cannot capture one in a lambda
+    top.with(entry.first, [&](const YAML::Node& v, const std::string& kp) {
       if (!v.IsMap()) top.fail(v, kp, "expected a mapping, got " + describe(v));
       MapReader r(v, file, kp);
       r.string("address", endpoint->address, check_listen_address);
