@@ -42,7 +42,7 @@ moddir=/lib/modules/$kver
 busybox=/bin/busybox  # busybox-static's: the initramfs has no libc
 for need in "$kernel" "$moddir/modules.dep" "$busybox"; do
   if [ ! -e "$need" ]; then
-    echo "run-in-vm: missing $need (bash .ci/install-deps installs linux-image-amd64, busybox-static, qemu-system-x86)" >&2
+    echo "run-in-vm: missing $need (bash .ci/install-deps --vm installs linux-image-amd64, busybox-static, qemu-system-x86)" >&2
     exit 125
   fi
 done
