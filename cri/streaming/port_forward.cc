@@ -27,6 +27,7 @@ struct Pair {
   Clock::time_point created;
   PodSocket pod;
   bool client_done = false;  // the client half-closed the data stream
+  bool streams_ended = false;  // our FIN went out on both streams
 };
 
 }  // namespace
@@ -111,6 +112,10 @@ class PortForwardSession {
         if (p[i].revents & POLLOUT) it->second.pod.flush(it->second.client_done);
       }
       for (auto it = pairs_.begin(); it != pairs_.end();) {
+        // The pod's end reaches the client at once (as kubelet closes both streams when the
+        // runtime's copy ends), not when the pair is dropped: a client reading to EOF without
+        // half-closing first (most HTTP clients) would otherwise wait out kHalfCloseWait.
+        if (it->second.pod.fd && it->second.pod.done) end_streams(it->second);
         it = finished(it->second) ? close_pair(it) : std::next(it);
       }
       if (conn_.broken()) return;
@@ -205,11 +210,18 @@ class PortForwardSession {
     return (pair.client_done && pair.pod.to_pod.empty()) || Clock::now() - pair.pod.done_at > kHalfCloseWait;
   }
 
+  // FIN on both streams of a dialled pair, once.
+  void end_streams(Pair& pair) {
+    if (pair.streams_ended) return;
+    if (pair.data_stream != 0) conn_.data(pair.data_stream, {}, true);
+    if (pair.error_stream != 0) conn_.data(pair.error_stream, {}, true);
+    pair.streams_ended = true;
+  }
+
   // Ends a pair: FIN on both streams (unless the client reset them) and the pod socket closed.
   std::map<std::string, Pair>::iterator close_pair(std::map<std::string, Pair>::iterator it, bool fin = true) {
     Pair& pair = it->second;
-    if (fin && pair.data_stream != 0 && pair.pod.fd) conn_.data(pair.data_stream, {}, true);
-    if (fin && pair.error_stream != 0 && pair.pod.fd) conn_.data(pair.error_stream, {}, true);
+    if (fin && pair.pod.fd) end_streams(pair);
     return pairs_.erase(it);
   }
 

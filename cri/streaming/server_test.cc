@@ -214,6 +214,50 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
   CHECK(ended == "stopped");
 }
 
+TEST_CASE("port forward: the pod's EOF reaches the client at once; the client's later bytes still reach the pod") {
+  // The pod answers, half-closes, then reads on. The client reads the answer to EOF (as HTTP
+  // clients do, without half-closing first), then sends more and half-closes. The pod's FIN must
+  // come while the forwarded connection still carries the client's side: a FIN sent only when
+  // the connection is dropped (after a wait for the client) would lose "second".
+  uint16_t pod_port = 0;
+  UniqueFd pod_listener = loopback_listener(pod_port);
+  std::string pod_got_after_eof;
+  std::thread pod([&] {
+    UniqueFd c(::accept4(pod_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) return;
+    char buf[16];
+    if (::read(c.get(), buf, 5) != 5) return;  // "first"
+    http::write_all(c.get(), "reply");
+    ::shutdown(c.get(), SHUT_WR);
+    pod_got_after_eof = read_to_eof(c.get());
+  });
+
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  auto req = std::make_shared<Request>();
+  req->kind = Kind::port_forward;
+  req->target = "pod";
+  req->dial = [](uint16_t port) { return connect_loopback(port); };
+  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
+  uint16_t l = 0;
+  UniqueFd local = loopback_listener(l);
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::string ended;
+  std::thread client([&] { ended = run_port_forward_client(*u.conn, {{local.get(), pod_port}}, stop.get()); });
+
+  UniqueFd c = connect_loopback(l);
+  http::write_all(c.get(), "first");
+  CHECK(read_to_eof(c.get()) == "reply");
+  http::write_all(c.get(), "second");
+  ::shutdown(c.get(), SHUT_WR);
+  pod.join();
+  CHECK(pod_got_after_eof == "second");
+  uint64_t one = 1;
+  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  client.join();
+  CHECK(ended == "stopped");
+}
+
 TEST_CASE("port forward: a refused dial is reported on the error stream") {
   TokenCache tokens(60s, 100);
   Server server(ServerConfig{}, tokens);
