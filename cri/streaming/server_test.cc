@@ -180,6 +180,18 @@ struct EchoServer {
   }
 };
 
+// A port forward whose dial reaches the test's loopback listeners; port 7 is refused.
+std::shared_ptr<Request> forward_to_loopback() {
+  auto req = std::make_shared<Request>();
+  req->kind = Kind::port_forward;
+  req->target = "pod";
+  req->dial = [](uint16_t port) {
+    if (port == 7) throw vpcri::Error(vpcri::Errc::unavailable, "connection refused");
+    return connect_loopback(port);
+  };
+  return req;
+}
+
 }  // namespace
 
 TEST_CASE("port forward over SPDY: many connections to two ports, data both ways, EOF passed on") {
@@ -188,11 +200,7 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
 
   TokenCache tokens(60s, 100);
   Server server(ServerConfig{}, tokens);
-  auto req = std::make_shared<Request>();
-  req->kind = Kind::port_forward;
-  req->target = "pod";
-  req->dial = [](uint16_t port) { return connect_loopback(port); };
-  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
+  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(forward_to_loopback())), {kPortForwardProtocol});
   uint16_t l1 = 0, l2 = 0;
   UniqueFd local1 = loopback_listener(l1), local2 = loopback_listener(l2);
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
@@ -234,11 +242,7 @@ TEST_CASE("port forward: the pod's EOF reaches the client at once; the client's 
 
   TokenCache tokens(60s, 100);
   Server server(ServerConfig{}, tokens);
-  auto req = std::make_shared<Request>();
-  req->kind = Kind::port_forward;
-  req->target = "pod";
-  req->dial = [](uint16_t port) { return connect_loopback(port); };
-  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(req)), {kPortForwardProtocol});
+  Upgraded u = upgrade(server.url(Kind::port_forward, tokens.insert(forward_to_loopback())), {kPortForwardProtocol});
   uint16_t l = 0;
   UniqueFd local = loopback_listener(l);
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
@@ -385,18 +389,6 @@ TEST_CASE("WebSocket: bad handshakes are refused, an unmasked frame closes with 
 }
 
 namespace {
-
-// A port forward whose dial reaches the test's loopback listeners; port 7 is refused.
-std::shared_ptr<Request> forward_to_loopback() {
-  auto req = std::make_shared<Request>();
-  req->kind = Kind::port_forward;
-  req->target = "pod";
-  req->dial = [](uint16_t port) {
-    if (port == 7) throw vpcri::Error(vpcri::Errc::unavailable, "connection refused");
-    return connect_loopback(port);
-  };
-  return req;
-}
 
 // A backend that answers each connection's first line with `tag` + the line, then closes.
 struct LineServer {
