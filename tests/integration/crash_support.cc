@@ -236,12 +236,16 @@ ChurnResult run_churn(Daemon& d, int workers, int cycles, int kills,
     threads.emplace_back([&, w] {
       std::set<std::string> mine;
       int cycle = 0;
-      while (cycle < cycles / workers || !all_killed) {
+      // A failed sync is always retried, as kubelet does, even past the last kill: a worker that
+      // gave up on the cycle the last kill cut short would leave its pod behind itself.
+      bool last_ok = true;
+      while (!last_ok || cycle < cycles / workers || !all_killed) {
         grpc::Status s;
         {
           std::shared_lock lock(daemon_mu);
           s = sync(w, cycle, &mine);
         }
+        last_ok = s.ok();
         if (s.ok()) {
           ++cycle;
           ++done;
