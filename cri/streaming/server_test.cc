@@ -216,8 +216,7 @@ TEST_CASE("port forward over SPDY: many connections to two ports, data both ways
   for (int i = 0; i < 6; i++) {
     CHECK(read_to_eof(conns[i].get()) == std::string(i % 2 ? "two:" : "one:") + "hello " + std::to_string(i));
   }
-  uint64_t one = 1;
-  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  signal_eventfd(stop.get());
   client.join();
   CHECK(ended == "stopped");
 }
@@ -256,8 +255,7 @@ TEST_CASE("port forward: the pod's EOF reaches the client at once; the client's 
   ::shutdown(c.get(), SHUT_WR);
   pod.join();
   CHECK(pod_got_after_eof == "second");
-  uint64_t one = 1;
-  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  signal_eventfd(stop.get());
   client.join();
   CHECK(ended == "stopped");
 }
@@ -496,8 +494,7 @@ TEST_CASE("port forward over SPDY tunnelled in WebSocket: many connections to tw
       CHECK(read_to_eof(conns[i].get()) ==
             std::string(i % 2 ? "two:" : "one:") + std::string(i == 0 ? 200000 : 1, 'x') + std::to_string(i));
     }
-    uint64_t one = 1;
-    REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+    signal_eventfd(stop.get());
     client.join();
     CHECK(ended == "stopped");
   }

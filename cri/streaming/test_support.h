@@ -13,6 +13,12 @@
 
 namespace vpcri::streaming::test {
 
+// Signals an eventfd once: the stop fd the sessions and clients of the tests poll.
+inline void signal_eventfd(int fd) {
+  uint64_t one = 1;
+  if (::write(fd, &one, sizeof one) != sizeof one) throw std::runtime_error("cannot signal the stop eventfd");
+}
+
 // A listening socket on 127.0.0.1 at a free port (returned in `port`).
 inline UniqueFd loopback_listener(uint16_t& port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -480,8 +480,7 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
         CHECK(answer.find(i % 2 == 0 ? "\r\n\r\none\n" : "\r\n\r\ntwo\n") != std::string::npos);
       }
     }
-    uint64_t one = 1;
-    REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+    signal_eventfd(stop.get());
     client.join();
     CHECK(ended == "stopped");
   }
@@ -519,8 +518,7 @@ TEST_CASE("streaming Exec and PortForward through the CRI") {
       for (size_t i = 0; i < conns.size(); i++) {
         CHECK(read_to_eof(conns[i].get()).find(i % 2 == 0 ? "\r\n\r\none\n" : "\r\n\r\ntwo\n") != std::string::npos);
       }
-      uint64_t one = 1;
-      REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+      signal_eventfd(stop.get());
       client.join();
       CHECK(ended == "stopped");
     }
@@ -606,8 +604,7 @@ TEST_CASE("port forward to a host-network pod connects in vpcrid's own network n
     vpcri::streaming::http::write_all(c.get(), "GET /index.html HTTP/1.0\r\n\r\n");
     answer = read_to_eof(c.get());
   }
-  uint64_t one = 1;
-  REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+  signal_eventfd(stop.get());
   client.join();
   CHECK(error.empty());
   CHECK(ended == "stopped");

@@ -141,8 +141,7 @@ TEST_CASE("streaming over TLS: https URLs, exec and port forward, plain HTTP tur
       streaming::http::write_all(c.get(), "GET /index.html HTTP/1.0\r\n\r\n");
       answer = read_to_eof(c.get());
     }
-    uint64_t one = 1;
-    REQUIRE(::write(stop.get(), &one, sizeof one) == sizeof one);
+    signal_eventfd(stop.get());
     client.join();
     CHECK(ended == "stopped");
     CHECK(answer.find("\r\n\r\nsecure\n") != std::string::npos);
