@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -195,13 +196,25 @@ void run_remote_command(Connection& conn, const Request& request, const std::str
 
   // 1. The client opens its streams; nothing runs before all are there.
   auto creation_deadline = Clock::now() + limits.stream_creation_timeout;
-  while (!s.all_streams()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(creation_deadline - Clock::now()).count();
-    if (left <= 0) return;  // "timed out waiting for client to create streams": the caller closes
+  auto wait_for = [&](Clock::time_point deadline) {  // false: end the session
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     pollfd p[2] = {{conn.fd(), POLLIN, 0}, {limits.stop_fd, POLLIN, 0}};
-    if (::poll(p, 2, static_cast<int>(left)) < 0 && errno != EINTR) throw_errno("poll streaming session");
-    if (p[1].revents != 0) return;
-    if (p[0].revents != 0 && !s.pump_socket()) return;
+    if (::poll(p, 2, static_cast<int>(std::max<int64_t>(left, 0))) < 0 && errno != EINTR) {
+      throw_errno("poll streaming session");
+    }
+    if (p[1].revents != 0) return false;
+    return p[0].revents == 0 || s.pump_socket();
+  };
+  while (!s.all_streams()) {
+    if (Clock::now() >= creation_deadline) return;  // "timed out waiting for client to create streams"
+    if (!wait_for(creation_deadline)) return;
+  }
+  // With a tty, the size the client sends next (see kInitialSizeWait).
+  if (request.io.tty && s.id(StreamType::resize)) {
+    auto size_deadline = Clock::now() + kInitialSizeWait;
+    while (!s.size && Clock::now() < size_deadline) {
+      if (!wait_for(size_deadline)) return;
+    }
   }
 
   // 2. Start the process with the latest size the client sent.

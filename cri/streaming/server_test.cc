@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "cri/streaming/client.h"
@@ -90,7 +91,36 @@ std::shared_ptr<Request> shell(const std::string& script) {
   return r;
 }
 
+// A tty exec of `exit 0` whose start reports the window size it was given.
+std::shared_ptr<Request> tty_shell(std::promise<std::optional<WindowSize>>& started_with) {
+  auto r = shell("exit 0");
+  r->io = {false, true, false, true};
+  r->start = [&started_with](const ExecOptions&, std::optional<WindowSize> size) {
+    started_with.set_value(size);
+    return std::make_unique<ShellProcess>("exit 0");
+  };
+  return r;
+}
+
 }  // namespace
+
+TEST_CASE("exec with a tty over SPDY: the process starts with the size sent just after the streams") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  std::promise<std::optional<WindowSize>> started_with;
+  Upgraded u = upgrade(server.url(Kind::exec, tokens.insert(tty_shell(started_with))), {"v4.channel.k8s.io"});
+  u.conn->open_stream({{"streamtype", "error"}});
+  u.conn->open_stream({{"streamtype", "stdout"}});
+  uint32_t resize_id = u.conn->open_stream({{"streamtype", "resize"}});
+  std::this_thread::sleep_for(200ms);  // as a client whose size message leaves a moment after its streams
+  u.conn->data(resize_id, size_json(WindowSize{123, 45}));
+  auto started = started_with.get_future();
+  REQUIRE(started.wait_for(10s) == std::future_status::ready);
+  std::optional<WindowSize> size = started.get();
+  REQUIRE(size.has_value());
+  CHECK(size->width == 123);
+  CHECK(size->height == 45);
+}
 
 TEST_CASE("exec over SPDY: stdin, stdout, stderr and the v4 exit status") {
   TokenCache tokens(60s, 100);
@@ -351,6 +381,24 @@ TEST_CASE("exec over WebSocket v5: the accept key, stdin closed with [255, 0], o
   CHECK(channel_text(ms, 1) == "hello\n");
   CHECK(channel_text(ms, 2) == "e\n");
   CHECK(channel_text(ms, 3) == exit_status_json(6));
+}
+
+TEST_CASE("exec with a tty over WebSocket: the process starts with the size sent just after the upgrade") {
+  TokenCache tokens(60s, 100);
+  Server server(ServerConfig{}, tokens);
+  std::promise<std::optional<WindowSize>> started_with;
+  WsClient c(server.port(), "/exec/" + tokens.insert(tty_shell(started_with)), "v5.channel.k8s.io");
+  REQUIRE(c.response.rfind("HTTP/1.1 101", 0) == 0);
+  std::this_thread::sleep_for(200ms);
+  c.send(websocket::Opcode::binary, "\x04" + size_json(WindowSize{80, 24}));
+  auto started = started_with.get_future();
+  REQUIRE(started.wait_for(10s) == std::future_status::ready);
+  std::optional<WindowSize> size = started.get();
+  REQUIRE(size.has_value());
+  CHECK(size->width == 80);
+  CHECK(size->height == 24);
+  auto ms = c.read_all();
+  CHECK(channel_text(ms, 3) == exit_status_json(0));
 }
 
 TEST_CASE("exec over WebSocket base64: text messages with an ASCII channel") {

@@ -76,4 +76,9 @@ struct SessionLimits {
   int stop_fd = -1;  // readable when the server stops: every session ends
 };
 
+// A tty client sends its terminal's size just after opening the session. A process started before
+// that message arrives reads a 0x0 terminal (`stty size`, a shell's first prompt), so a tty session
+// waits this long for it before starting the process; a client that sends none only pays the wait.
+constexpr std::chrono::milliseconds kInitialSizeWait{500};
+
 }  // namespace vpcri::streaming

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/error.h"
@@ -46,9 +47,51 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
   auto send_channel = [&](uint8_t channel, std::string_view data) { ws::send_channel(s, base64, channel, data); };
   const ExecOptions& io = request.io;
 
+  std::string pending_stdin;
+  bool stdin_eof = false, stdin_closed = false;
+  ResizeReader resize;
+  std::optional<WindowSize> initial_size;
   std::unique_ptr<Process> process;
+  // Handles one client message; before the process starts, its stdin is kept and its size noted.
+  auto on_message = [&](const ws::Message& m) {
+    auto decoded = ws::decode_channel(m, base64);
+    if (!decoded) return;
+    auto& [channel, data] = *decoded;
+    if (channel == kStdin && io.stdin && !stdin_eof) pending_stdin += data;
+    if (channel == kResize) {
+      if (auto size = resize.feed(data)) {
+        if (process) process->resize(*size);
+        else initial_size = size;
+      }
+    }
+    if (channel == kClose && version >= 5 && !data.empty() && data[0] == kStdin) stdin_eof = true;
+  };
+
   try {
-    process = request.start(io, std::nullopt);
+    // With a tty, the size the client sends first (see kInitialSizeWait).
+    auto size_deadline = Clock::now() + kInitialSizeWait;
+    while (io.tty && !initial_size && Clock::now() < size_deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(size_deadline - Clock::now()).count();
+      pollfd p[2] = {{s.fd(), POLLIN, 0}, {limits.stop_fd, POLLIN, 0}};
+      if (::poll(p, 2, static_cast<int>(std::max<int64_t>(left, 0))) < 0 && errno != EINTR) {
+        throw_errno("poll websocket session");
+      }
+      if (p[1].revents != 0) return;
+      if (p[0].revents == 0) continue;
+      if (!s.read_some()) return;
+      while (auto m = s.next()) on_message(*m);
+      if (s.peer_closed()) {
+        s.close(ws::kCloseNormal);
+        return;
+      }
+    }
+  } catch (const ws::ProtocolError& e) {
+    s.close(e.code, e.what());
+    return;
+  }
+
+  try {
+    process = request.start(io, initial_size);
   } catch (const std::exception& e) {
     std::string message = std::string(request.kind == Kind::attach ? "error attaching to container: "
                                                                     : "error executing command in container: ") +
@@ -64,9 +107,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
   // "Ready": an empty message on the first output channel, as the kubelet library sends.
   send_channel(io.stdout ? kStdout : io.stderr ? kStderr : kError, {});
 
-  std::string pending_stdin;
-  bool stdin_eof = false, stdin_closed = false;
-  ResizeReader resize;
+  if (initial_size) proc.resize(*initial_size);
   auto flush_stdin = [&] {
     while (!pending_stdin.empty() && proc.stdin_fd() >= 0) {
       ssize_t n = proc.write_stdin(pending_stdin.data(), pending_stdin.size());
@@ -80,17 +121,6 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
       proc.close_stdin();
       stdin_closed = true;
     }
-  };
-  // Handles one client message.
-  auto on_message = [&](const ws::Message& m) {
-    auto decoded = ws::decode_channel(m, base64);
-    if (!decoded) return;
-    auto& [channel, data] = *decoded;
-    if (channel == kStdin && io.stdin && !stdin_eof) pending_stdin += data;
-    if (channel == kResize) {
-      if (auto size = resize.feed(data)) proc.resize(*size);
-    }
-    if (channel == kClose && version >= 5 && !data.empty() && data[0] == kStdin) stdin_eof = true;
   };
 
   int out_fd = proc.stdout_fd(), err_fd = proc.stderr_fd() == out_fd ? -1 : proc.stderr_fd();
