@@ -79,7 +79,7 @@ int run_daemon(const Config& config) {
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);  // ExecSync cuts its output to fit
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RequestLogFactory>());
+  interceptors.push_back(std::make_unique<RequestLogFactory>(state.store()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) throw Error(Errc::unavailable, "cannot listen on unix socket " + config.socket);

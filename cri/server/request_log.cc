@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "cri/server/store.h"
 #include "metrics/registry.h"
 
 namespace vpcri::cri {
@@ -49,12 +50,41 @@ void count_request(const std::string& rpc, grpc::StatusCode code, double seconds
   latency.with({rpc}).observe(seconds);
 }
 
+// The string field `name` of `m`, "" when it has none.
+std::string string_field(const google::protobuf::Message& m, const char* name) {
+  const auto* field = m.GetDescriptor()->FindFieldByName(name);
+  if (!field || field->is_repeated() || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+    return "";
+  }
+  return m.GetReflection()->GetString(m, field);
+}
+
+std::string pod_name(const v1::PodSandboxMetadata& m) { return m.namespace_() + "/" + m.name(); }
+
+// A lookup that never throws (an ambiguous or empty prefix is the handler's error to report).
+template <class Table>
+auto find_quietly(const Table& table, const std::string& id) -> decltype(table.find(id)) {
+  if (id.empty()) return nullptr;
+  try {
+    return table.find(id);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 class RequestLog : public grpc::experimental::Interceptor {
  public:
-  explicit RequestLog(const char* method) : method_(method), start_(std::chrono::steady_clock::now()) {}
+  RequestLog(const char* method, const Store& store)
+      : method_(method), store_(store), start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
+    // Noted before the handler runs: a removal may have erased the pod by the time it fails.
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      if (auto* request = static_cast<const google::protobuf::Message*>(methods->GetRecvMessage())) {
+        subject_ = request_subject(*request, store_);
+      }
+    }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_);
@@ -65,9 +95,15 @@ class RequestLog : public grpc::experimental::Interceptor {
         // Failed requests are worth seeing at the default level, except the expected UNIMPLEMENTED.
         auto level = status.error_code() == grpc::StatusCode::UNIMPLEMENTED ? log::Level::debug : log::Level::info;
         if (log::enabled(level)) {
-          log::write(level, "request failed",
-                     {{"method", method_}, {"code", std::to_string(status.error_code())},
-                      {"error", status.error_message()}, {"duration_us", std::to_string(micros.count())}});
+          std::string code = std::to_string(status.error_code()), us = std::to_string(micros.count());
+          if (subject_.pod.empty()) {
+            log::write(level, "request failed",
+                       {{"method", method_}, {"code", code}, {"error", status.error_message()}, {"duration_us", us}});
+          } else {
+            log::write(level, "request failed",
+                       {{"method", method_}, {"code", code}, {"error", status.error_message()}, {"duration_us", us},
+                        {"pod", subject_.pod}, {"container", subject_.container}});
+          }
         }
       }
     }
@@ -76,13 +112,42 @@ class RequestLog : public grpc::experimental::Interceptor {
 
  private:
   const char* method_;
+  const Store& store_;
   std::chrono::steady_clock::time_point start_;
+  RequestSubject subject_;
 };
 
 }  // namespace
 
+RequestSubject request_subject(const google::protobuf::Message& request, const Store& store) {
+  RequestSubject subject;
+  const auto* descriptor = request.GetDescriptor();
+  for (const char* name : {"config", "sandbox_config"}) {
+    const auto* field = descriptor->FindFieldByName(name);
+    if (!field || field->is_repeated() || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const auto& value = request.GetReflection()->GetMessage(request, field);
+    if (const auto* pod = dynamic_cast<const v1::PodSandboxConfig*>(&value); pod && pod->has_metadata()) {
+      subject.pod = pod_name(pod->metadata());
+    } else if (const auto* container = dynamic_cast<const v1::ContainerConfig*>(&value)) {
+      subject.container = container->metadata().name();
+    }
+  }
+  std::string pod_id = string_field(request, "pod_sandbox_id");
+  if (auto container = find_quietly(store.containers, string_field(request, "container_id"))) {
+    ContainerRecord record = container->get();
+    subject.container = record.config.metadata().name();
+    pod_id = record.sandbox_id;
+  }
+  if (subject.pod.empty()) {
+    if (auto pod = find_quietly(store.sandboxes, pod_id)) subject.pod = pod_name(pod->get().config.metadata());
+  }
+  return subject;
+}
+
 grpc::experimental::Interceptor* RequestLogFactory::CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) {
-  return new RequestLog(info->method());
+  return new RequestLog(info->method(), store_);
 }
 
 }  // namespace vpcri::cri

@@ -176,6 +176,10 @@ TEST_CASE("security: user ids must fit a uid_t; run_as_group needs a user") {
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(s.error_message().find("run_as_group is set without run_as_user or run_as_username") != std::string::npos);
   CHECK(count_containers(d) == 0);
+  // The failure is logged with the pod's Kubernetes name and the container's, not only ids.
+  const auto& meta = pod.config().metadata();
+  CHECK(d.log().find("method=/runtime.v1.RuntimeService/CreateContainer code=3 error=") != std::string::npos);
+  CHECK(d.log().find("pod=" + meta.namespace_() + "/" + meta.name() + " container=group") != std::string::npos);
 
   auto bad_pod = pod_config("badpod");
   bad_pod.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(-1);
