@@ -13,6 +13,13 @@ from collections import defaultdict
 
 SAMPLE = re.compile(r'^vpcri_operation_phase_seconds_(sum|count)\{operation="([^"]+)",phase="([^"]+)"\} (\S+)$')
 ORDER = ["RunPodSandbox", "CreateContainer", "StartContainer"]
+# The phases in the order the handlers run them (/metrics sorts them by name); others go last.
+PHASES = {
+    "RunPodSandbox": ["validate", "intent_record", "network", "namespaces", "files_and_shm", "cgroup", "rootfs",
+                      "spec", "launch_pause", "pin_pid_ns", "ready_record", "publish"],
+    "CreateContainer": ["validate", "intent_record", "rootfs", "spec", "created_record", "publish"],
+    "StartContainer": ["validate", "cgroup", "spec", "launch", "running_record", "publish"],
+}
 
 
 def read(paths):
@@ -41,7 +48,8 @@ def main():
     print("| --- | --- | ---: | ---: | ---: |")
     for op in sorted(phases, key=lambda o: ORDER.index(o) if o in ORDER else len(ORDER)):
         total = sum(sums[(op, p)] / counts[(op, p)] for p in phases[op] if counts[(op, p)])
-        for p in phases[op]:
+        known = PHASES.get(op, [])
+        for p in sorted(phases[op], key=lambda p: known.index(p) if p in known else len(known)):
             n = counts[(op, p)]
             mean = sums[(op, p)] / n if n else 0.0
             share = mean / total if total else 0.0
