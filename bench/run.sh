@@ -2,7 +2,7 @@
 # vpcri vs containerd through the CRI, side by side. Run as root from anywhere:
 #
 #   bench/run.sh [--build DIR] [--runtimes containerd,vpcri] [--rounds N] [--results DIR] [--smoke]
-#                [--no-build]
+#                [--quick] [--no-build]
 #
 # Per round and per runtime, everything is fresh and private: a network namespace
 # (vpcri-bench-<runtime>-<pid>), a docker-registry inside it on its loopback serving the same
@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
+    --quick) SMOKE=2; shift ;;
     --no-build) NO_BUILD=1; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -39,6 +40,9 @@ done
 
 if [ $SMOKE = 1 ]; then
   LOAD_ARGS=(--pods 3 --warmup 1 --concurrency 2 --pods-per-worker 2 --steady-pods 3 --exec 5 --settle-ms 500)
+  ROUNDS=1
+elif [ $SMOKE = 2 ]; then  # quick: enough serial pods for a p50/p99 worth reading, one round, not committed
+  LOAD_ARGS=(--pods 40 --warmup 3 --concurrency 8 --pods-per-worker 4 --steady-pods 5 --exec 10 --settle-ms 500)
   ROUNDS=1
 else
   LOAD_ARGS=(--pods 100 --warmup 5 --concurrency 8,32 --pods-per-worker 4 --steady-pods 50 --exec 100)
@@ -297,6 +301,11 @@ for round in $(seq "$ROUNDS"); do
       --timeout 30 --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
       "${LOAD_ARGS[@]}" || rc=$?
     [ $rc = 0 ] || { log "$rt round $round: vpcri-bench exited $rc; daemon log tail:"; tail -20 "$dir/daemon.log" >&2; }
+    if [ "$rt" = vpcri ]; then
+      # The pod start path's phases (vpcri_operation_phase_seconds), from vpcrid's default metrics port.
+      nsenter --net=/run/netns/"$ns" python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:61678/metrics", timeout=10).read().decode())' \
+        >"$TMP/results/$rt-r$round.metrics.txt" || log "could not scrape vpcrid's /metrics"
+    fi
     cleanup_round "$DPID" "$REG_PID" "$ns" "$cg" "$dir"
     rm -rf "$dir"
   done
@@ -304,14 +313,21 @@ done
 
 # ---- report ---------------------------------------------------------------------------------
 runc_version=$(runc --version 2>/dev/null | head -1 || true)
-if [ $SMOKE = 1 ]; then
+phase_table() {  # the pod start path's per-phase breakdown, when vpcri ran
+  compgen -G "$TMP/results/vpcri-r*.metrics.txt" >/dev/null || return 0
+  printf '\n## vpcri: where pod start time goes (mean per phase, all serial and concurrent starts)\n\n'
+  python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-r*.metrics.txt || true  # a vpcrid without spans
+}
+if [ $SMOKE != 0 ]; then
   out=${RESULTS:-$TMP/report}
   python3 "$SRC/bench/report.py" --out "$out" --no-plot --runc "$runc_version" "$TMP/results"/*.json
+  phase_table >>"$out/results.md"
   cat "$out/results.md"
-  python3 "$SRC/bench/report.py" --check "$TMP/results"/*.json
+  [ $SMOKE = 2 ] || python3 "$SRC/bench/report.py" --check "$TMP/results"/*.json
 else
   out=${RESULTS:-$SRC/bench/results}
   python3 "$SRC/bench/report.py" --out "$out" --runc "$runc_version" "$TMP/results"/*.json
+  phase_table >>"$out/results.md"
   log "wrote $out/results.md"
 fi
 exit 0

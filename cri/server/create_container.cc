@@ -8,6 +8,7 @@
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/lifecycle_events.h"
+#include "cri/server/operation_spans.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
 #include "net/datapath/undo_stack.h"
@@ -39,6 +40,7 @@ void check_log_path(const std::string& log_path) {
 grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* req,
                                              v1::CreateContainerResponse* resp) {
   return handle_rpc("CreateContainer", [&] {
+    OperationSpans spans("CreateContainer");
     const v1::ContainerConfig& config = req->config();
     if (config.metadata().name().empty()) throw Error(Errc::invalid_argument, "CreateContainer: metadata name is required");
     if (config.image().image().empty()) throw Error(Errc::invalid_argument, "CreateContainer: image is required");
@@ -73,6 +75,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
       runtime::container::pin_pid_namespace(paths.ns_dir, pod.pause);
     }
 
+    spans.mark("validate");
     Store& store = state_.store();
     ContainerRecord r;
     r.id = new_id();
@@ -107,10 +110,12 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     r.creating = true;
     store.save(r);
     failpoint("create_container.intent");
+    spans.mark("intent_record");
     fs::mkdir_p(store.container_state(r.id), 0711);
     const std::string rootfs_path = container_rootfs(store, r.id);
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path);
     failpoint("create_container.rootfs");
+    spans.mark("rootfs");
 
     std::string target_pid_ns;
     if (target) {
@@ -125,15 +130,19 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     // following symlinks (runtime/monitor/log_file.h).
     if (!r.log_path.empty()) fs::mkdir_p(pod.config.log_directory(), 0755);
     failpoint("create_container.spec");
+    spans.mark("spec");
     r.creating = false;
     store.save(r);
     failpoint("create_container.saved");
+    spans.mark("created_record");
     rootfs.release();
     state_.store().containers.insert(std::make_shared<Container>(r));
     undo.commit();
     publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_CREATED_EVENT);
     log::info("container created", {{"id", r.id}, {"name", name}, {"image", image->id}});
     resp->set_container_id(r.id);
+    spans.mark("publish");
+    spans.done();
   });
 }
 

@@ -65,6 +65,16 @@ void roll_back_container(RuntimeState& state, const ContainerRecord& r) {
             {{"id", r.id}, {"name", r.config.metadata().name()}});
 }
 
+// A container whose pod sandbox has no record (its record was torn by a power loss and its pod
+// swept): its process, cgroup, rootfs and directories go, as if CreateContainer was cut short.
+void roll_back_orphan_container(RuntimeState& state, const ContainerRecord& r) {
+  const std::string monitor = container_monitor_dir(state.store(), r.id);
+  if (fs::exists(monitor)) end_monitor(monitor);
+  if (!r.cgroup_path.empty()) remove_cgroup(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
+  roll_back_container(state, r);
+  log::warn("removed a container whose pod sandbox has no record", {{"id", r.id}, {"pod", r.sandbox_id}});
+}
+
 // A CREATED container whose StartContainer may have been cut short: a monitor that runs is
 // adopted (the container is RUNNING), one that ran gives its exit, and a start that never got
 // its process running is undone, so a retried StartContainer starts it once.
@@ -154,9 +164,17 @@ void recover_containers(RuntimeState& state) {
         store.save(r);
       }
     }
+    auto pod = r.sandbox_id.empty() ? nullptr : store.sandboxes.find(r.sandbox_id);
+    if (!pod) {
+      try {
+        roll_back_orphan_container(state, r);
+        continue;
+      } catch (const std::exception& e) {
+        log::error("removing a container whose pod sandbox has no record failed", {{"id", r.id}, {"error", e.what()}});
+      }
+    }
     auto container = std::make_shared<Container>(r);
     store.containers.insert(container);
-    auto pod = store.sandboxes.find(r.sandbox_id);
     store.containers.reserve_name(pod ? container_name(pod->get(), r.config.metadata()) : r.id, r.id);
     try {
       state.images().hold(r.image_id, r.id);
@@ -223,14 +241,15 @@ std::vector<std::string> subdirectories(const std::string& dir) {
 }
 
 // Returns the ids of the leftovers found.
-std::set<std::string> sweep_kind(const std::string& root_dir, const std::string& state_dir, const char* record_file,
+std::set<std::string> sweep_kind(const std::string& root_dir, const std::string& state_dir,
                                  const std::set<std::string>& known) {
   std::set<std::string> swept;
   // The state side first: its monitors and mounts are what keep the root side busy.
   for (const std::string& top : {state_dir, root_dir}) {
     for (const std::string& id : subdirectories(top)) {
-      // A damaged record is kept for a human to look at, with everything it refers to.
-      if (known.count(id) || fs::exists(root_dir + "/" + id + "/" + record_file)) continue;
+      // A directory whose record failed to load (torn by a power loss: records are not fsynced)
+      // is swept too: its object is never trusted half-read, nor left holding mounts.
+      if (known.count(id)) continue;
       swept.insert(id);
       try {
         sweep_directory(top + "/" + id);
@@ -291,8 +310,8 @@ void sweep_orphans(RuntimeState& state) {
   std::set<std::string> pods, containers;
   for (const auto& p : store.sandboxes.all()) pods.insert(p->id());
   for (const auto& c : store.containers.all()) containers.insert(c->id());
-  const auto leftover_pods = sweep_kind(store.root() + "/pods", store.state() + "/pods", "pod.json", pods);
-  sweep_kind(store.root() + "/containers", store.state() + "/containers", "container.json", containers);
+  const auto leftover_pods = sweep_kind(store.root() + "/pods", store.state() + "/pods", pods);
+  sweep_kind(store.root() + "/containers", store.state() + "/containers", containers);
   sweep_cgroups(state, leftover_pods, containers);
 }
 

@@ -11,6 +11,7 @@
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/lifecycle_events.h"
+#include "cri/server/operation_spans.h"
 #include "cri/server/pod_config.h"
 #include "cri/server/request_validation.h"
 #include "cri/server/runtime_service.h"
@@ -38,6 +39,7 @@ void mount_shm(const std::string& target, bool host_ipc) {
 grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPodSandboxRequest* req,
                                            v1::RunPodSandboxResponse* resp) {
   return handle_rpc("RunPodSandbox", [&] {
+    OperationSpans spans("RunPodSandbox");
     const v1::PodSandboxConfig& config = req->config();
     const auto& meta = config.metadata();
     if (meta.name().empty() || meta.namespace_().empty() || meta.uid().empty()) {
@@ -59,6 +61,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     auto image = state_.images().find(state_.config().images.sandbox_image);
     if (!image) throw Error(Errc::failed_precondition, "RunPodSandbox: " + state_.sandbox_image_problem());
 
+    spans.mark("validate");
     Store& store = state_.store();
     SandboxRecord r;
     r.id = new_id();
@@ -80,6 +83,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     r.creating = true;
     store.save(r);
     failpoint("run_pod.intent");
+    spans.mark("intent_record");
     fs::mkdir_p(paths.dir, 0711);
     // Every later step is undone by the one idempotent teardown.
     undo.push("tearing down", [&] { teardown_sandbox(state_, r); });
@@ -99,12 +103,14 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
       }
     }
     failpoint("run_pod.network");
+    spans.mark("network");
     container::PodNamespacesSpec ns_spec;
     ns_spec.ipc = !host_ipc;
     ns_spec.uts = !host_network;
     ns_spec.hostname = r.hostname;
     const container::PodNamespaces pinned = container::pin_pod_namespaces(paths.ns_dir, ns_spec);
     failpoint("run_pod.namespaces");
+    spans.mark("namespaces");
 
     // Runtime state (under --state): replaced atomically, not fsynced.
     fs::replace_file(paths.hostname, r.hostname + "\n", 0644);
@@ -121,15 +127,18 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     }
     mount_shm(paths.shm, host_ipc);
     failpoint("run_pod.shm");
+    spans.mark("files_and_shm");
 
     auto cgroup = create_sandbox_cgroup(state_, r);
     if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
     cgroup.apply_devices(runtime::cgroup::default_device_policy());
     failpoint("run_pod.cgroup");
+    spans.mark("cgroup");
 
     runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.pod_root(r.id), paths.rootfs);
     rootfs.release();  // torn down by teardown_sandbox
     failpoint("run_pod.rootfs");
+    spans.mark("rootfs");
 
     container::InitSpec spec;
     spec.net = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
@@ -166,6 +175,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     process.no_new_privs = true;
     process.seccomp.mode = container::SeccompSpec::Mode::runtime_default;
 
+    spans.mark("spec");
     fs::mkdir_p(paths.monitor, 0700);
     auto monitor = std::make_shared<runtime::MonitorHandle>(
         container::launch(state_.binaries(), paths.monitor, "", spec, cgroup.controller_dir("memory")));
@@ -175,14 +185,17 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     });
     r.pause = monitor->container();
     failpoint("run_pod.pause");
+    spans.mark("launch_pause");
     // Pinned whether or not the pod shares it: a container whose PID mode is POD joins pause's
     // namespace either way (as with containerd and CRI-O).
     if (!host_pid) container::pin_pid_namespace(paths.ns_dir, r.pause);
     failpoint("run_pod.pid_ns");
+    spans.mark("pin_pid_ns");
     r.state = v1::SANDBOX_READY;
     r.creating = false;
     store.save(r);
     failpoint("run_pod.ready");
+    spans.mark("ready_record");
     auto pod = std::make_shared<Sandbox>(r);
     store.sandboxes.insert(pod);
     watch_sandbox(state_, pod, monitor);
@@ -192,6 +205,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     publish_event(state_, r.id, r.id, v1::CONTAINER_STARTED_EVENT);
     log::info("pod sandbox ready", {{"id", r.id}, {"name", name}, {"pause_pid", std::to_string(r.pause.pid)}, {"ip", r.ip}});
     resp->set_pod_sandbox_id(r.id);
+    spans.mark("publish");
+    spans.done();
   });
 }
 

@@ -6,6 +6,7 @@
 #include "cri/server/grpc_status.h"
 #include "cri/server/lifecycle.h"
 #include "cri/server/lifecycle_events.h"
+#include "cri/server/operation_spans.h"
 #include "cri/server/runtime_service.h"
 #include "runtime/container/devices.h"
 
@@ -14,6 +15,7 @@ namespace vpcri::cri {
 grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::StartContainerRequest* req,
                                             v1::StartContainerResponse*) {
   return handle_rpc("StartContainer", [&] {
+    OperationSpans spans("StartContainer");
     auto container = state_.store().containers.get(req->container_id());
     std::lock_guard op(container->op());
     ContainerRecord r = container->get();
@@ -40,20 +42,24 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       });
       publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_STOPPED_EVENT);
     };
+    spans.mark("validate");
     try {
       runtime::cgroup::Cgroup cgroup(state_.cgroup_root(), r.cgroup_path);
       cgroup.create();
       cgroup.apply(to_linux_resources(r.resources));
       failpoint("start_container.cgroup");
+      spans.mark("cgroup");
       auto spec = runtime::container::init_spec_from_json(r.init_spec);
       cgroup.apply_devices(runtime::container::device_policy(spec));
       spec.cgroup_dirs = cgroup.directories();
       const std::string monitor_dir = container_monitor_dir(state_.store(), r.id);
+      spans.mark("spec");
       fs::mkdir_p(monitor_dir, 0700);
       auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
           state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory"),
           pod.config.log_directory(), {r.config.stdin(), r.config.tty(), r.config.stdin_once()}));
       failpoint("start_container.launched");
+      spans.mark("launch");
       r = container->update([&](ContainerRecord& rec) {
         rec.state = v1::CONTAINER_RUNNING;
         rec.started_at = monitor->started_at_ns();
@@ -62,6 +68,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
         state_.store().save(rec);
       });
       failpoint("start_container.saved");
+      spans.mark("running_record");
       // Before the reaper watches: a container that exits at once is STOPPED after STARTED.
       publish_event(state_, r.id, r.sandbox_id, v1::CONTAINER_STARTED_EVENT);
       watch_container(state_, container, monitor);
@@ -70,6 +77,8 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       throw;
     }
     log::info("container started", {{"id", r.id}, {"pid", std::to_string(r.process.pid)}});
+    spans.mark("publish");
+    spans.done();
   });
 }
 

@@ -1,7 +1,9 @@
 // Pod sandboxes and containers: in memory for the List/Status RPCs kubelet polls every second,
 // and persisted as one record file per object (<root>/pods/<id>/pod.json,
-// <root>/containers/<id>/container.json), written atomically before an RPC returns, so a
-// restarted vpcrid knows every object it made.
+// <root>/containers/<id>/container.json), replaced atomically (temp file + rename) before an RPC
+// returns, so a restarted vpcrid knows every object it made. Not fsynced: the page cache outlives
+// any process crash, and a power loss ends every pod anyway; a record a power loss tore is
+// swept with its object at start (recovery.cc).
 #pragma once
 
 #include <cstdint>
@@ -172,7 +174,8 @@ class Store {
   // containers' own files). Call at start, before anything writes. Returns how many.
   size_t remove_stale_temp_files() const;
 
-  // Every record on disk; damaged ones are logged and skipped.
+  // Every record on disk; damaged (torn) ones are logged and skipped, and the orphan sweep
+  // (recovery.cc) then removes their objects.
   std::vector<SandboxRecord> load_sandboxes() const;
   std::vector<ContainerRecord> load_containers() const;
 

@@ -196,6 +196,14 @@ void save(const std::string& path, const DatastoreState& state, PersistCause cau
   std::string_view failpoint_name;
   if (cause == PersistCause::allocation) failpoint_name = "ipam.checkpoint_temp.allocate";
   if (cause == PersistCause::release) failpoint_name = "ipam.checkpoint_temp.release";
+  // Durable (fsync), unlike the pod and container records: what this file holds outlives a
+  // reboot. The allocations alone would not need it (after a power loss no pod runs, and restore
+  // releases every allocation of a sandbox that is not live), but the same file carries the ENI/IP
+  // inventory, which still exists in EC2 after a reboot: a checkpoint a power loss rolled back or
+  // tore would either name IPs the node no longer holds (given to pods while EC2 may have handed
+  // them to another instance) or be refused at start (load() never guesses an empty pool), leaving
+  // the node without pod networking. The cost is kept off the datastore lock instead
+  // (Datastore::persist_through): concurrent pod starts share one write.
   fs::write_file_atomic(path, encode(state), 0600, failpoint_name);
 }
 

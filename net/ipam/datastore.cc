@@ -33,12 +33,12 @@ void count_allocation_failure(const char* cause) {
 Datastore::Datastore(Options options) : options_(std::move(options)) {}
 
 void Datastore::set_persist(PersistFn persist) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   persist_ = std::move(persist);
 }
 
 void Datastore::persist_now() {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   expire_cooldowns_locked(options_.clock());
   persist_locked(PersistCause::inventory);
 }
@@ -48,7 +48,7 @@ void Datastore::persist_now() {
 Allocation Datastore::allocate(const std::string& sandbox_id, const std::string& pod_namespace,
                                const std::string& pod_name) {
   if (sandbox_id.empty()) throw Error(Errc::invalid_argument, "IPAM allocate: empty sandbox id");
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (auto it = by_sandbox_.find(sandbox_id); it != by_sandbox_.end()) {
     const AllocationRecord& held = it->second;
     if (held.pod_namespace == pod_namespace && held.pod_name == pod_name) return describe_locked(sandbox_id, held);
@@ -64,13 +64,23 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
     throw Error(Errc::resource_exhausted, why.message);
   }
 
-  IpAddress ip = free_.begin()->ip;
-  IpSlot& slot = ips_.at(ip);
-  bool used_before = slot.used_before;
-  assign_locked(ip, slot, sandbox_id, pod_namespace, pod_name);
+  const IpAddress ip = free_.begin()->ip;
+  const bool used_before = ips_.at(ip).used_before;
+  assign_locked(ip, ips_.at(ip), sandbox_id, pod_namespace, pod_name);
+  const uint64_t change = ++changed_seq_;
+  // Recorded without the datastore lock: concurrent pod starts neither wait for each other's
+  // disk write nor repeat it (one write carries every change made before it). The IP is this
+  // sandbox's meanwhile (assigned), and allocate() returns only once it is on disk.
+  lock.unlock();
   try {
-    persist_locked(PersistCause::allocation);
+    persist_through(change, PersistCause::allocation);
   } catch (const std::exception& e) {
+    lock.lock();
+    // Still assigned to this sandbox: nothing else frees an assigned IP. Undone in memory; the
+    // next write records that (a checkpoint that kept the allocation meanwhile is safe: restore
+    // releases the allocations of sandboxes that are not live).
+    IpSlot& slot = ips_.at(ip);
+    ++changed_seq_;
     unassign_locked(slot, ip);
     slot.state = IpState::free;
     slot.used_before = used_before;
@@ -82,6 +92,7 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
     throw Error(code, "IPAM allocate for sandbox " + sandbox_id + ": could not record the allocation: " + e.what());
   }
   failpoint("ipam.allocated");  // checkpointed; the pod has no veth yet
+  lock.lock();
   Allocation out = describe_locked(sandbox_id, by_sandbox_.at(sandbox_id));
   out.reused = used_before;
   if (used_before) queue_flush_locked(ip, FlushRequest::Reason::reused, sandbox_id);
@@ -92,7 +103,7 @@ Allocation Datastore::allocate(const std::string& sandbox_id, const std::string&
 }
 
 std::optional<Allocation> Datastore::release(const std::string& sandbox_id) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   auto it = by_sandbox_.find(sandbox_id);
   if (it == by_sandbox_.end()) return std::nullopt;
   AllocationRecord record = it->second;
@@ -161,13 +172,13 @@ void Datastore::set_growth_block(std::optional<GrowthBlock> block) {
 }
 
 void Datastore::add_eni(const EniInfo& eni) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   add_eni_locked(eni);
   persist_or_log_locked();
 }
 
 int Datastore::add_ips(const std::string& eni_id, const std::vector<IpAddress>& ips) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   auto it = enis_.find(eni_id);
   if (it == enis_.end()) throw Error(Errc::not_found, "IPAM: cannot add IPs to unknown ENI " + eni_id);
   int added = add_ips_locked(it->second, ips);
@@ -176,7 +187,7 @@ int Datastore::add_ips(const std::string& eni_id, const std::vector<IpAddress>& 
 }
 
 std::vector<std::pair<std::string, std::vector<IpAddress>>> Datastore::take_free_ips(int max_count) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   expire_cooldowns_locked(options_.clock());
   std::map<std::string, std::vector<IpAddress>> by_eni;
   std::vector<std::string> order;
@@ -196,7 +207,7 @@ std::vector<std::pair<std::string, std::vector<IpAddress>>> Datastore::take_free
 }
 
 EniInfo Datastore::remove_eni(const std::string& eni_id) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   expire_cooldowns_locked(options_.clock());
   auto it = enis_.find(eni_id);
   if (it == enis_.end()) throw Error(Errc::not_found, "IPAM: unknown ENI " + eni_id);
@@ -221,7 +232,7 @@ EniInfo Datastore::remove_eni(const std::string& eni_id) {
 }
 
 ReconcileReport Datastore::reconcile(const std::vector<EniInfo>& attached) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   expire_cooldowns_locked(options_.clock());
   ReconcileReport report;
   std::set<std::string> listed;
@@ -315,7 +326,7 @@ DatastoreState Datastore::snapshot() {
 // ---- restore ----
 
 void Datastore::restore_allocation(const Allocation& allocation) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   expire_cooldowns_locked(options_.clock());
   auto it = ips_.find(allocation.ip);
   if (it == ips_.end() || it->second.eni_id != allocation.eni_id) {
@@ -340,7 +351,7 @@ void Datastore::restore_allocation(const Allocation& allocation) {
 }
 
 void Datastore::start_cooldown(const IpAddress& ip) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, mu_);  // the writer lock first, as in persist_through
   TimePoint now = options_.clock();
   expire_cooldowns_locked(now);
   auto it = ips_.find(ip);
@@ -476,7 +487,25 @@ DatastoreState Datastore::snapshot_locked() const {
 }
 
 void Datastore::persist_locked(PersistCause cause) {
+  const uint64_t change = ++changed_seq_;
   if (persist_) persist_(snapshot_locked(), cause);
+  written_seq_ = change;
+}
+
+void Datastore::persist_through(uint64_t change, PersistCause cause) {
+  std::lock_guard write(write_mu_);
+  if (written_seq_ >= change) return;  // a write since carried this change
+  DatastoreState state;
+  uint64_t newest = 0;
+  {
+    std::lock_guard lock(mu_);
+    state = snapshot_locked();
+    newest = changed_seq_;
+  }
+  // Writes are serialised by write_mu_ and each takes its snapshot under it: a newer state is
+  // never overwritten by an older one.
+  if (persist_) persist_(state, cause);
+  written_seq_ = newest;
 }
 
 void Datastore::persist_or_log_locked() {

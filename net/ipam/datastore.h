@@ -7,9 +7,12 @@
 // because the old pod's connections (conntrack, neighbour entries) may still point at it; the
 // caller learns which IPs to flush from drain_flush_requests().
 //
-// Every change is handed to a persist hook under the datastore lock (the checkpoint writer), so
-// the checkpoint follows the same order as the changes. allocate() and release() take effect
-// only once recorded: if the hook throws, they are undone and the error is passed on.
+// Every change is handed to a persist hook (the checkpoint writer) under the writer lock, one
+// write at a time, each with a snapshot taken under that lock, so the checkpoint follows the same
+// order as the changes and a newer state is never overwritten by an older one. allocate() calls
+// the hook without the datastore lock (persist_through: concurrent allocations share one write);
+// the other changes (release, the pool manager's) still write under it. allocate() and release()
+// take effect only once recorded: if the hook throws, they are undone and the error is passed on.
 //
 // The primary ENI is the one with device number 0 (network card 0); its IPs use the main route
 // table, a secondary ENI's IPs use table device number + 1.
@@ -209,7 +212,11 @@ class Datastore {
   void unassign_locked(IpSlot& slot, const IpAddress& ip);
   Allocation describe_locked(const std::string& sandbox_id, const AllocationRecord& record) const;
   DatastoreState snapshot_locked() const;
-  void persist_locked(PersistCause cause);  // throws what the hook throws
+  // Both hold write_mu_ (taken before mu_). persist_locked: also mu_; throws what the hook throws.
+  void persist_locked(PersistCause cause);
+  // Without mu_: returns once a write that carries change number `change` is done (by this call,
+  // or by another since); throws what the hook throws.
+  void persist_through(uint64_t change, PersistCause cause);
   void persist_or_log_locked();  // inventory changes: the provider already changed, nothing to undo
   void queue_flush_locked(const IpAddress& ip, FlushRequest::Reason reason, const std::string& sandbox_id);
   // Why the pool is empty: a short cause for the metrics and the message for the caller.
@@ -220,8 +227,11 @@ class Datastore {
   Exhaustion exhaustion_locked(TimePoint now) const;
 
   const Options options_;
+  std::mutex write_mu_;       // one checkpoint write at a time; taken before mu_
+  uint64_t written_seq_ = 0;  // under write_mu_: the newest change on disk
   mutable std::mutex mu_;
-  PersistFn persist_;
+  uint64_t changed_seq_ = 0;  // under mu_: the newest change in memory
+  PersistFn persist_;         // set under both locks
   std::map<IpAddress, IpSlot, IpLess> ips_;
   std::map<std::string, EniEntry> enis_;
   std::set<FreeKey, FreeKeyLess> free_;

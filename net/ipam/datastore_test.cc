@@ -2,9 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "metrics/registry.h"
@@ -416,4 +420,40 @@ TEST_CASE("allocate and release take effect only once recorded") {
   CHECK_FALSE(b.reused);  // the failed attempt did not count as a use
   CHECK(ds.release("sb-1"));
   CHECK(ds.stats().cooling == 1);
+}
+
+TEST_CASE("allocations are written without the datastore lock; concurrent ones share one write, newest state last") {
+  Datastore ds;
+  ds.add_eni(make_eni(0, 3));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool first_may_finish = false;
+  std::vector<size_t> allocations_per_write;
+  ds.set_persist([&](const DatastoreState& state, PersistCause) {
+    std::unique_lock lock(mu);
+    allocations_per_write.push_back(state.allocations.size());
+    cv.notify_all();
+    if (allocations_per_write.size() == 1) cv.wait(lock, [&] { return first_may_finish; });
+  });
+  std::thread first([&] { ds.allocate("sb-a", "default", "a"); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !allocations_per_write.empty(); });
+  }
+  // The first write is in progress: the datastore still answers, and two more pods allocate.
+  CHECK(ds.stats().assigned == 1);
+  std::thread second([&] { ds.allocate("sb-b", "default", "b"); });
+  std::thread third([&] { ds.allocate("sb-c", "default", "c"); });
+  while (ds.stats().assigned < 3) std::this_thread::yield();
+  {
+    std::lock_guard lock(mu);
+    first_may_finish = true;
+  }
+  cv.notify_all();
+  first.join();
+  second.join();
+  third.join();
+  // One write for the first pod, one that carries both later ones (the other had nothing to add).
+  CHECK(allocations_per_write == std::vector<size_t>{1, 3});
+  CHECK(ds.snapshot().allocations.size() == 3);
 }

@@ -159,15 +159,16 @@ grpc::Status sync_pod(Daemon& d, const std::string& name, bool remove, std::set<
   return finish(d, pod_id, remove, options);
 }
 
-std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids) {
+std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids, const std::string& only) {
   std::map<std::string, int> out{{"mounts", 0}, {"dirs", 0}, {"cgroups", 0}, {"monitors", 0}};
+  auto counted = [&](const std::string& text) { return only.empty() || text.find(only) != std::string::npos; };
   std::istringstream mountinfo(vpcri::fs::read_file("/proc/self/mountinfo"));
   std::string line;
   while (std::getline(mountinfo, line)) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, mount_point;
     fields >> id >> parent >> dev >> root >> mount_point;
-    if (mount_point.rfind(d.dir() + "/", 0) == 0) {
+    if (mount_point.rfind(d.dir() + "/", 0) == 0 && counted(mount_point)) {
       MESSAGE("left mounted: " << mount_point);
       ++out["mounts"];
     }
@@ -176,19 +177,21 @@ std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids
                                  d.state() + "/containers"}) {
     std::error_code ec;
     for (const auto& e : stdfs::directory_iterator(top, ec)) {
+      if (!counted(e.path().string())) continue;
       MESSAGE("left: " << e.path().string());
       ++out["dirs"];
     }
   }
   for (const std::string& id : ids) {
-    if (cgroup_anywhere("/vpcri/" + id)) {
+    if (counted(id) && cgroup_anywhere("/vpcri/" + id)) {
       MESSAGE("left cgroup: /vpcri/" << id);
       ++out["cgroups"];
     }
   }
   // Monitors name their state dir (under the daemon's temp dir) on their command line.
   for (const auto& [pid, cmdline] : processes()) {
-    if (cmdline.find("vpcri-monitor") != std::string::npos && cmdline.find(d.dir() + "/") != std::string::npos) {
+    if (cmdline.find("vpcri-monitor") != std::string::npos && cmdline.find(d.dir() + "/") != std::string::npos &&
+        counted(cmdline)) {
       MESSAGE("left running: pid " << pid);
       ++out["monitors"];
     }
