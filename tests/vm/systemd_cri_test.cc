@@ -64,13 +64,13 @@ v1::ContainerConfig sleeper(const std::string& name) {
   return c;
 }
 
-v1::ContainerState state_of(Daemon& d, const std::string& id) {
+v1::ContainerStatus status_of(Daemon& d, const std::string& id) {
   v1::ContainerStatusRequest req;
   req.set_container_id(id);
   v1::ContainerStatusResponse resp;
   grpc::Status s = d.runtime().ContainerStatus(context().get(), req, &resp);
   REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp.status().state();
+  return resp.status();
 }
 
 // A stopped scope is unloaded by systemd's garbage collection a moment later.
@@ -145,11 +145,29 @@ TEST_CASE("systemd driver: scopes in kubelet's slice, limits via systemd, update
   // ExecSync runs in a cgroup below the scope (delegated to vpcri).
   CHECK(sh_output(d, id, "cat /proc/self/cgroup").rfind("0::/exec-", 0) == 0);
 
+  // An allocation over MemoryMax is OOM-killed and reported so, though systemd collects the
+  // emptied scope (and its memory.events) at about the time the monitor reads it.
+  {
+    v1::ContainerConfig hog = sleeper("hog");
+    hog.clear_args();
+    hog.add_args("x=0123456789abcdef; while true; do x=$x$x; done");
+    hog.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(16 << 20);
+    const std::string hog_id = run_container(d, pod, hog);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (status_of(d, hog_id).state() != v1::CONTAINER_EXITED && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(200ms);
+    const v1::ContainerStatus st = status_of(d, hog_id);
+    CHECK(st.state() == v1::CONTAINER_EXITED);
+    CHECK(st.reason() == "OOMKilled");
+    CHECK(st.exit_code() == 137);
+    CHECK(unit_gone("vpcri-" + hog_id + ".scope"));  // empty: stopped and collected by systemd
+  }
+
   // kill -9 of vpcrid: the scopes keep running and the container is re-adopted.
   d.kill9();
   CHECK(unit_property(scope, "ActiveState") == "active");
   d.start();
-  CHECK(state_of(d, id) == v1::CONTAINER_RUNNING);
+  CHECK(status_of(d, id).state() == v1::CONTAINER_RUNNING);
   CHECK(sh_output(d, id, "echo alive") == "alive\n");
 
   // Removal stops the scopes: systemd forgets them and their cgroups are gone.
