@@ -59,16 +59,20 @@ class SystemdManager final : public CgroupManager {
     return hold;
   }
 
+  // A cgroup that is no scope was made by the cgroupfs driver before the config changed: it is
+  // limited and removed as that driver would, so its container can still be updated and removed.
   void update(const Cgroup& cgroup, const LinuxResources& resources) const override {
     auto properties = resource_properties(resources);
-    if (!properties.empty()) SystemdBus().set_unit_properties(slice_and_scope(cgroup).second, properties);
+    const std::string scope = unit_of_cgroup_path(cgroup.path());
+    if (!properties.empty() && scope.ends_with(".scope")) SystemdBus().set_unit_properties(scope, properties);
     cgroup.apply(resources);
   }
 
   void remove(const Cgroup& cgroup) const override {
     // Killed first, so stopping the scope does not wait for systemd's SIGTERM grace period.
     if (cgroup.exists()) cgroup.kill_all(SIGKILL);
-    SystemdBus().stop_unit(slice_and_scope(cgroup).second);
+    const std::string scope = unit_of_cgroup_path(cgroup.path());
+    if (scope.ends_with(".scope")) SystemdBus().stop_unit(scope);
     cgroup.remove();  // what systemd left (nothing, normally)
   }
 };

@@ -174,8 +174,10 @@ TEST_CASE("systemd driver: scopes in kubelet's slice, limits via systemd, update
   v1::StopPodSandboxRequest stop;
   stop.set_pod_sandbox_id(pod.id());
   v1::StopPodSandboxResponse stopped;
-  REQUIRE(d.runtime().StopPodSandbox(context(60s).get(), stop, &stopped).ok());
-  REQUIRE(remove_pod(d, pod.id()).ok());
+  grpc::Status s = d.runtime().StopPodSandbox(context(60s).get(), stop, &stopped);
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  s = remove_pod(d, pod.id());
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
   pod.forget();
   CHECK(unit_gone(scope));
   CHECK(unit_gone(pause_scope));
