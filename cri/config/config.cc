@@ -332,9 +332,13 @@ Config parse_config(std::string_view yaml, const std::string& file) {
                          {{"debug", log::Level::debug}, {"info", log::Level::info}, {"warn", log::Level::warn},
                           {"error", log::Level::error}});
   top.with("cgroup_driver", [&](const YAML::Node& v, const std::string& kp) {
-    if (v.IsScalar() && v.Scalar() == "cgroupfs") return;
+    if (v.IsScalar() && v.Scalar() == "cgroupfs") {
+      config.cgroup_driver = CgroupDriver::cgroupfs;
+      return;
+    }
     if (v.IsScalar() && v.Scalar() == "systemd") {
-      top.fail(v, kp, "the systemd cgroup driver is not supported yet; use cgroupfs");
+      config.cgroup_driver = CgroupDriver::systemd;
+      return;
     }
     top.fail(v, kp, "expected one of cgroupfs, systemd, got " + describe(v));
   });

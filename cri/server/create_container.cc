@@ -97,7 +97,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
       r.log_path = pod.config.log_directory() + "/" + config.log_path();
     }
     if (config.linux().has_resources()) r.resources = config.linux().resources();
-    r.cgroup_path = runtime::cgroup::join_cgroup_path(pod.cgroup_parent, r.id);
+    r.cgroup_path = state_.cgroups().cgroup_path(pod.cgroup_parent, r.id);
 
     const std::string name = container_name(pod, config.metadata());
     store.containers.reserve_name(name, r.id);

@@ -96,9 +96,10 @@ std::string container_target_pid_ns(const Store& store, const std::string& id) {
   return store.container_state(id) + "/target-pidns";
 }
 
-runtime::cgroup::Cgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod) {
+NewCgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod,
+                                const runtime::cgroup::LinuxResources& resources) {
   std::lock_guard lock(cgroup_parents_mutex());
-  if (!pod.owns_cgroup_parent) {
+  if (!pod.owns_cgroup_parent && state.cgroups().makes_parents()) {
     std::string level;
     for (size_t pos = 1; pos <= pod.cgroup_parent.size(); ++pos) {
       if (pos != pod.cgroup_parent.size() && pod.cgroup_parent[pos] != '/') continue;
@@ -122,12 +123,12 @@ runtime::cgroup::Cgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord
     if (!pod.created_cgroup_parent.empty()) state.store().save(pod);  // intent: recorded before it exists
   }
   auto cgroup = sandbox_cgroup(state, pod);
-  cgroup.create();
-  return cgroup;
+  auto hold = state.cgroups().create(cgroup, resources);
+  return {std::move(cgroup), std::move(hold)};
 }
 
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod) {
-  return runtime::cgroup::Cgroup(state.cgroup_root(), runtime::cgroup::join_cgroup_path(pod.cgroup_parent, pod.id));
+  return runtime::cgroup::Cgroup(state.cgroup_root(), state.cgroups().cgroup_path(pod.cgroup_parent, pod.id));
 }
 
 void record_container_exit(RuntimeState& state, Container& container, const runtime::ExitStatus& status) {
@@ -217,10 +218,7 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
   });
   if (!r.cgroup_path.empty()) {
     step(error, "removing the cgroup", [&] {
-      runtime::cgroup::Cgroup cgroup(state.cgroup_root(), r.cgroup_path);
-      if (!cgroup.exists()) return;
-      cgroup.kill_all(SIGKILL);
-      cgroup.remove();
+      state.cgroups().remove(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
     });
   }
   step(error, "unpinning the target's PID namespace", [&] {
@@ -287,11 +285,7 @@ void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
   step(error, "removing the network namespace", [&] { net::remove_netns_file(p.netns); });
   step(error, "removing the cgroup", [&] {
     if (pod.cgroup_parent.empty()) return;
-    auto cgroup = sandbox_cgroup(state, pod);
-    if (cgroup.exists()) {
-      cgroup.kill_all(SIGKILL);
-      cgroup.remove();
-    }
+    state.cgroups().remove(sandbox_cgroup(state, pod));
     if (pod.owns_cgroup_parent) runtime::cgroup::Cgroup(state.cgroup_root(), pod.cgroup_parent).remove();
     if (!pod.created_cgroup_parent.empty()) remove_created_cgroup_parents(state, pod);
   });

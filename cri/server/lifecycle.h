@@ -14,6 +14,8 @@ namespace vpcri::cri {
 
 // The cgroup parent of pods kubelet gave none: vpcri's own, swept of orphans at start.
 inline constexpr const char* kOwnCgroupParent = "/vpcri";
+// The same under cgroup_driver: systemd: one slice for all of them, made and collected by systemd.
+inline constexpr const char* kOwnSlice = "vpcri.slice";
 
 // Files of one pod under <state>/pods/<id>.
 struct PodPaths {
@@ -34,7 +36,7 @@ std::string container_monitor_dir(const Store& store, const std::string& id);
 // Where a container with PID mode TARGET pins its target's PID namespace at creation.
 std::string container_target_pid_ns(const Store& store, const std::string& id);
 
-// The pod's sandbox (pause) cgroup: <cgroup parent>/<id>.
+// The pod's sandbox (pause) cgroup: <cgroup parent>/<id> (systemd: <parent>/vpcri-<id>.scope).
 runtime::cgroup::Cgroup sandbox_cgroup(const RuntimeState& state, const SandboxRecord& pod);
 
 // An exit nobody recorded (the monitor or its state is gone).
@@ -59,10 +61,16 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
 // Kills every container of the pod and pause; the pod becomes NOTREADY. Idempotent.
 void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod);
 
-// Creates the pod's cgroup. A requested cgroup_parent that does not exist yet is made too; the
-// topmost level made is recorded first (pod.created_cgroup_parent, saved), so the pod's teardown,
-// or its rollback after a crash, removes it again once no other pod's cgroup is below it.
-runtime::cgroup::Cgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod);
+// Creates the pod's cgroup with `resources`. cgroupfs: a requested cgroup_parent that does not
+// exist yet is made too; the topmost level made is recorded first (pod.created_cgroup_parent,
+// saved), so the pod's teardown, or its rollback after a crash, removes it again once no other
+// pod's cgroup is below it. systemd makes and collects the slices itself. Keep `hold` until
+// pause has joined the cgroup.
+struct NewCgroup {
+  runtime::cgroup::Cgroup cgroup;
+  runtime::cgroup::CgroupHold hold;
+};
+NewCgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod, const runtime::cgroup::LinuxResources& resources);
 
 // Unmounts, unpins, removes cgroups and files of a pod (its containers must be gone). Each step
 // is idempotent, so it also finishes a run or removal that crashed half-way.

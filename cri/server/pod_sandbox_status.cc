@@ -18,7 +18,7 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*, const v1::Po
       const bool host_network = r.config.linux().security_context().namespace_options().network() == v1::NODE;
       nlohmann::json info{{"pid", r.pause.pid},
                           {"cgroup_parent", r.cgroup_parent},
-                          {"sandbox_cgroup", runtime::cgroup::join_cgroup_path(r.cgroup_parent, r.id)},
+                          {"sandbox_cgroup", sandbox_cgroup(state_, r).path()},
                           {"netns", host_network ? "" : paths.netns},
                           {"hostname", r.hostname},
                           {"state_dir", paths.dir},

@@ -110,7 +110,7 @@ void resolve_created_container(RuntimeState& state, const std::shared_ptr<Contai
     }
     end_monitor(dir);
   }
-  if (!r.cgroup_path.empty()) remove_cgroup(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
+  if (!r.cgroup_path.empty()) state.cgroups().remove(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
   if (fs::exists(dir)) {
     std::error_code ec;
     stdfs::remove_all(dir, ec);

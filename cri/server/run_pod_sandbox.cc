@@ -68,9 +68,12 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     r.config = config;
     r.runtime_handler = req->runtime_handler();
     r.created_at = now_ns();
-    r.owns_cgroup_parent = linux.cgroup_parent().empty();
+    // cgroupfs: a pod without a parent gets one of its own; systemd: all of them share vpcri.slice.
+    const auto& cgroups = state_.cgroups();
+    r.owns_cgroup_parent = linux.cgroup_parent().empty() && cgroups.makes_parents();
     r.cgroup_parent = r.owns_cgroup_parent ? runtime::cgroup::join_cgroup_path(kOwnCgroupParent, r.id)
-                                           : runtime::cgroup::validate_cgroup_parent(linux.cgroup_parent());
+                                           : cgroups.parent_path(linux.cgroup_parent().empty() ? std::string(kOwnSlice)
+                                                                                               : linux.cgroup_parent());
     r.hostname = pod_hostname(config.hostname());  // the node's when the request has none
 
     const std::string name = sandbox_name(meta);
@@ -129,8 +132,8 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     failpoint("run_pod.shm");
     spans.mark("files_and_shm");
 
-    auto cgroup = create_sandbox_cgroup(state_, r);
-    if (linux.has_resources()) cgroup.apply(to_linux_resources(linux.resources()));
+    auto [cgroup, cgroup_hold] = create_sandbox_cgroup(
+        state_, r, linux.has_resources() ? to_linux_resources(linux.resources()) : runtime::cgroup::LinuxResources{});
     cgroup.apply_devices(runtime::cgroup::default_device_policy());
     failpoint("run_pod.cgroup");
     spans.mark("cgroup");
@@ -184,6 +187,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
       monitor->wait(std::chrono::seconds(10));
     });
     r.pause = monitor->container();
+    cgroup_hold.release();  // pause is in the cgroup now
     failpoint("run_pod.pause");
     spans.mark("launch_pause");
     // Pinned whether or not the pod shares it: a container whose PID mode is POD joins pause's

@@ -121,8 +121,13 @@ RuntimeState::RuntimeState(Config config, const HostOverrides& overrides)
     : config_(std::move(config)),
       cgroup_mode_(overrides.cgroup_root ? overrides.cgroup_root->mode : runtime::detect_cgroup_mode()),
       cgroup_root_(overrides.cgroup_root ? *overrides.cgroup_root : runtime::cgroup::discover_cgroup_root()),
+      cgroups_(config_.cgroup_driver == CgroupDriver::systemd ? runtime::cgroup::make_systemd_manager(cgroup_mode_)
+                                                               : runtime::cgroup::make_cgroupfs_manager()),
       images_(std::make_unique<runtime::image::ImageManager>(image_manager_config(config_, overrides))),
       store_(config_.root, config_.state) {
+  // systemd enables the controllers its units use; vpcri writing cgroup.subtree_control in
+  // systemd's tree would fight it.
+  if (config_.cgroup_driver == CgroupDriver::systemd) cgroup_root_.v2_controllers.clear();
   config_.runtime.monitor_path = installed_or_built(config_.runtime.monitor_path, RuntimeConfig{}.monitor_path,
                                                     "runtime/monitor/vpcri-monitor");
   config_.runtime.init_path =

@@ -15,6 +15,7 @@
 #include "cri/server/store.h"
 #include "net/cidr.h"
 #include "net/pod_network.h"
+#include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/root.h"
 #include "runtime/cgroup_mode.h"
 #include "runtime/container/launch.h"
@@ -55,6 +56,8 @@ class RuntimeState {
   const Config& config() const { return config_; }
   runtime::CgroupMode cgroup_mode() const { return cgroup_mode_; }
   const runtime::cgroup::CgroupRoot& cgroup_root() const { return cgroup_root_; }
+  // The cgroup driver of config.cgroup_driver: names, makes, limits and removes cgroups.
+  const runtime::cgroup::CgroupManager& cgroups() const { return *cgroups_; }
   // The helpers containers start with; vpcri-init as opened at start through a private
   // read-only mount. Throws failed_precondition (with init_problem()) if that failed.
   runtime::container::Binaries binaries() const;
@@ -102,6 +105,7 @@ class RuntimeState {
   std::string init_problem_;
   runtime::CgroupMode cgroup_mode_;
   runtime::cgroup::CgroupRoot cgroup_root_;
+  std::unique_ptr<runtime::cgroup::CgroupManager> cgroups_;
   std::unique_ptr<runtime::image::ImageManager> images_;
   Store store_;
   // Events queued per subscriber before it counts as fallen behind (containerd keeps 1000).

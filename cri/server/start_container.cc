@@ -45,8 +45,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
     spans.mark("validate");
     try {
       runtime::cgroup::Cgroup cgroup(state_.cgroup_root(), r.cgroup_path);
-      cgroup.create();
-      cgroup.apply(to_linux_resources(r.resources));
+      auto cgroup_hold = state_.cgroups().create(cgroup, to_linux_resources(r.resources));
       failpoint("start_container.cgroup");
       spans.mark("cgroup");
       auto spec = runtime::container::init_spec_from_json(r.init_spec);
@@ -58,6 +57,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
       auto monitor = std::make_shared<runtime::MonitorHandle>(runtime::container::launch(
           state_.binaries(), monitor_dir, r.log_path, spec, cgroup.controller_dir("memory"),
           pod.config.log_directory(), {r.config.stdin(), r.config.tty(), r.config.stdin_once()}));
+      cgroup_hold.release();  // the container's process is in the cgroup now
       failpoint("start_container.launched");
       spans.mark("launch");
       r = container->update([&](ContainerRecord& rec) {

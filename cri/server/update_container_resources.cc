@@ -19,7 +19,8 @@ grpc::Status RuntimeService::UpdateContainerResources(grpc::ServerContext*,
     }
     // A created container gets the limits when it starts; a running one now.
     if (r.state == v1::CONTAINER_RUNNING) {
-      runtime::cgroup::Cgroup(state_.cgroup_root(), r.cgroup_path).apply(to_linux_resources(req->linux()));
+      state_.cgroups().update(runtime::cgroup::Cgroup(state_.cgroup_root(), r.cgroup_path),
+                              to_linux_resources(req->linux()));
     }
     container->update([&](ContainerRecord& rec) {
       // Unset (zero) fields keep their value, as in the cgroup.

@@ -220,14 +220,21 @@ std::vector<pid_t> Cgroup::pids() const {
 void Cgroup::kill_all(int sig) const {
   if (unified_mode()) {
     std::string dir = unified_dir();
-    if (sig == SIGKILL && fs::exists(dir + "/cgroup.kill")) {  // write-only: test, don't read
-      write_cgroup_file(dir, "cgroup.kill", "1");
-      return;
+    // A cgroup that is gone, or goes meanwhile, holds nothing to signal: systemd removes a
+    // scope's cgroup as soon as its last process has exited.
+    try {
+      if (sig == SIGKILL && fs::exists(dir + "/cgroup.kill")) {  // write-only: test, don't read
+        write_cgroup_file(dir, "cgroup.kill", "1");
+        return;
+      }
+      if (!fs::exists(dir)) return;
+      FreezeGuard frozen(FreezeGuard::Kind::v2_core, dir);
+      std::set<pid_t> pids;
+      collect_pids(dir, pids);
+      signal_pids(pids, sig);
+    } catch (const Error&) {
+      if (fs::exists(dir)) throw;
     }
-    FreezeGuard frozen(FreezeGuard::Kind::v2_core, dir);
-    std::set<pid_t> pids;
-    collect_pids(dir, pids);
-    signal_pids(pids, sig);
     return;
   }
   std::string freezer = controller_dir("freezer");

@@ -67,7 +67,8 @@ class Cgroup {
 
   // Sends `sig` to every process in this cgroup and below, without racing forks: v2 SIGKILL
   // uses cgroup.kill when the kernel has it (5.14+); otherwise the cgroup is frozen (v1 freezer
-  // / v2 cgroup.freeze), every process signalled, and thawed again.
+  // / v2 cgroup.freeze), every process signalled, and thawed again. v2: a cgroup that does not
+  // exist (or vanishes meanwhile, as systemd removes an emptied scope's) is not an error.
   void kill_all(int sig) const;
 
   // rmdir in every hierarchy, descendants first. A cgroup with exiting processes is busy for a

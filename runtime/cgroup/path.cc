@@ -47,11 +47,6 @@ void check_component(std::string_view path, std::string_view name) {
                      std::to_string(NAME_MAX) + ")");
   for (std::string_view core : kV1CoreFiles)
     if (name == core) refuse(path, "component " + quoted(name) + " is a cgroup interface file name");
-  // A systemd driver parent ("kubepods-burstable.slice") would silently become a directory
-  // with that name under cgroupfs; say what to configure instead.
-  if (name.size() > 6 && name.substr(name.size() - 6) == ".slice")
-    refuse(path, "component " + quoted(name) +
-                     " is a systemd slice; vpcri uses the cgroupfs driver (set kubelet's cgroupDriver: cgroupfs)");
   auto dot = name.find('.');
   if (dot != std::string_view::npos) {
     std::string_view prefix = name.substr(0, dot);
@@ -89,8 +84,13 @@ std::string validate_cgroup_path(std::string_view path) {
 std::string validate_cgroup_parent(std::string_view path) {
   std::string canonical = validate_cgroup_path(path);
   if (path.find(':') != std::string_view::npos)
-    refuse(path, "\":\" belongs to the systemd driver's \"slice:prefix:name\" syntax; vpcri uses the cgroupfs "
-                 "driver (set kubelet's cgroupDriver: cgroupfs)");
+    refuse(path, "\":\" belongs to the systemd driver's \"slice:prefix:name\" syntax, but vpcri runs with "
+                 "cgroup_driver: cgroupfs");
+  // A systemd driver parent ("kubepods-burstable.slice") would silently become a directory
+  // with that name under cgroupfs; say what to configure instead.
+  if (canonical.ends_with(".slice") || canonical.find(".slice/") != std::string::npos)
+    refuse(path, "it names a systemd slice, but vpcri runs with cgroup_driver: cgroupfs (set the same driver "
+                 "as kubelet's cgroupDriver)");
   for (unsigned char c : canonical)
     if (!(std::isalnum(c) && c < 0x80) && c != '/' && c != '.' && c != '_' && c != '-')
       refuse(path, "a cgroup parent may only hold the letters, digits and . _ - that kubelet's cgroupfs driver uses");

@@ -65,7 +65,6 @@ TEST_CASE("cgroup paths that could escape or collide are refused with the reason
       {"/a/\xed\xa0\x80", "not valid UTF-8"},      // UTF-16 surrogate
       {"/a/\xe2\x82", "not valid UTF-8"},          // truncated
       {"/a/" + std::string(256, 'x'), "NAME_MAX"},
-      {"/kubepods.slice/ctr", "systemd slice"},
       {"/a/cgroup.procs", "reserved"},
       {"/a/cgroup.kill", "reserved"},
       {"/a/memory.limit_in_bytes", "reserved"},
@@ -85,6 +84,11 @@ TEST_CASE("cgroup paths that could escape or collide are refused with the reason
   }
 }
 
+TEST_CASE("the systemd driver's expanded slices and scopes are valid paths") {
+  CHECK(validate_cgroup_path("/kubepods.slice/kubepods-pod1.slice/vpcri-ab.scope") ==
+        "/kubepods.slice/kubepods-pod1.slice/vpcri-ab.scope");
+}
+
 TEST_CASE("a cgroup parent from a request must look like one kubelet's cgroupfs driver makes") {
   CHECK(validate_cgroup_parent("/kubepods/burstable/pod0b1c-2d_3.x") == "/kubepods/burstable/pod0b1c-2d_3.x");
   CHECK(validate_cgroup_parent("kubepods//besteffort/") == "/kubepods/besteffort");
@@ -93,6 +97,8 @@ TEST_CASE("a cgroup parent from a request must look like one kubelet's cgroupfs 
   } cases[] = {
       {"/vpcri-fuzz.slice:cri:x", "systemd driver"},      // left behind by a fuzzer once
       {"/kubepods:burstable", "systemd driver"},
+      {"kubepods-burstable-pod1.slice", "systemd slice"},
+      {"/kubepods.slice/x", "systemd slice"},
       {"/kubepods/p\xc3\xbc", "letters, digits"},           // UTF-8, yet no name kubelet makes
       {"/a b", "letters, digits"},
       {"/a/$x", "letters, digits"},

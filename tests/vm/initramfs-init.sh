@@ -19,6 +19,7 @@ fail() {
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+cmdline=$(cat /proc/cmdline)
 while read -r module; do
   insmod "/modules/$module" || fail "insmod $module"
 done </modules/order
@@ -34,7 +35,7 @@ new=/newroot
 mount -t tmpfs -o mode=0755,nosuid,nodev run $new/run || fail "mount /run"
 mkdir -p $new/run/vm $new/run/vm-init
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 vmshare $new/run/vm || fail "mount the share"
-cp /bin/busybox /guest-init.sh $new/run/vm-init/
+cp /bin/busybox /guest-init.sh /guest-systemd.sh $new/run/vm-init/
 for fs in proc sys dev; do
   mount --move "/$fs" "$new/$fs" || fail "move /$fs"
 done
@@ -59,4 +60,15 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmp $new/tmp || fail "mount /tmp"
 ip link set lo up || fail "loopback up"
 hostname vpcri-vm
 
+case " $cmdline " in
+  *" vpcri.init=systemd "*)
+    # systemd as PID 1 (run-in-vm.sh --systemd): it finds /proc, /sys, /dev, /run and cgroup2
+    # mounted and keeps them; the units it boots come from the initramfs.
+    mkdir -p $new/etc/systemd/system
+    cp /systemd-units/* $new/etc/systemd/system/ || fail "install the VM's systemd units"
+    # The build machine's root may be a container's (/.dockerenv): systemd would then think it
+    # runs in one, ignore the kernel's command line and boot graphical.target.
+    rm -f $new/.dockerenv $new/run/.containerenv
+    exec switch_root $new /lib/systemd/systemd --unit=vpcri-vm.target --show-status=0 --log-target=console ;;
+esac
 exec switch_root $new /run/vm-init/busybox sh /run/vm-init/guest-init.sh

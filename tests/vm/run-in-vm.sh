@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs COMMAND in a throwaway VM booted with cgroup v2 only, and exits with its exit status.
 #
-#   tests/vm/run-in-vm.sh [--timeout SECONDS] [--memory MB] [--cpus N] [--] COMMAND [ARG...]
+#   tests/vm/run-in-vm.sh [--systemd] [--timeout SECONDS] [--memory MB] [--cpus N] [--] COMMAND [ARG...]
+#
+# --systemd: the guest's PID 1 is /lib/systemd/systemd (booting only vpcri-vm.target, whose one
+# service runs COMMAND: tests/vm/systemd/), for the systemd cgroup driver. Otherwise a shell script.
 #
 # The guest is Debian's own kernel (linux-image-amd64) under qemu-system-x86_64 with this
 # machine's root filesystem shared read-only over virtio-9p and a tmpfs overlay on top for
@@ -20,9 +23,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-timeout_s=600 memory_mb=2048 cpus=2
+timeout_s=600 memory_mb=2048 cpus=2 init=script
 while [ $# -gt 0 ]; do
   case "$1" in
+    --systemd) init=systemd; shift ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --memory) memory_mb=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
@@ -32,7 +36,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $# -eq 0 ]; then
-  echo "usage: $0 [--timeout SECONDS] [--memory MB] [--cpus N] [--] COMMAND [ARG...]" >&2
+  echo "usage: $0 [--systemd] [--timeout SECONDS] [--memory MB] [--cpus N] [--] COMMAND [ARG...]" >&2
   exit 2
 fi
 
@@ -86,7 +90,9 @@ for m in $modules; do
   echo "${m##*/}" >>"$initrd/modules/order"
 done
 cp "$here/initramfs-init.sh" "$initrd/init"
-cp "$here/guest-init.sh" "$initrd/guest-init.sh"
+cp "$here/guest-init.sh" "$here/guest-systemd.sh" "$initrd/"
+mkdir -p "$initrd/systemd-units"
+cp "$here"/systemd/*.target "$here"/systemd/*.service "$initrd/systemd-units/"
 chmod +x "$initrd/init"
 (cd "$initrd" && find . | cpio -o -H newc --quiet) >"$work/initramfs.cpio"
 
@@ -114,6 +120,10 @@ for a in "${accels[@]}"; do accel_args+=(-accel "$a"); done
 # no_timer_check: on a loaded host the emulated CPU falls behind the timer the kernel checks
 # at boot, which then panics ("IO-APIC + timer doesn't work").
 append="console=ttyS0 loglevel=${VPCRI_VM_LOGLEVEL:-4} no_timer_check panic=-1 rdinit=/init systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all"
+if [ "$init" = systemd ]; then
+  # Only vpcri-vm.target; systemd's own messages at notice level and above on the console.
+  append+=" vpcri.init=systemd systemd.log_level=${VPCRI_VM_SYSTEMD_LOGLEVEL:-notice} systemd.firstboot=0"
+fi
 started_ms=$(( $(date +%s%N) / 1000000 ))
 nice -n 19 qemu-system-x86_64 \
   "${accel_args[@]}" -cpu max -smp "$cpus" -m "$memory_mb" \
