@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cri/server/lifecycle.h"
+#include "cri/server/pod_network_counters.h"
 #include "runtime/container/spec.h"
 
 namespace vpcri::cri {
@@ -47,6 +48,27 @@ void fill_cpu_memory(const runtime::cgroup::CgroupStats& s, int64_t ts, v1::CpuU
   set_uint(mem->mutable_rss_bytes(), s.memory_rss_bytes);
   set_uint(mem->mutable_page_faults(), s.page_faults);
   set_uint(mem->mutable_major_page_faults(), s.major_page_faults);
+}
+
+void fill_interface(const net::InterfaceCounters& c, v1::NetworkInterfaceUsage* out) {
+  out->set_name(c.name);
+  out->mutable_rx_bytes()->set_value(c.rx_bytes);
+  out->mutable_rx_errors()->set_value(c.rx_errors);
+  out->mutable_tx_bytes()->set_value(c.tx_bytes);
+  out->mutable_tx_errors()->set_value(c.tx_errors);
+}
+
+// Counters from inside the pod's netns: eth0 as the default interface, the rest beside it.
+// No section at all when there is nothing to report (host network, namespace gone).
+void fill_network(const std::vector<net::InterfaceCounters>& interfaces, int64_t ts,
+                  v1::LinuxPodSandboxStats* linux) {
+  if (interfaces.empty()) return;
+  auto* network = linux->mutable_network();
+  network->set_timestamp(ts);
+  for (const auto& c : interfaces) {
+    const bool is_default = c.name == kPodDefaultInterface;
+    fill_interface(c, is_default ? network->mutable_default_interface() : network->add_interfaces());
+  }
 }
 
 }  // namespace
@@ -177,6 +199,11 @@ void container_stats(RuntimeState& state, const ContainerRecord& r, v1::Containe
 }
 
 void pod_stats(RuntimeState& state, const SandboxRecord& r, v1::PodSandboxStats* out) {
+  pod_stats(state, r, pod_interface_counters(state.store(), r), out);
+}
+
+void pod_stats(RuntimeState& state, const SandboxRecord& r, const std::vector<net::InterfaceCounters>& interfaces,
+               v1::PodSandboxStats* out) {
   auto* attributes = out->mutable_attributes();
   attributes->set_id(r.id);
   *attributes->mutable_metadata() = r.config.metadata();
@@ -191,6 +218,7 @@ void pod_stats(RuntimeState& state, const SandboxRecord& r, v1::PodSandboxStats*
     linux->mutable_process()->set_timestamp(ts);
     set_uint(linux->mutable_process()->mutable_process_count(), s.pids_current);
   }
+  fill_network(interfaces, ts, linux);
   for (const auto& c : state.store().containers.all()) {
     const ContainerRecord cr = c->get();
     if (cr.sandbox_id != r.id || cr.state != v1::CONTAINER_RUNNING) continue;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cri/server/runtime_state.h"
+#include "net/datapath/link_stats.h"
 
 namespace vpcri::cri {
 
@@ -30,6 +31,10 @@ void to_cri(const ContainerRecord& r, v1::ContainerStatus* out);
 // Usage of a container (cgroup + writable layer), and of a pod (its cgroup parent, with its
 // containers' stats).
 void container_stats(RuntimeState& state, const ContainerRecord& r, v1::ContainerStats* out);
+// The pod's network section comes from the counters of its own netns (pod_network_counters.h):
+// read here, or given by a caller that reports them in more detail.
 void pod_stats(RuntimeState& state, const SandboxRecord& r, v1::PodSandboxStats* out);
+void pod_stats(RuntimeState& state, const SandboxRecord& r, const std::vector<net::InterfaceCounters>& interfaces,
+               v1::PodSandboxStats* out);
 
 }  // namespace vpcri::cri

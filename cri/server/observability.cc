@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/log.h"
+#include "metrics/openmetrics.h"
 #include "metrics/process.h"
 
 namespace vpcri::cri {
@@ -75,6 +76,10 @@ Observability::Observability(RuntimeState& state) : state_(state) {
   });
   metrics_server_ = serve("metrics", state.config().metrics.address, [](const metrics::HttpRequest& request) {
     if (request.path != "/metrics") return metrics::HttpResponse{404, "text/plain; charset=utf-8", "try /metrics\n"};
+    if (metrics::accepts_openmetrics(request.accept)) {
+      return metrics::HttpResponse{200, metrics::kOpenMetricsContentType,
+                                   metrics::to_openmetrics(metrics::global().render())};
+    }
     return metrics::HttpResponse{200, metrics::kTextContentType, metrics::global().render()};
   });
   introspection_server_ = serve("introspection", state.config().introspection.address,

@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "cri/server/lifecycle.h"
+#include "metrics/registry.h"
 #include "runtime/container/pod_namespaces.h"
 #include "runtime/snapshot/overlay.h"
 
@@ -22,6 +23,29 @@ namespace {
 namespace stdfs = std::filesystem;
 
 constexpr std::chrono::seconds kMonitorGoneWait{10};
+
+// What this start found of the pods and containers that were running when the last vpcrid
+// ended: taken back (their monitor still held them), or lost (ended while no vpcrid watched).
+// Every object kind is present from the start, so a series never appears out of nowhere.
+struct RestartCounters {
+  metrics::Family<metrics::Counter>& readopted = metrics::global().counter(
+      "vpcri_restart_readopted_total", "Running pods and containers a starting vpcrid found alive and took back.",
+      {"object"});
+  metrics::Family<metrics::Counter>& lost = metrics::global().counter(
+      "vpcri_restart_lost_total", "Running pods and containers a starting vpcrid found ended while it was away.",
+      {"object"});
+  RestartCounters() {
+    for (const char* object : {"pod_sandbox", "container"}) {
+      readopted.with({object});
+      lost.with({object});
+    }
+  }
+};
+
+RestartCounters& restart_counters() {
+  static RestartCounters counters;
+  return counters;
+}
 
 // Ends whatever monitor holds `dir` and its process (pidfds checked against start times), and
 // waits for the monitor's lock to be released. True if one ran.
@@ -142,11 +166,13 @@ void recover_sandboxes(RuntimeState& state) {
       auto adopted = runtime::adopt(pod_paths(store, r.id).monitor);
       if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
         watch_sandbox(state, pod, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
+        restart_counters().readopted.with({"pod_sandbox"}).inc();
         continue;
       }
     } catch (const Error& e) {
       log::warn("pod sandbox's pause is gone", {{"id", r.id}, {"error", e.what()}});
     }
+    restart_counters().lost.with({"pod_sandbox"}).inc();
     mark_sandbox_notready(state, *pod);
   }
 }
@@ -195,10 +221,13 @@ void recover_containers(RuntimeState& state) {
       if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
         watch_container(state, container, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
         log::info("re-adopted running container", {{"id", r.id}});
+        restart_counters().readopted.with({"container"}).inc();
       } else {
+        restart_counters().lost.with({"container"}).inc();
         record_container_exit(state, *container, std::get<runtime::ExitStatus>(adopted));
       }
     } catch (const Error& e) {
+      restart_counters().lost.with({"container"}).inc();
       record_container_exit(state, *container, lost_status(std::string("its state is gone: ") + e.what()));
     }
   }
@@ -321,6 +350,7 @@ void recover(RuntimeState& state) {
   if (size_t removed = state.store().remove_stale_temp_files()) {
     log::info("removed temp files of interrupted writes", {{"count", std::to_string(removed)}});
   }
+  restart_counters();  // every series at 0 from the first scrape
   recover_sandboxes(state);
   recover_containers(state);
   sweep_orphans(state);

@@ -14,8 +14,6 @@ namespace v1 = ::runtime::v1;
 // Unary RPCs that are not implemented yet: (name, request, response).
 #define VPCRI_UNIMPLEMENTED_RUNTIME_UNARY(X)                                      \
   X(CheckpointContainer, CheckpointContainerRequest, CheckpointContainerResponse) \
-  X(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse) \
-  X(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse) \
   X(UpdatePodSandboxResources, UpdatePodSandboxResourcesRequest, UpdatePodSandboxResourcesResponse)
 
 // Server-streaming RPCs that are not implemented yet: (name, request, streamed response).
@@ -67,6 +65,9 @@ class RuntimeService final : public v1::RuntimeService::Service {
   VPCRI_DECLARE_UNARY(ListContainerStats, ListContainerStatsRequest, ListContainerStatsResponse)
   VPCRI_DECLARE_UNARY(PodSandboxStats, PodSandboxStatsRequest, PodSandboxStatsResponse)
   VPCRI_DECLARE_UNARY(ListPodSandboxStats, ListPodSandboxStatsRequest, ListPodSandboxStatsResponse)
+  // cAdvisor-named metrics for kubelet's /metrics/cadvisor (cadvisor_metrics.h).
+  VPCRI_DECLARE_UNARY(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse)
+  VPCRI_DECLARE_UNARY(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse)
   // The lifecycle event stream kubelet's evented PLEG follows (get_container_events.cc).
   VPCRI_DECLARE_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
 

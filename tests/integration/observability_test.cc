@@ -8,14 +8,18 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <map>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/fd.h"
+#include "common/fs.h"
 #include "metrics/http_client.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/net_checks.h"
@@ -31,14 +35,19 @@ namespace {
 const std::string kMetrics = "127.0.0.1:61678";
 const std::string kIntrospection = "127.0.0.1:61679";
 
-// GET from inside `netns`: a thread of its own joins it (setns is per thread), so the test's
-// other threads stay in the host's namespace.
-vpcri::metrics::HttpAnswer get_in(const std::string& netns, const std::string& address, const std::string& path) {
+// Runs `fn` on a thread of its own that joins `netns` (setns is per thread), so the test's other
+// threads stay in the host's namespace.
+template <class F>
+auto run_in(const std::string& netns, F fn) {
   return std::async(std::launch::async, [&] {
            vpcri::UniqueFd ns(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
            if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns " + netns);
-           return vpcri::metrics::http_get(address, path);
+           return fn();
          }).get();
+}
+
+vpcri::metrics::HttpAnswer get_in(const std::string& netns, const std::string& address, const std::string& path) {
+  return run_in(netns, [&] { return vpcri::metrics::http_get(address, path); });
 }
 
 // One scrape: "name{labels}" -> value. Checks the text format on the way: every sample's family
@@ -176,6 +185,40 @@ void check_against_cri(Daemon& d, const NodeNet& node) {
   }
 }
 
+std::string read_doc(const std::string& name) {
+  const char* dir = std::getenv("VPCRI_DOCS");
+  REQUIRE_MESSAGE(dir != nullptr, "VPCRI_DOCS (tests/meson.build) names the docs directory");
+  return vpcri::fs::read_file(std::string(dir) + "/" + name);
+}
+
+// docs/grafana-dashboard.json is valid JSON whose every query names metrics vpcrid serves: in
+// this scrape, or documented in docs/observability.md for the families made on first use (EC2
+// calls with the aws provider, image pulls, allocation failures).
+void check_dashboard(const Scrape& m) {
+  const json dashboard = json::parse(read_doc("grafana-dashboard.json"));
+  const std::string doc = read_doc("observability.md");
+  static const std::regex metric_name("vpcri_[a-z0-9_]+");
+  int exprs = 0;
+  for (const auto& panel : dashboard.at("panels")) {
+    for (const auto& target : panel.at("targets")) {
+      const std::string expr = target.at("expr").get<std::string>();
+      ++exprs;
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric_name); it != std::sregex_iterator(); ++it) {
+        std::string name = it->str();
+        CAPTURE(expr);
+        CAPTURE(name);
+        if (name.ends_with("_bucket")) name.resize(name.size() - 7);
+        if (m.types.contains(name)) continue;
+        const bool made_on_first_use = name.starts_with("vpcri_ec2_") || name.starts_with("vpcri_image_") ||
+                                       name == "vpcri_ipam_allocation_failures_total";
+        CHECK(made_on_first_use);
+        CHECK(contains(doc, "`" + name + "`"));
+      }
+    }
+  }
+  CHECK(exprs >= 10);
+}
+
 }  // namespace
 
 TEST_CASE("metrics and introspection follow pod churn and match the CRI's answers") {
@@ -275,6 +318,7 @@ TEST_CASE("metrics and introspection follow pod churn and match the CRI's answer
   CHECK_FALSE(contains(get_in(node.node_path(), kIntrospection, "/v1/config").body, "s3cret"));
   CHECK(get_in(node.node_path(), kIntrospection, "/v2/nothing").status == 404);
   CHECK(get_in(node.node_path(), kMetrics, "/").status == 404);
+  check_dashboard(scrape(node));
 }
 
 TEST_CASE("an empty address turns an endpoint off; a taken port is logged and vpcrid still serves") {
@@ -297,4 +341,54 @@ TEST_CASE("an empty address turns an endpoint off; a taken port is logged and vp
   CHECK(contains(clash.log(), "cannot serve introspection"));
   CHECK(get_in(node.node_path(), kMetrics, "/metrics").status == 200);
   CHECK(list_pods(clash).empty());
+}
+
+TEST_CASE("a restarted vpcrid counts the pods and containers it took back and those that ended while it was away") {
+  NodeNet node;
+  Daemon d;
+  d.set_netns(node.node_path());
+  d.set_config(pods_config_yaml() + "network:\n  node_range: 10.99.0.0/24\n  mtu: 1500\n");
+  d.start();
+  REQUIRE_MESSAGE(wait_network_ready(d), network_condition(d).message());
+  const std::string readopted = "vpcri_restart_readopted_total{object=\"container\"}";
+  const std::string lost = "vpcri_restart_lost_total{object=\"container\"}";
+  Scrape fresh = scrape(node);
+  CHECK(fresh.types["vpcri_restart_readopted_total"] == "counter");
+  CHECK(fresh.at(readopted) == 0);
+  CHECK(fresh.at(lost) == 0);
+  CHECK(fresh.at("vpcri_restart_readopted_total{object=\"pod_sandbox\"}") == 0);
+
+  Pod pod(d, pod_config("restart"));
+  run_shell_container(d, pod, "survivor", "exec sleep 1000");
+  const std::string doomed = run_shell_container(d, pod, "doomed", "exec sleep 1000");
+  v1::ContainerStatusRequest req;
+  req.set_container_id(doomed);
+  req.set_verbose(true);
+  v1::ContainerStatusResponse resp;
+  REQUIRE(d.runtime().ContainerStatus(context().get(), req, &resp).ok());
+  const pid_t doomed_pid = json::parse(resp.info().at("info"))["pid"].get<pid_t>();
+  REQUIRE(doomed_pid > 0);
+
+  REQUIRE(d.stop(SIGTERM) == 0);
+  // One container ends while no vpcrid watches it (its monitor reaps it and records the exit).
+  REQUIRE(::kill(doomed_pid, SIGKILL) == 0);
+  for (int i = 0; i < 200 && ::kill(doomed_pid, 0) == 0; ++i) std::this_thread::sleep_for(10ms);
+  d.start();
+  Scrape after = scrape(node);
+  CHECK(after.at(readopted) == 1);
+  CHECK(after.at(lost) == 1);
+  CHECK(after.at("vpcri_restart_readopted_total{object=\"pod_sandbox\"}") == 1);
+  CHECK(after.at("vpcri_restart_lost_total{object=\"pod_sandbox\"}") == 0);
+  CHECK(after.at("vpcri_containers{state=\"running\"}") == 1);
+  CHECK(after.at("vpcri_containers{state=\"exited\"}") == 1);
+
+  // A scraper asking for OpenMetrics gets it: counter families without _total, # EOF at the end.
+  const std::string om = run_in(node.node_path(), [&] {
+    return vpcri::metrics::http_exchange(kMetrics, "GET /metrics HTTP/1.1\r\nHost: vpcri\r\n"
+                                                   "Accept: application/openmetrics-text;version=1.0.0\r\n\r\n");
+  });
+  CHECK(contains(om, "Content-Type: application/openmetrics-text; version=1.0.0"));
+  CHECK(contains(om, "\n# TYPE vpcri_restart_readopted counter\n"));
+  CHECK(contains(om, "\nvpcri_restart_readopted_total{object=\"container\"} 1\n"));
+  CHECK(om.ends_with("\n# EOF\n"));
 }
