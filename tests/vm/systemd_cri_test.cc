@@ -64,15 +64,6 @@ v1::ContainerConfig sleeper(const std::string& name) {
   return c;
 }
 
-v1::ContainerStatus status_of(Daemon& d, const std::string& id) {
-  v1::ContainerStatusRequest req;
-  req.set_container_id(id);
-  v1::ContainerStatusResponse resp;
-  grpc::Status s = d.runtime().ContainerStatus(context().get(), req, &resp);
-  REQUIRE_MESSAGE(s.ok(), s.error_message());
-  return resp.status();
-}
-
 // A stopped scope is unloaded by systemd's garbage collection a moment later.
 bool unit_gone(const std::string& unit) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -154,9 +145,9 @@ TEST_CASE("systemd driver: scopes in kubelet's slice, limits via systemd, update
     hog.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(16 << 20);
     const std::string hog_id = run_container(d, pod, hog);
     auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (status_of(d, hog_id).state() != v1::CONTAINER_EXITED && std::chrono::steady_clock::now() < deadline)
+    while (container_status(d, hog_id).state() != v1::CONTAINER_EXITED && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(200ms);
-    const v1::ContainerStatus st = status_of(d, hog_id);
+    const v1::ContainerStatus st = container_status(d, hog_id);
     CHECK(st.state() == v1::CONTAINER_EXITED);
     CHECK(st.reason() == "OOMKilled");
     CHECK(st.exit_code() == 137);
@@ -167,7 +158,7 @@ TEST_CASE("systemd driver: scopes in kubelet's slice, limits via systemd, update
   d.kill9();
   CHECK(unit_property(scope, "ActiveState") == "active");
   d.start();
-  CHECK(status_of(d, id).state() == v1::CONTAINER_RUNNING);
+  CHECK(container_status(d, id).state() == v1::CONTAINER_RUNNING);
   CHECK(sh_output(d, id, "echo alive") == "alive\n");
 
   // Removal stops the scopes: systemd forgets them and their cgroups are gone.
