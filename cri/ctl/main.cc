@@ -1,6 +1,8 @@
 // vpcrictl: vpcri's own CRI client, in the spirit of crictl. Works against any CRI endpoint.
+#include <fcntl.h>
 #include <getopt.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -162,6 +164,11 @@ void usage(std::ostream& out) {
 
 int main(int argc, char** argv) {
   using namespace vpcri::ctl;
+  // A closed stdin, stdout or stderr would be taken by the next descriptor opened (a gRPC or
+  // streaming socket): `exec -i` would then read its own connection as stdin. /dev/null in its place.
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF && ::open("/dev/null", O_RDWR) != fd) return 1;
+  }
   Options opts;
   const char* env = std::getenv("VPCRI_ENDPOINT");
   opts.endpoint = env && *env ? env : kDefaultEndpoint;

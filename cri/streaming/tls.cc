@@ -185,6 +185,8 @@ ServerContext::ServerContext(const std::string& cert_file, const std::string& ke
   SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);  // a TCP EOF without close_notify is an EOF
   SSL_CTX_clear_mode(ctx_, SSL_MODE_AUTO_RETRY);
+  // relay() retries a write that wanted the socket from its buffer, which may have grown (moved) since.
+  SSL_CTX_set_mode(ctx_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate_chain_file(ctx_, cert_file.c_str()) != 1) {
     throw Error(Errc::invalid_argument, "streaming.tls_cert_file " + cert_file + ": " + ssl_errors(errno));
   }
@@ -247,6 +249,8 @@ UniqueFd connect(UniqueFd tcp, const std::string& host) {
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_clear_mode(ctx.get(), SSL_MODE_AUTO_RETRY);
+  // relay() retries a write that wanted the socket from its buffer, which may have grown (moved) since.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (options.insecure) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   } else {
