@@ -63,12 +63,6 @@ bool end_monitor(const std::string& dir) {
   return true;
 }
 
-void remove_cgroup(const runtime::cgroup::Cgroup& cgroup) {
-  if (!cgroup.exists()) return;
-  cgroup.kill_all(SIGKILL);
-  cgroup.remove();
-}
-
 // RunPodSandbox was cut short: everything it may have made goes, in teardown's order.
 void roll_back_sandbox(RuntimeState& state, const SandboxRecord& r) {
   const PodPaths paths = pod_paths(state.store(), r.id);
@@ -94,7 +88,7 @@ void roll_back_container(RuntimeState& state, const ContainerRecord& r) {
 void roll_back_orphan_container(RuntimeState& state, const ContainerRecord& r) {
   const std::string monitor = container_monitor_dir(state.store(), r.id);
   if (fs::exists(monitor)) end_monitor(monitor);
-  if (!r.cgroup_path.empty()) remove_cgroup(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
+  if (!r.cgroup_path.empty()) state.cgroups().remove(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
   roll_back_container(state, r);
   log::warn("removed a container whose pod sandbox has no record", {{"id", r.id}, {"pod", r.sandbox_id}});
 }
@@ -307,12 +301,12 @@ void sweep_cgroups(RuntimeState& state, const std::set<std::string>& leftover_po
     try {
       for (const std::string& child : children(parent)) {
         if (child == keep_pod || containers.count(child)) continue;
-        remove_cgroup(runtime::cgroup::Cgroup(root, runtime::cgroup::join_cgroup_path(parent, child)));
+        state.cgroups().remove(runtime::cgroup::Cgroup(root, runtime::cgroup::join_cgroup_path(parent, child)));
         log::warn("removed a leftover cgroup no record explains", {{"cgroup", parent + "/" + child}});
       }
       runtime::cgroup::Cgroup own(root, parent);
       if (remove_parent && own.exists()) {
-        remove_cgroup(own);
+        state.cgroups().remove(own);
         log::warn("removed a leftover cgroup no record explains", {{"cgroup", parent}});
       }
     } catch (const std::exception& e) {
