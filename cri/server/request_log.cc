@@ -79,10 +79,11 @@ class RequestLog : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
-    // Noted before the handler runs: a removal may have erased the pod by the time it fails.
+    // The ids are copied as the request arrives and looked up only if it fails: removals erase
+    // their record as their last step, so a failed one still finds it.
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
       if (auto* request = static_cast<const google::protobuf::Message*>(methods->GetRecvMessage())) {
-        subject_ = request_subject(*request, store_);
+        names_ = request_names(*request);
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -96,13 +97,14 @@ class RequestLog : public grpc::experimental::Interceptor {
         auto level = status.error_code() == grpc::StatusCode::UNIMPLEMENTED ? log::Level::debug : log::Level::info;
         if (log::enabled(level)) {
           std::string code = std::to_string(status.error_code()), us = std::to_string(micros.count());
-          if (subject_.pod.empty()) {
+          RequestSubject subject = resolve_subject(names_, store_);
+          if (subject.pod.empty()) {
             log::write(level, "request failed",
                        {{"method", method_}, {"code", code}, {"error", status.error_message()}, {"duration_us", us}});
           } else {
             log::write(level, "request failed",
                        {{"method", method_}, {"code", code}, {"error", status.error_message()}, {"duration_us", us},
-                        {"pod", subject_.pod}, {"container", subject_.container}});
+                        {"pod", subject.pod}, {"container", subject.container}});
           }
         }
       }
@@ -114,13 +116,13 @@ class RequestLog : public grpc::experimental::Interceptor {
   const char* method_;
   const Store& store_;
   std::chrono::steady_clock::time_point start_;
-  RequestSubject subject_;
+  RequestNames names_;
 };
 
 }  // namespace
 
-RequestSubject request_subject(const google::protobuf::Message& request, const Store& store) {
-  RequestSubject subject;
+RequestNames request_names(const google::protobuf::Message& request) {
+  RequestNames names;
   const auto* descriptor = request.GetDescriptor();
   for (const char* name : {"config", "sandbox_config"}) {
     const auto* field = descriptor->FindFieldByName(name);
@@ -129,13 +131,20 @@ RequestSubject request_subject(const google::protobuf::Message& request, const S
     }
     const auto& value = request.GetReflection()->GetMessage(request, field);
     if (const auto* pod = dynamic_cast<const v1::PodSandboxConfig*>(&value); pod && pod->has_metadata()) {
-      subject.pod = pod_name(pod->metadata());
+      names.from_config.pod = pod_name(pod->metadata());
     } else if (const auto* container = dynamic_cast<const v1::ContainerConfig*>(&value)) {
-      subject.container = container->metadata().name();
+      names.from_config.container = container->metadata().name();
     }
   }
-  std::string pod_id = string_field(request, "pod_sandbox_id");
-  if (auto container = find_quietly(store.containers, string_field(request, "container_id"))) {
+  names.pod_id = string_field(request, "pod_sandbox_id");
+  names.container_id = string_field(request, "container_id");
+  return names;
+}
+
+RequestSubject resolve_subject(const RequestNames& names, const Store& store) {
+  RequestSubject subject = names.from_config;
+  std::string pod_id = names.pod_id;
+  if (auto container = find_quietly(store.containers, names.container_id)) {
     ContainerRecord record = container->get();
     subject.container = record.config.metadata().name();
     pod_id = record.sandbox_id;
@@ -144,6 +153,10 @@ RequestSubject request_subject(const google::protobuf::Message& request, const S
     if (auto pod = find_quietly(store.sandboxes, pod_id)) subject.pod = pod_name(pod->get().config.metadata());
   }
   return subject;
+}
+
+RequestSubject request_subject(const google::protobuf::Message& request, const Store& store) {
+  return resolve_subject(request_names(request), store);
 }
 
 grpc::experimental::Interceptor* RequestLogFactory::CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) {

@@ -23,6 +23,16 @@ struct RequestSubject {
 };
 RequestSubject request_subject(const google::protobuf::Message& request, const Store& store);
 
+// What a request says about its subject, copied from it as it arrives (a few strings, no lookup):
+// the store is searched only if the request fails, so a successful one pays for no record copy.
+struct RequestNames {
+  RequestSubject from_config;  // names the request's PodSandboxConfig / ContainerConfig carry
+  std::string pod_id;
+  std::string container_id;
+};
+RequestNames request_names(const google::protobuf::Message& request);
+RequestSubject resolve_subject(const RequestNames& names, const Store& store);
+
 class RequestLogFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit RequestLogFactory(const Store& store) : store_(store) {}

@@ -74,3 +74,21 @@ TEST_CASE("request_subject: nothing for unknown or empty ids and requests about 
   list.mutable_filter()->set_pod_sandbox_id("p1");  // a filter names no subject
   CHECK(request_subject(list, f.store).pod == "");
 }
+
+TEST_CASE("request_names: copied without a lookup, resolved against the store as it is then") {
+  Fixture f;
+  v1::ContainerStatusRequest status;
+  status.set_container_id("c2");
+  RequestNames names = request_names(status);
+  CHECK(names.container_id == "c2");
+  CHECK(resolve_subject(names, f.store).container == "");  // not known yet
+
+  ContainerRecord later;
+  later.id = "c2" + std::string(62, 'c');
+  later.sandbox_id = "p1" + std::string(62, 'a');
+  later.config.mutable_metadata()->set_name("late");
+  f.store.containers.insert(std::make_shared<Container>(later));
+  RequestSubject s = resolve_subject(names, f.store);
+  CHECK(s.container == "late");
+  CHECK(s.pod == "default/web");
+}
