@@ -66,6 +66,15 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
     }
     if (channel == kClose && version >= 5 && !data.empty() && data[0] == kStdin) stdin_eof = true;
   };
+  // Reads what the client sent and handles each message; false when the session is over (the
+  // client went away or closed: ~Process then ends an exec and detaches an attach).
+  auto read_client = [&] {
+    if (!s.read_some()) return false;
+    while (auto m = s.next()) on_message(*m);
+    if (!s.peer_closed()) return true;
+    s.close(ws::kCloseNormal);
+    return false;
+  };
 
   try {
     // With a tty, the size the client sends first (see kInitialSizeWait).
@@ -77,13 +86,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
         throw_errno("poll websocket session");
       }
       if (p[1].revents != 0) return;
-      if (p[0].revents == 0) continue;
-      if (!s.read_some()) return;
-      while (auto m = s.next()) on_message(*m);
-      if (s.peer_closed()) {
-        s.close(ws::kCloseNormal);
-        return;
-      }
+      if (p[0].revents != 0 && !read_client()) return;
     }
   } catch (const ws::ProtocolError& e) {
     s.close(e.code, e.what());
@@ -142,14 +145,7 @@ void run_websocket_remote_command(UniqueFd socket, std::string already_read, con
         throw_errno("poll websocket session");
       }
       if (p[1].revents != 0) return;
-      if (p[0].revents != 0) {
-        if (!s.read_some()) return;  // client gone: ~Process ends an exec, detaches an attach
-        while (auto m = s.next()) on_message(*m);
-        if (s.peer_closed()) {
-          s.close(ws::kCloseNormal);
-          return;
-        }
-      }
+      if (p[0].revents != 0 && !read_client()) return;
       for (auto [i, fd] : {std::pair{2, &out_fd}, {3, &err_fd}}) {
         if (p[i].revents == 0) continue;
         char buf[32 * 1024];
