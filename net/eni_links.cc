@@ -1,5 +1,7 @@
 #include "net/eni_links.h"
 
+#include <utility>
+
 #include "common/log.h"
 
 namespace vpcri::net {
@@ -32,37 +34,44 @@ void EniLinks::enis_changed(const std::vector<ipam::EniInfo>& enis) {
   for (const auto& eni : enis) {
     if (needs_link(eni)) wanted[eni.id] = eni;
   }
-  std::map<std::string, EniLink> wired;
+  const bool restoring = std::exchange(first_report_, false);
+  std::vector<std::pair<std::string, EniLink>> known;  // wired or tried: what a teardown may need to undo
   {
     std::lock_guard lock(mu_);
     secondary_ = wanted;  // pods get the ENI's table even while its interface is late
-    wired = wired_;
+    known.assign(wired_.begin(), wired_.end());
+    known.insert(known.end(), unwired_.begin(), unwired_.end());
   }
 
   // Gone (or changed: an ENI id seen again at another device) first: a new ENI may reuse its table.
-  for (const auto& [id, link] : wired) {
+  for (const auto& [id, link] : known) {
     auto it = wanted.find(id);
     if (it != wanted.end() && same_link(link, link_of(it->second))) continue;
     try {
       teardown_eni_link(link);
       std::lock_guard lock(mu_);
-      wired_.erase(id);
+      if (wired_.count(id) && same_link(wired_[id], link)) wired_.erase(id);
+      if (unwired_.count(id) && same_link(unwired_[id], link)) unwired_.erase(id);
     } catch (const std::exception& e) {
       log::warn("removing an ENI's routes and rule failed; retried at the next change", {{"eni", id}, {"error", e.what()}});
     }
   }
   for (const auto& [id, eni] : wanted) {
+    EniLink link = link_of(eni);
     {
       std::lock_guard lock(mu_);
       if (wired_.count(id)) continue;
+      unwired_[id] = link;
     }
-    EniLink link = link_of(eni);
     try {
-      setup_eni_link(link, wait_timeout_);
+      setup_eni_link(link, restoring ? std::chrono::milliseconds{0} : wait_timeout_);
       std::lock_guard lock(mu_);
       wired_[id] = link;
+      unwired_.erase(id);
     } catch (const std::exception& e) {
-      log::warn("setting up an ENI's interface failed; retried at the next change", {{"eni", id}, {"error", e.what()}});
+      log::warn(restoring ? "an ENI of the checkpoint has no interface (yet); retried at the next reconcile"
+                          : "setting up an ENI's interface failed; retried at the next change",
+                {{"eni", id}, {"error", e.what()}});
     }
   }
 }

@@ -4,8 +4,12 @@
 // a MAC (the local provider's virtual ENIs) and the primary ENI (main table) need nothing here.
 //
 // Errors are logged and retried at the next change or reconcile, never thrown: one ENI whose
-// interface is late must not stop the pool. Kernel calls run in the calling thread's netns (the
-// node's: the pool manager thread and restore run there).
+// interface is late must not stop the pool. The first report (IPAM's restore, before vpcrid
+// serves) does not wait for a missing interface: the checkpoint's ENI may have been detached
+// while vpcrid was down, and the reconcile that follows says so. An ENI reported once is torn
+// down when IPAM lets it go even if it was never wired by this process: a run before a crash may
+// have left its rule. Kernel calls run in the calling thread's netns (the node's: the pool
+// manager thread and restore run there).
 #pragma once
 
 #include <chrono>
@@ -42,6 +46,8 @@ class EniLinks : public ipam::EniObserver {
   mutable std::mutex mu_;      // the maps below; never held across kernel calls
   std::map<std::string, ipam::EniInfo> secondary_;  // what IPAM holds: secondary ENIs with a MAC
   std::map<std::string, EniLink> wired_;            // set up in the kernel
+  std::map<std::string, EniLink> unwired_;          // reported, not (yet) set up: torn down when let go
+  bool first_report_ = true;                        // guarded by apply_mu_
 };
 
 }  // namespace vpcri::net

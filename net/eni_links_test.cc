@@ -30,7 +30,8 @@ struct Node {
   NamedNetNs node = NamedNetNs::create("vpcri-t-" + tag + "-node");
   NamedNetNs vpc = NamedNetNs::create("vpcri-t-" + tag + "-vpc");
   NetNs node_ns = node.open();
-  EniLinks links{9001, 300ms};
+  EniLinks links;
+  explicit Node(std::chrono::milliseconds wait = 300ms) : links(9001, wait) {}
 
   void attach(const std::string& vpc_end, const std::string& name, const std::string& mac) {
     t::run_ok({"ip", "-n", vpc.name(), "link", "add", vpc_end, "type", "veth", "peer", "name", name, "address", mac,
@@ -122,4 +123,30 @@ TEST_CASE("the local provider's ENIs (no MAC) need no link work") {
   CHECK_FALSE(n.links.pod_route_table("eni-local-1"));
   CHECK(n.eni_rules().empty());
   CHECK(n.tables().empty());
+}
+
+TEST_CASE("restore: a checkpoint ENI detached while vpcrid was down costs no wait, and its old rule goes") {
+  // A wait of an hour: waiting at restore would hang this test (meson's timeout fails it).
+  Node n(std::chrono::hours(1));
+  auto gone = eni("eni-4", "02:ee:00:00:00:04", 4, "10.77.0.14");
+  // What the run before the crash left: gone's rule (its interface and routes left with the ENI)
+  // and somebody else's rule at the same priority.
+  t::run_ok({"ip", "-n", n.node.name(), "rule", "add", "priority", "32765", "from", "10.77.0.14", "lookup", "5"});
+  t::run_ok({"ip", "-n", n.node.name(), "rule", "add", "priority", "32765", "from", "10.77.0.99", "lookup", "7"});
+
+  n.changed({gone});  // IPAM's restore, from the checkpoint
+  CHECK(n.links.wired().empty());
+
+  n.changed({});  // the reconcile: EC2 no longer lists it
+  CHECK(n.eni_rules() == std::vector<std::string>{"10.77.0.99 7"});
+}
+
+TEST_CASE("restore: an interface that is there is wired at once") {
+  Node n(std::chrono::hours(1));
+  n.attach("vpc5", "eth5", "02:ee:00:00:00:05");
+  n.changed({eni("eni-5", "02:ee:00:00:00:05", 5, "10.77.0.15")});
+  CHECK(n.links.wired() == std::vector<std::string>{"eni-5"});
+  CHECK(n.eni_rules() == std::vector<std::string>{"10.77.0.15 6"});
+  n.changed({});
+  CHECK(n.eni_rules().empty());
 }
