@@ -90,6 +90,7 @@ json PodNetworks::ipam_json() const {
   out["actual"] = {{"enis", s.enis},         {"max_enis", s.max_enis}, {"ips", s.total},
                    {"assigned", s.assigned}, {"cooling", s.cooling},   {"free", s.free()},
                    {"available", s.available()}, {"pod_ips_per_eni", pod_ips_per_eni}};
+  out["warm_shortfall"] = ipam::warm_shortfall(t, s.total, s.assigned, pod_ips_per_eni, config_.max_pods);
   if (ip_targets.defined) out["ip_targets"] = {{"short_by", ip_targets.short_by}, {"over_by", ip_targets.over_by}};
   out["next_action"] = {{"action", next}, {"why", why}};
   out["pool_manager"] = {{"message", pool.message},

@@ -98,6 +98,19 @@ void check_against_cri(Daemon& d, const NodeNet& node) {
   CHECK(m.at("vpcri_ipam_enis") >= 1);
   CHECK(m.at("vpcri_ipam_enis") <= m.at("vpcri_ipam_enis_max"));
   CHECK(m.at("vpcri_ipam_ready") == 1);
+  {  // the warm-pool shortfall under the default WARM_ENI_TARGET=1, from the same scrape's counts
+    json ipam = introspect(node, "/v1/ipam");
+    REQUIRE(ipam["targets"]["warm_eni_target"] == 1);
+    REQUIRE(ipam["targets"]["warm_ip_target"] == 0);
+    const double per_eni = ipam["actual"]["pod_ips_per_eni"].get<double>();
+    const double free_ips = m.at("vpcri_ipam_ips") - m.at("vpcri_ipam_ips_assigned");
+    double expected = std::max(per_eni - free_ips, 0.0);
+    if (const int max_pods = ipam["targets"]["max_pods"]; max_pods > 0) {
+      expected = std::min(expected, std::max(max_pods - m.at("vpcri_ipam_ips"), 0.0));
+    }
+    CHECK(m.at("vpcri_ipam_warm_shortfall_ips") == expected);
+    CHECK(ipam["warm_shortfall"].is_number_integer());
+  }
 
   // /v1/pods and /v1/enis name the IP PodSandboxStatus reports, and who holds it.
   json pod_view = introspect(node, "/v1/pods");
