@@ -61,7 +61,7 @@ void add_container(RuntimeState& state, const v1::ContainerStats& stats, int64_t
   if (container) {
     const ContainerRecord r = container->get();
     runtime::cgroup::Cgroup cgroup(state.cgroup_root(), r.cgroup_path);
-    const auto threads = cgroup.exists() ? cgroup.stats().pids_current : std::nullopt;
+    const auto threads = cgroup.exists() ? cgroup.pids_current() : std::nullopt;
     add_tasks(sink, state, r.cgroup_path, threads.value_or(0));
     sink.add("container_start_time_seconds", static_cast<uint64_t>(r.started_at) / kNsPerSecond);
   }
