@@ -21,6 +21,7 @@
 #include "net/datapath/sysctl.h"
 #include "net/datapath/undo_stack.h"
 #include "net/ipam/checkpoint.h"
+#include "net/ipam/warm_targets.h"
 
 namespace vpcri::net {
 
@@ -183,6 +184,9 @@ void PodNetworks::collect_metrics(metrics::Collection& out) {
   gauge("vpcri_ipam_ips_cooling", "Released pod IPs not reusable yet (network.cooldown_seconds).", s.cooling);
   gauge("vpcri_ipam_ips_max", "Pod IPs the node may have: ENIs max x pod IPs per ENI.", s.max_enis * s.pod_ips_per_eni);
   gauge("vpcri_ipam_ready", "1 when the pool has addresses (NetworkReady), else 0.", ready() ? 1 : 0);
+  gauge("vpcri_ipam_warm_shortfall_ips",
+        "Free pod IPs the warm pool lacks against its targets (WARM_ENI/IP/MINIMUM_IP_TARGET); 0 when met.",
+        ipam::warm_shortfall(config_.warm, s.total, s.assigned, s.pod_ips_per_eni, config_.max_pods));
   auto pool = ipam_->status();
   out.counter("vpcri_ipam_provider_calls_total", "Calls of the pool manager to the IPAM provider.", {},
               static_cast<double>(pool.provider_calls));

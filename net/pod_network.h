@@ -110,6 +110,9 @@ class PodNetworkService {
   // sandbox holding each, and the pool's targets against what it holds. Empty without IPAM.
   virtual nlohmann::json enis_json() const { return nlohmann::json::array(); }
   virtual nlohmann::json ipam_json() const { return nlohmann::json::object(); }
+  // Per sandbox id holding an IP: its routes and ip rules as the kernel has them now, and
+  // `drift`, what attach() made that the kernel lacks or has otherwise. Empty without IPAM.
+  virtual nlohmann::json pod_routing_json() const { return nlohmann::json::object(); }
 };
 
 // The node's primary interface and its IPv4 address: the source the kernel picks for traffic to
@@ -150,6 +153,7 @@ class PodNetworks : public PodNetworkService {
   nlohmann::json status() const override;
   nlohmann::json enis_json() const override;  // pod_network_views.cc
   nlohmann::json ipam_json() const override;
+  nlohmann::json pod_routing_json() const override;
 
   // Startup helper: waits (real time) until the pool holds IPs.
   bool wait_ready(std::chrono::milliseconds timeout);

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cri/ctl/commands.h"
 #include "cri/ctl/flags.h"
@@ -35,14 +37,28 @@ void print_enis(const json& enis) {
   t.print(std::cout);
 }
 
+// DATAPATH: "ok" when the kernel holds the pod's routes and rules as vpcrid made them, else
+// "drift", with what differs listed under the table.
 void print_pods(const json& pods) {
-  Table t({"POD ID", "NAMESPACE", "NAME", "STATE", "IP", "HOST VETH", "ENI", "TABLE"});
+  Table t({"POD ID", "NAMESPACE", "NAME", "STATE", "IP", "HOST VETH", "ENI", "TABLE", "DATAPATH"});
+  std::vector<std::string> drifts;
   for (const auto& p : pods) {
+    std::string datapath = "-";
+    if (p.contains("routing_error")) {
+      datapath = "unknown";
+      drifts.push_back(text(p["namespace"]) + "/" + text(p["name"]) + ": " + text(p["routing_error"]));
+    } else if (p.contains("drift")) {
+      datapath = p["drift"].empty() ? "ok" : "drift";
+      for (const auto& d : p["drift"]) drifts.push_back(text(p["namespace"]) + "/" + text(p["name"]) + ": " + text(d));
+    }
     t.add({truncate_id(p["id"].get<std::string>(), false), text(p["namespace"]), text(p["name"]), text(p["state"]),
            p["host_network"] == true ? "(host)" : text(p["ip"]), p.contains("host_veth") ? text(p["host_veth"]) : "-",
-           p.contains("eni") ? text(p["eni"]) : "-", p.contains("route_table") ? text(p["route_table"]) : "-"});
+           p.contains("eni") ? text(p["eni"]) : "-", p.contains("route_table") ? text(p["route_table"]) : "-",
+           datapath});
   }
   t.print(std::cout);
+  if (!drifts.empty()) std::cout << "\n";
+  for (const auto& d : drifts) std::cout << d << "\n";
 }
 
 void print_ipam(const json& ipam) {
@@ -65,7 +81,8 @@ int cmd_net(Client&, const Options& opts, const Args& args) {
   Flags flags("net", "net enis|pods|ipam [--address IP:PORT] [-o json]",
               "Show vpcrid's pod networking from its introspection API (introspection.address):\n"
               "  enis  every ENI with its IPs and the pod holding each\n"
-              "  pods  each pod's IP, host veth, ENI and route table\n"
+              "  pods  each pod's IP, host veth, ENI, route table, and whether the kernel's routes and rules\n"
+              "        are as vpcrid made them (-o json: the routes and rules)\n"
               "  ipam  the warm pool's targets against what it holds, and its next step");
   const char* env = std::getenv("VPCRI_INTROSPECTION");
   std::string address = env && *env ? env : kDefaultIntrospection;

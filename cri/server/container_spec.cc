@@ -83,7 +83,8 @@ container::SeccompSpec seccomp_spec(const v1::LinuxContainerSecurityContext& sc)
       case v1::SecurityProfile::RuntimeDefault: return {container::SeccompSpec::Mode::runtime_default, ""};
       case v1::SecurityProfile::Unconfined: return {container::SeccompSpec::Mode::unconfined, ""};
       case v1::SecurityProfile::Localhost: return localhost_profile(sc.seccomp().localhost_ref());
-      default: throw Error(Errc::invalid_argument, "seccomp: unknown profile type");
+      default: throw Error(Errc::invalid_argument, "seccomp: unknown profile type " + std::to_string(sc.seccomp().profile_type()) +
+                                                       "; use RuntimeDefault, Unconfined or Localhost");
     }
   }
   const std::string path = legacy_seccomp_profile_path(sc);

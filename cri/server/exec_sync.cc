@@ -115,7 +115,7 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext* context, const v1::Ex
     } catch (const Error& e) {
       throw Error(e.code(), std::string("ExecSync: ") + e.what());
     }
-    if (req->timeout() < 0) throw Error(Errc::invalid_argument, "ExecSync: timeout is negative");
+    if (req->timeout() < 0) throw Error(Errc::invalid_argument, "ExecSync: timeout is negative; use 0 for none");
     ExecSlot slot(exec_sync_running_, state_.config().runtime.max_concurrent_exec_sync);
     ExecTarget target = exec_target(state_, req->container_id(), {req->cmd().begin(), req->cmd().end()}, "ExecSync");
     const ContainerRecord& r = target.record;

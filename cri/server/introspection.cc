@@ -27,6 +27,7 @@ json pods_json(RuntimeState& state) {
   auto network = state.network();
   // Which ENI and route table each sandbox's IP is on, from the ENI view.
   std::map<std::string, std::pair<std::string, json>> placement;  // sandbox -> (eni, table)
+  json routing = network ? network->pod_routing_json() : json::object();
   if (network) {
     for (const auto& eni : network->enis_json()) {
       for (const auto& ip : eni["ips"]) {
@@ -52,6 +53,8 @@ json pods_json(RuntimeState& state) {
       entry["eni"] = it->second.first;
       entry["route_table"] = it->second.second;
     }
+    // What the kernel holds for the pod's IP now, and how that differs from what was made.
+    if (auto it = routing.find(r.id); it != routing.end()) entry.update(*it);
     out.push_back(entry);
   }
   return out;

@@ -1,4 +1,4 @@
-// ListPodSandboxMetrics: the same readings as PodSandboxStats (pod_stats: cgroups, writable
+// ListPodSandboxMetrics and StreamPodSandboxMetrics: the same readings as PodSandboxStats (pod_stats: cgroups, writable
 // layers, the pod's netns), turned into cAdvisor-named samples (cadvisor_metrics.h). Pod-level
 // samples carry the pod's id and name, container samples the container's.
 #include "cri/server/cadvisor_metrics.h"
@@ -61,7 +61,7 @@ void add_container(RuntimeState& state, const v1::ContainerStats& stats, int64_t
   if (container) {
     const ContainerRecord r = container->get();
     runtime::cgroup::Cgroup cgroup(state.cgroup_root(), r.cgroup_path);
-    const auto threads = cgroup.exists() ? cgroup.stats().pids_current : std::nullopt;
+    const auto threads = cgroup.exists() ? cgroup.pids_current() : std::nullopt;
     add_tasks(sink, state, r.cgroup_path, threads.value_or(0));
     sink.add("container_start_time_seconds", static_cast<uint64_t>(r.started_at) / kNsPerSecond);
   }
@@ -93,6 +93,22 @@ grpc::Status RuntimeService::ListPodSandboxMetrics(grpc::ServerContext*, const v
     for (const auto& r : select_sandboxes(state_.store(), "", {})) {
       if (r.state != v1::SANDBOX_READY) continue;  // as ListPodSandboxStats: only ready pods
       pod_metrics(state_, r, resp->add_pod_metrics());
+    }
+  });
+}
+
+grpc::Status RuntimeService::StreamPodSandboxMetrics(grpc::ServerContext* context,
+                                                     const v1::StreamPodSandboxMetricsRequest*,
+                                                     grpc::ServerWriter<v1::StreamPodSandboxMetricsResponse>* writer) {
+  return handle_rpc("StreamPodSandboxMetrics", [&] {
+    // One pod per message: each stays small however many pods and containers the node runs,
+    // and a pod is read just before it is sent.
+    for (const auto& r : select_sandboxes(state_.store(), "", {})) {
+      if (r.state != v1::SANDBOX_READY) continue;
+      if (context->IsCancelled()) return;
+      v1::StreamPodSandboxMetricsResponse chunk;
+      pod_metrics(state_, r, chunk.add_pod_sandbox_metrics());
+      if (!writer->Write(chunk)) return;  // the client is gone
     }
   });
 }

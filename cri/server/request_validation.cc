@@ -209,7 +209,7 @@ void validate_container_config(const v1::ContainerConfig& config) {
 }
 
 void validate_exec_cmd(const google::protobuf::RepeatedPtrField<std::string>& cmd) {
-  if (cmd.empty()) throw Error(Errc::invalid_argument, "cmd is empty");
+  if (cmd.empty()) throw Error(Errc::invalid_argument, "cmd is empty; give the command to run");
   bound_bytes("cmd (execve's limit)", check_args("cmd", cmd), L::max_exec_bytes);
 }
 

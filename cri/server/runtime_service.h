@@ -21,8 +21,7 @@ namespace v1 = ::runtime::v1;
   X(StreamPodSandboxes, StreamPodSandboxesRequest, StreamPodSandboxesResponse)    \
   X(StreamContainers, StreamContainersRequest, StreamContainersResponse)          \
   X(StreamContainerStats, StreamContainerStatsRequest, StreamContainerStatsResponse) \
-  X(StreamPodSandboxStats, StreamPodSandboxStatsRequest, StreamPodSandboxStatsResponse) \
-  X(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse)
+  X(StreamPodSandboxStats, StreamPodSandboxStatsRequest, StreamPodSandboxStatsResponse)
 
 #define VPCRI_UNIMPLEMENTED_IMAGE_STREAMS(X) X(StreamImages, StreamImagesRequest, StreamImagesResponse)
 
@@ -68,6 +67,8 @@ class RuntimeService final : public v1::RuntimeService::Service {
   // cAdvisor-named metrics for kubelet's /metrics/cadvisor (cadvisor_metrics.h).
   VPCRI_DECLARE_UNARY(ListMetricDescriptors, ListMetricDescriptorsRequest, ListMetricDescriptorsResponse)
   VPCRI_DECLARE_UNARY(ListPodSandboxMetrics, ListPodSandboxMetricsRequest, ListPodSandboxMetricsResponse)
+  // The same samples as ListPodSandboxMetrics, one pod per message (list_pod_sandbox_metrics.cc).
+  VPCRI_DECLARE_STREAM(StreamPodSandboxMetrics, StreamPodSandboxMetricsRequest, StreamPodSandboxMetricsResponse)
   // The lifecycle event stream kubelet's evented PLEG follows (get_container_events.cc).
   VPCRI_DECLARE_STREAM(GetContainerEvents, GetEventsRequest, ContainerEventResponse)
 

@@ -310,7 +310,7 @@ void RuntimeState::start_streaming() {
 }
 
 std::string RuntimeState::streaming_url(std::shared_ptr<const streaming::Request> request) {
-  if (!streaming_) throw Error(Errc::unavailable, "the streaming server is not running");
+  if (!streaming_) throw Error(Errc::unavailable, "the streaming server is not running yet (vpcrid is starting); retry");
   streaming::Kind kind = request->kind;
   return streaming_->url(kind, stream_tokens_->insert(std::move(request)));
 }

@@ -81,7 +81,7 @@ UniqueFd dial_localhost(const std::string& netns_path, uint16_t port) {
 grpc::Status RuntimeService::Exec(grpc::ServerContext*, const v1::ExecRequest* req, v1::ExecResponse* resp) {
   return handle_rpc("Exec", [&] {
     if (req->container_id().empty()) throw Error(Errc::invalid_argument, "Exec: container_id is empty");
-    if (req->cmd().empty()) throw Error(Errc::invalid_argument, "Exec: cmd is empty");
+    if (req->cmd().empty()) throw Error(Errc::invalid_argument, "Exec: cmd is empty; give the command to run");
     if (req->tty() && req->stderr()) throw Error(Errc::invalid_argument, "Exec: tty and stderr cannot both be true");
     if (!req->stdin() && !req->stdout() && !req->stderr()) {
       throw Error(Errc::invalid_argument, "Exec: one of stdin, stdout, or stderr must be set");
@@ -111,7 +111,7 @@ grpc::Status RuntimeService::PortForward(grpc::ServerContext*, const v1::PortFor
   return handle_rpc("PortForward", [&] {
     if (req->pod_sandbox_id().empty()) throw Error(Errc::invalid_argument, "PortForward: pod_sandbox_id is empty");
     for (int32_t port : req->port()) {
-      if (port < 1 || port > 65535) throw Error(Errc::invalid_argument, "PortForward: invalid port " + std::to_string(port));
+      if (port < 1 || port > 65535) throw Error(Errc::invalid_argument, "PortForward: port " + std::to_string(port) + " is outside 1-65535");
     }
     const SandboxRecord r = state_.store().sandboxes.get(req->pod_sandbox_id())->get();
     if (r.state != v1::SANDBOX_READY) {

@@ -67,7 +67,7 @@ std::unique_ptr<CredentialsProvider> make_credentials_chain(const AwsClientConfi
 
 std::unique_ptr<Ec2Api> make_ec2_client(const AwsClientConfig& config, const std::string& region,
                                         CredentialsProvider& credentials) {
-  if (region.empty()) throw Error(Errc::invalid_argument, "EC2 client: no region");
+  if (region.empty()) throw Error(Errc::invalid_argument, "EC2 client: no region (instance metadata gave none); set network.aws.region");
   Ec2ClientOptions options;
   options.endpoint = config.ec2_endpoint.empty() ? default_endpoint("ec2", region) : config.ec2_endpoint;
   options.region = region;

@@ -16,6 +16,7 @@
 #include "common/fd.h"
 #include "net/datapath/named_netns.h"
 #include "net/datapath/netns.h"
+#include "net/datapath/routing_view.h"
 #include "net/datapath/sysctl.h"
 #include "net/datapath/test_support.h"
 
@@ -213,6 +214,38 @@ TEST_CASE("setup wires the node side: veth up without IPv4, /32 route, rules 512
   std::sort(expected.begin(), expected.end());
   CHECK(veths == expected);
   CHECK(bed.in_node([] { return list_host_veths("zzz"); }).empty());
+}
+
+TEST_CASE("the kernel's routes and rules per pod IP, read back over netlink (routing_view.h)") {
+  Testbed bed;
+  Pod secondary = bed.make_pod("view", "10.99.1.13", 3);
+  bed.setup(secondary);
+  auto seen = bed.in_node([&] {
+    KernelRoutingSnapshot kernel;
+    return std::make_pair(kernel.for_ip(secondary.spec.pod_ip), kernel.for_ip(ip("10.99.1.99")));
+  });
+  const KernelPodRouting& routing = seen.first;
+  REQUIRE(routing.routes.size() == 1);
+  CHECK(routing.routes[0].destination == "10.99.1.13/32");
+  CHECK(routing.routes[0].device == secondary.spec.host_veth);
+  CHECK(routing.routes[0].table == "main");
+  CHECK(routing.routes[0].gateway.empty());
+  REQUIRE(routing.rules.size() == 2);
+  auto rules = routing.rules;
+  std::sort(rules.begin(), rules.end(), [](const KernelRule& a, const KernelRule& b) { return a.priority < b.priority; });
+  CHECK(rules[0].priority == 512);
+  CHECK(rules[0].selector == "to 10.99.1.13/32");
+  CHECK(rules[0].table == "main");
+  CHECK(rules[1].priority == 1536);
+  CHECK(rules[1].selector == "from 10.99.1.13/32");
+  CHECK(rules[1].table == "3");
+  // Another IP: nothing of this pod's.
+  CHECK(seen.second.routes.empty());
+  CHECK(seen.second.rules.empty());
+  bed.teardown(secondary);
+  auto after = bed.in_node([&] { return KernelRoutingSnapshot().for_ip(secondary.spec.pod_ip); });
+  CHECK(after.routes.empty());
+  CHECK(after.rules.empty());
 }
 
 TEST_CASE("pods reach each other and the node") {

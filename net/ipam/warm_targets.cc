@@ -14,11 +14,21 @@ IpTargetState ip_target_state(const WarmTargets& targets, int total, int assigne
   return state;
 }
 
+int warm_shortfall(const WarmTargets& targets, int total, int assigned, int pod_ips_per_eni, int max_pods) {
+  int shortfall = 0;
+  if (targets.ip_targets_defined()) {
+    shortfall = ip_target_state(targets, total, assigned).short_by;
+  } else {
+    int available = total - assigned;
+    shortfall = std::max(pod_ips_per_eni * targets.warm_eni_target - available, 0);
+    if (targets.warm_eni_target == 0 && available <= 0) shortfall = 1;
+  }
+  if (max_pods > 0) shortfall = std::min(shortfall, std::max(max_pods - total, 0));
+  return shortfall;
+}
+
 bool pool_too_low(const WarmTargets& targets, int total, int assigned, int pod_ips_per_eni, int max_pods) {
-  if (max_pods > 0 && total >= max_pods) return false;
-  if (targets.ip_targets_defined()) return ip_target_state(targets, total, assigned).short_by > 0;
-  int available = total - assigned;
-  return available < pod_ips_per_eni * targets.warm_eni_target || (targets.warm_eni_target == 0 && available == 0);
+  return warm_shortfall(targets, total, assigned, pod_ips_per_eni, max_pods) > 0;
 }
 
 bool pool_too_high(const WarmTargets& targets, int total, int assigned) {

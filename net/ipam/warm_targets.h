@@ -26,7 +26,12 @@ struct IpTargetState {
 
 IpTargetState ip_target_state(const WarmTargets& targets, int total, int assigned);
 
-// Should the pool grow? pod_ips_per_eni = IPs per ENI minus its primary. max_pods > 0 caps the
+// Free IPs the pool lacks against its targets (the warm-pool shortfall; 0 when it meets them):
+// under IP targets their short_by; under WARM_ENI_TARGET, target x pod IPs per ENI minus the
+// available IPs (1 with target 0 and nothing available). Capped by max_pods > 0, as growth is.
+int warm_shortfall(const WarmTargets& targets, int total, int assigned, int pod_ips_per_eni, int max_pods = 0);
+
+// Should the pool grow (warm_shortfall > 0)? pod_ips_per_eni = IPs per ENI minus its primary. max_pods > 0 caps the
 // pool: with that many IPs it never grows (ipamd's maxPods check).
 bool pool_too_low(const WarmTargets& targets, int total, int assigned, int pod_ips_per_eni, int max_pods = 0);
 

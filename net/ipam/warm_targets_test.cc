@@ -104,3 +104,26 @@ TEST_CASE("IPs requested: a whole ENI's room under WARM_ENI_TARGET, the shortfal
   CHECK(ips_to_request(WarmTargets{1, 3, 0}, 10, 0, 9) == 0);
   CHECK(ips_to_request(WarmTargets{1, 0, 0}, 0, 0, 0) == 0);
 }
+
+TEST_CASE("the warm-pool shortfall: IPs to add to meet the targets, positive exactly when the pool is too low") {
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 0, 0, 9) == 9);    // fresh node: one ENI's worth
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 9, 1, 9) == 1);    // a pod took one
+  CHECK(warm_shortfall(WarmTargets{2, 0, 0}, 18, 1, 9) == 1);   // 17 of 18 free
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 18, 1, 9) == 0);
+  CHECK(warm_shortfall(WarmTargets{0, 0, 0}, 9, 9, 9) == 1);    // target 0: one IP when none is free
+  CHECK(warm_shortfall(WarmTargets{0, 0, 0}, 9, 8, 9) == 0);
+  CHECK(warm_shortfall(WarmTargets{1, 5, 0}, 10, 8, 9) == 3);   // IP targets: their short_by
+  CHECK(warm_shortfall(WarmTargets{1, 0, 10}, 4, 0, 9) == 6);
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 19, 19, 9, 20) == 1);  // max pods caps it
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 20, 20, 9, 20) == 0);
+  CHECK(warm_shortfall(WarmTargets{1, 0, 0}, 0, 0, 0) == 0);    // not described yet: nothing known to lack
+  for (int total = 0; total <= 20; ++total) {
+    for (int assigned = 0; assigned <= total; ++assigned) {
+      for (const WarmTargets& t : {WarmTargets{0, 0, 0}, WarmTargets{1, 0, 0}, WarmTargets{2, 3, 0}, WarmTargets{1, 0, 7}}) {
+        CAPTURE(total);
+        CAPTURE(assigned);
+        CHECK(pool_too_low(t, total, assigned, 9, 16) == (warm_shortfall(t, total, assigned, 9, 16) > 0));
+      }
+    }
+  }
+}

@@ -275,6 +275,13 @@ bool Cgroup::remove_if_empty() const {
 
 CgroupStats Cgroup::stats() const { return unified_mode() ? read_stats_v2(unified_dir()) : read_stats_v1(v1_dirs()); }
 
+std::optional<uint64_t> Cgroup::pids_current() const {
+  if (unified_mode()) return read_pids_current(unified_dir());
+  std::string pids = controller_dir("pids");
+  if (pids.empty()) return std::nullopt;
+  return read_pids_current(pids);
+}
+
 std::optional<uint64_t> Cgroup::oom_kill_count() const {
   if (unified_mode()) return oom_kill_count_v2(unified_dir());
   std::string memory = controller_dir("memory");

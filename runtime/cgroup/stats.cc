@@ -32,7 +32,7 @@ CgroupStats read_stats_v1(const std::map<std::string, std::string>& dirs) {
       s.major_page_faults = flat_keyed_value(*stat, "total_pgmajfault");
     }
   }
-  if (auto it = dirs.find("pids"); it != dirs.end()) s.pids_current = read_number(it->second, "pids.current");
+  if (auto it = dirs.find("pids"); it != dirs.end()) s.pids_current = read_pids_current(it->second);
   return s;
 }
 
@@ -47,8 +47,10 @@ CgroupStats read_stats_v2(const std::string& dir) {
     s.page_faults = flat_keyed_value(*stat, "pgfault");
     s.major_page_faults = flat_keyed_value(*stat, "pgmajfault");
   }
-  s.pids_current = read_number(dir, "pids.current");
+  s.pids_current = read_pids_current(dir);
   return s;
 }
+
+std::optional<uint64_t> read_pids_current(const std::string& dir) { return read_number(dir, "pids.current"); }
 
 }  // namespace vpcri::runtime::cgroup

@@ -27,4 +27,7 @@ CgroupStats read_stats_v1(const std::map<std::string, std::string>& dirs);
 // v2: cpu.stat usage_usec * 1000, memory.current, memory.stat, pids.current.
 CgroupStats read_stats_v2(const std::string& dir);
 
+// pids.current of `dir` alone (v1: the pids controller's directory); nullopt without it.
+std::optional<uint64_t> read_pids_current(const std::string& dir);
+
 }  // namespace vpcri::runtime::cgroup

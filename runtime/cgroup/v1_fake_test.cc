@@ -94,6 +94,7 @@ TEST_CASE("v1 stats use the hierarchical memory.stat totals") {
   CHECK(s.page_faults == 900u);
   CHECK(s.major_page_faults == 7u);
   CHECK(s.pids_current == 3u);
+  CHECK(Cgroup(fake_v1_root(t, false), "/ctr").pids_current() == 3u);  // pids.current alone
 }
 
 TEST_CASE("v1 OOM kills are summed over the cgroup's subtree") {

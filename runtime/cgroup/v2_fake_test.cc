@@ -203,6 +203,7 @@ TEST_CASE("v2 stats are read the way cAdvisor computes them") {
   CHECK(s.page_faults == 77u);
   CHECK(s.major_page_faults == 3u);
   CHECK(s.pids_current == 4u);
+  CHECK(Cgroup(fake_root(t), "/ctr").pids_current() == 4u);  // pids.current alone
 
   // inactive_file above usage (stats are not read atomically): working set floors at 0.
   t.put("ctr/memory.stat", "inactive_file 2000000\n");
@@ -210,6 +211,7 @@ TEST_CASE("v2 stats are read the way cAdvisor computes them") {
   s = Cgroup(fake_root(t), "/ctr").stats();
   CHECK(s.memory_working_set_bytes == 0u);
   CHECK_FALSE(s.pids_current.has_value());
+  CHECK_FALSE(Cgroup(fake_root(t), "/ctr").pids_current().has_value());
   CHECK_FALSE(s.memory_rss_bytes.has_value());
 }
 

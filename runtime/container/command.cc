@@ -102,7 +102,8 @@ std::vector<std::string> resolve_command(const std::vector<std::string>& image_e
   std::vector<std::string> out = command.empty() ? image_entrypoint : command;
   const auto& tail = !args.empty() || !command.empty() ? args : image_cmd;
   out.insert(out.end(), tail.begin(), tail.end());
-  if (out.empty()) throw Error(Errc::invalid_argument, "no command specified");
+  if (out.empty()) throw Error(Errc::invalid_argument, "no command to run: neither the container's command/args nor the image's Entrypoint/Cmd "
+                                                   "give one; set command in the container spec");
   return out;
 }
 

@@ -108,7 +108,8 @@ PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec
   };
   try {
     char result = 0;
-    if (::read(ready_r.get(), &result, 1) != 1) throw Error(Errc::internal, "the pod namespace holder died");
+    if (::read(ready_r.get(), &result, 1) != 1) throw Error(Errc::internal, "the pod namespace holder died before reporting its namespaces "
+                                                                    "(killed, or out of memory?); retry RunPodSandbox");
     if (result != 0) {
       int err = EIO;
       if (::read(ready_r.get(), &err, sizeof err) != sizeof err) err = EIO;

@@ -6,11 +6,15 @@
 // veth; every pod reaches every pod and node without NAT; a new ENI is attached when the pool
 // runs low and its pods are reachable both ways; a throttling storm does not fail pod starts the
 // warm pool serves; kill -9 and restart keeps every IP and leaks no ENI, and sweeps a leaked one;
-// subnet exhaustion gives the clear error.
+// subnet exhaustion gives the clear error. Observed through each node's /metrics and /v1/pods:
+// EC2 calls counted by action as the fake saw them, an injected EC2 error counted under its
+// code, and a secondary-ENI pod's routes and rules as the kernel holds them.
 // Everything (pods, daemons, netns, the fake) is removed however the test ends.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,6 +24,7 @@
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/net_checks.h"
 #include "tests/integration/pods.h"
+#include "tests/integration/scrape.h"
 
 using namespace vpcri::test;
 namespace v1 = runtime::v1;
@@ -52,7 +57,7 @@ struct Node {
 
 struct PodRef {
   int node;
-  std::string ip, netns;
+  std::string ip, netns, id;
 };
 
 std::string cmd_out(const std::string& netns, std::vector<std::string> argv) {
@@ -92,12 +97,21 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     REQUIRE_MESSAGE(wait_network_ready(*n.daemon, 30s), network_condition(*n.daemon).message());
   }
 
+  {  // every node described itself through EC2 at start, each call timed
+    for (int i = 0; i < 3; ++i) {
+      Scrape m = scrape(world.node_netns(i));
+      const double described = m.at("vpcri_ec2_api_calls_total{action=\"DescribeInstances\"}");
+      CHECK(described >= 1);
+      CHECK(m.at("vpcri_ec2_api_call_duration_seconds_count{action=\"DescribeInstances\"}") == described);
+    }
+  }
+
   std::vector<PodRef> pods;
   auto add_pod = [&](int node, const std::string& name) {
     Node& n = nodes[node];
     n.pods.push_back(std::make_unique<Pod>(*n.daemon, pod_config(name)));
     const std::string& id = n.pods.back()->id();
-    pods.push_back({node, pod_ip(*n.daemon, id), pod_netns(*n.daemon, id)});
+    pods.push_back({node, pod_ip(*n.daemon, id), pod_netns(*n.daemon, id), id});
     return pods.back();
   };
   for (int i = 0; i < 3; ++i) {
@@ -152,6 +166,30 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     std::vector<json> enis;
     for (int i = 0; i < 100 && (enis = world.enis_of(0)).size() < 2; ++i) std::this_thread::sleep_for(100ms);
     REQUIRE(enis.size() >= 2);
+    // Every secondary ENI of node0 was created and attached by node0's vpcrid: its counters
+    // hold at least those calls (read after the ENIs, and a call is counted before it is sent).
+    // The fake saw at least every call the three vpcrids counted (it also counts retries).
+    std::map<std::string, double> counted;  // action -> summed over the nodes
+    for (int i = 0; i < 3; ++i) {
+      const Scrape m = scrape(world.node_netns(i));
+      for (const char* action : {"CreateNetworkInterface", "AttachNetworkInterface"}) {
+        const double n = m.get(std::string("vpcri_ec2_api_calls_total{action=\"") + action + "\"}");
+        if (i == 0) CHECK(n >= static_cast<double>(enis.size() - 1));
+        counted[action] += n;
+      }
+    }
+    for (const auto& entry : counted) {
+      const std::string action = entry.first;
+      const double n = entry.second;
+      CAPTURE(action);
+      auto seen = [&] { return world.control(json::object()).at("calls").value(action, 0.0); };
+      double by_fake = seen();
+      for (int i = 0; i < 50 && by_fake < n; ++i) {  // a counted call may still be on its way
+        std::this_thread::sleep_for(100ms);
+        by_fake = seen();
+      }
+      CHECK(by_fake >= n);
+    }
     const PodRef* on_secondary = nullptr;
     for (const auto& p : pods) {
       json eni = world.eni_holding(p.ip);
@@ -159,6 +197,26 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     }
     REQUIRE_MESSAGE(on_secondary != nullptr, "no pod of node0 holds an IP of a secondary ENI");
     check_pod_picture(world, nodes[0], *on_secondary);
+    {  // /v1/pods: the kernel's routes and rules for it, as the datapath made them (datapath.h)
+      const int table = world.eni_holding(on_secondary->ip)["Attachment"]["DeviceIndex"].get<int>() + 1;
+      const std::string host = on_secondary->ip + "/32";
+      json view;
+      for (const auto& p : introspect(world.node_netns(0), "/v1/pods")) {
+        if (p["id"] == on_secondary->id) view = p;
+      }
+      REQUIRE(view.is_object());
+      INFO(view.dump());
+      CHECK(view.at("route_table") == table);
+      CHECK(view.at("routes") ==
+            json::array({{{"destination", host}, {"device", view.at("host_veth")}, {"table", "main"}}}));
+      const json rules = view.at("rules");
+      CHECK(rules.size() == 2);
+      CHECK(std::count(rules.begin(), rules.end(),
+                       json{{"priority", 512}, {"selector", "to " + host}, {"table", "main"}}) == 1);
+      CHECK(std::count(rules.begin(), rules.end(),
+                       json{{"priority", 1536}, {"selector", "from " + host}, {"table", std::to_string(table)}}) == 1);
+      CHECK(view.at("drift") == json::array());
+    }
     const PodRef& remote = pods[2];  // on node1
     CHECK(ping(on_secondary->netns, remote.ip));
     CHECK(ping(remote.netns, on_secondary->ip));
@@ -193,8 +251,20 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     std::vector<std::pair<std::string, std::string>> ips_before;  // pod id, IP
     for (const auto& p : nodes[1].pods) ips_before.emplace_back(p->id(), pod_ip(*nodes[1].daemon, p->id()));
     nodes[1].daemon->kill9();
+    // An EC2 error injected for the restart: DescribeInstanceTypes refused (vpcrid falls back to
+    // its built-in limits), counted under the code the fake answered with.
+    world.control({{"deny", {"DescribeInstanceTypes"}}});
     nodes[1].daemon->start();
     REQUIRE_MESSAGE(wait_network_ready(*nodes[1].daemon, 30s), network_condition(*nodes[1].daemon).message());
+    {
+      const Scrape m = scrape(world.node_netns(1));
+      world.control({{"deny", json::array()}});
+      const double denied =
+          m.at("vpcri_ec2_api_errors_total{action=\"DescribeInstanceTypes\",code=\"UnauthorizedOperation\"}");
+      CHECK(denied >= 1);
+      CHECK(m.at("vpcri_ec2_api_calls_total{action=\"DescribeInstanceTypes\"}") == denied);
+      CHECK(m.sum("vpcri_ec2_api_errors_total{action=\"DescribeInstances\"") == 0);
+    }
     for (const auto& [id, ip] : ips_before) CHECK(pod_ip(*nodes[1].daemon, id) == ip);
     CHECK(world.enis_of(1).size() == enis_before);
     auto exists = [&] {
@@ -231,5 +301,6 @@ TEST_CASE("a 3-node VPC: pods get ENI secondary IPs and reach every pod and node
     REQUIRE_FALSE(failed.ok());
     CHECK_MESSAGE(contains(failed.error_message(), "no free IP"), failed.error_message());
     CHECK_MESSAGE(contains(failed.error_message(), world.subnet(0)), failed.error_message());
+
   }
 }

@@ -24,6 +24,7 @@
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/net_checks.h"
 #include "tests/integration/pods.h"
+#include "tests/integration/scrape.h"
 
 using namespace vpcri::test;
 namespace v1 = runtime::v1;
@@ -32,11 +33,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kMetrics = "127.0.0.1:61678";
-const std::string kIntrospection = "127.0.0.1:61679";
+const std::string kMetrics = kMetricsAddress;
+const std::string kIntrospection = kIntrospectionAddress;
 
-// Runs `fn` on a thread of its own that joins `netns` (setns is per thread), so the test's other
-// threads stay in the host's namespace.
+// Runs `fn` on a thread of its own that joins `netns` (setns is per thread).
 template <class F>
 auto run_in(const std::string& netns, F fn) {
   return std::async(std::launch::async, [&] {
@@ -46,63 +46,8 @@ auto run_in(const std::string& netns, F fn) {
          }).get();
 }
 
-vpcri::metrics::HttpAnswer get_in(const std::string& netns, const std::string& address, const std::string& path) {
-  return run_in(netns, [&] { return vpcri::metrics::http_get(address, path); });
-}
-
-// One scrape: "name{labels}" -> value. Checks the text format on the way: every sample's family
-// has a TYPE line before it, every line is a comment or "series value".
-struct Scrape {
-  std::map<std::string, double> samples;
-  std::map<std::string, std::string> types;
-  double at(const std::string& series) const {
-    auto it = samples.find(series);
-    if (it == samples.end()) {
-      FAIL("no sample " << series);
-      return 0;
-    }
-    return it->second;
-  }
-  double get(const std::string& series, double fallback = 0) const {
-    auto it = samples.find(series);
-    return it == samples.end() ? fallback : it->second;
-  }
-};
-
-Scrape scrape(const NodeNet& node) {
-  auto answer = get_in(node.node_path(), kMetrics, "/metrics");
-  REQUIRE(answer.status == 200);
-  REQUIRE(contains(answer.head, "Content-Type: text/plain; version=0.0.4"));
-  Scrape out;
-  std::istringstream in(answer.body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("# TYPE ")) {
-      std::istringstream t(line.substr(7));
-      std::string name, type;
-      t >> name >> type;
-      out.types[name] = type;
-      continue;
-    }
-    if (line.starts_with("# HELP ")) continue;
-    size_t space = line.rfind(' ');
-    REQUIRE_MESSAGE(space != std::string::npos, line);
-    std::string series = line.substr(0, space);
-    std::string name = series.substr(0, series.find('{'));
-    bool typed = out.types.contains(name);
-    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-      if (!typed && name.ends_with(suffix)) typed = out.types.contains(name.substr(0, name.size() - std::strlen(suffix)));
-    }
-    CHECK_MESSAGE(typed, "sample without a TYPE line: " << line);
-    out.samples[series] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
-json introspect(const NodeNet& node, const std::string& path) {
-  auto answer = get_in(node.node_path(), kIntrospection, path);
-  REQUIRE_MESSAGE(answer.status == 200, answer.body);
-  return json::parse(answer.body);
-}
+Scrape scrape(const NodeNet& node) { return vpcri::test::scrape(node.node_path()); }
+json introspect(const NodeNet& node, const std::string& path) { return vpcri::test::introspect(node.node_path(), path); }
 
 std::vector<v1::PodSandbox> list_pods(Daemon& d) {
   v1::ListPodSandboxRequest req;
@@ -153,6 +98,19 @@ void check_against_cri(Daemon& d, const NodeNet& node) {
   CHECK(m.at("vpcri_ipam_enis") >= 1);
   CHECK(m.at("vpcri_ipam_enis") <= m.at("vpcri_ipam_enis_max"));
   CHECK(m.at("vpcri_ipam_ready") == 1);
+  {  // the warm-pool shortfall under the default WARM_ENI_TARGET=1, from the same scrape's counts
+    json ipam = introspect(node, "/v1/ipam");
+    REQUIRE(ipam["targets"]["warm_eni_target"] == 1);
+    REQUIRE(ipam["targets"]["warm_ip_target"] == 0);
+    const double per_eni = ipam["actual"]["pod_ips_per_eni"].get<double>();
+    const double free_ips = m.at("vpcri_ipam_ips") - m.at("vpcri_ipam_ips_assigned");
+    double expected = std::max(per_eni - free_ips, 0.0);
+    if (const int max_pods = ipam["targets"]["max_pods"]; max_pods > 0) {
+      expected = std::min(expected, std::max(max_pods - m.at("vpcri_ipam_ips"), 0.0));
+    }
+    CHECK(m.at("vpcri_ipam_warm_shortfall_ips") == expected);
+    CHECK(ipam["warm_shortfall"].is_number_integer());
+  }
 
   // /v1/pods and /v1/enis name the IP PodSandboxStatus reports, and who holds it.
   json pod_view = introspect(node, "/v1/pods");
@@ -181,6 +139,13 @@ void check_against_cri(Daemon& d, const NodeNet& node) {
       std::string veth = view.value("host_veth", "");
       auto links = node.eni_links();
       CHECK(std::find(links.begin(), links.end(), veth) != links.end());
+      // The kernel's routing for the pod, as the datapath made it: ip/32 dev <veth> in main, and
+      // "to ip lookup main"; no from-pod rule (the local provider's pods leave through main).
+      INFO(view.dump());
+      CHECK(view.at("routes").size() == 1);
+      CHECK(view.at("routes").at(0) == json{{"destination", ip + "/32"}, {"device", veth}, {"table", "main"}});
+      CHECK(view.at("rules") == json::array({{{"priority", 512}, {"selector", "to " + ip + "/32"}, {"table", "main"}}}));
+      CHECK(view.at("drift") == json::array());
     }
   }
 }
@@ -256,6 +221,19 @@ TEST_CASE("metrics and introspection follow pod churn and match the CRI's answer
         CHECK_MESSAGE(pods.exit_code == 0, pods.err);
         CHECK(contains(pods.out, "HOST VETH"));
         CHECK(row_with(pods.out, ip_a).size() == 3);  // HOST VETH, ENI, TABLE after the IP
+        CHECK_FALSE(contains(pods.out, "drift"));
+        // Drift made by hand: /v1/pods reads the kernel, so it shows the missing rule.
+        run_ok(in_netns(node.node_path(), {kIp, "rule", "del", "priority", "512", "to", ip_a, "lookup", "main"}));
+        json drifted = introspect(node, "/v1/pods");
+        for (const auto& p : drifted) {
+          if (p["id"] == a.id()) {
+            CHECK(p.at("drift") == json::array({"no ip rule 512 to " + ip_a + "/32 lookup main"}));
+            CHECK(p.at("rules") == json::array());
+          }
+        }
+        RunResult drifted_table = run(in_netns(node.node_path(), {binary("VPCRICTL"), "net", "pods"}));
+        CHECK(contains(drifted_table.out, "default/obs-a0: no ip rule 512 to " + ip_a + "/32 lookup main"));
+        run_ok(in_netns(node.node_path(), {kIp, "rule", "add", "priority", "512", "to", ip_a, "lookup", "main"}));
         RunResult enis = run(in_netns(node.node_path(), {binary("VPCRICTL"), "net", "enis"}));
         CHECK_MESSAGE(enis.exit_code == 0, enis.err);
         auto eni_row = row_with(enis.out, ip_a);  // STATE, POD, SANDBOX

@@ -78,6 +78,51 @@ std::map<std::string, v1::PodSandboxMetrics> pod_metrics(Daemon& d) {
   return out;
 }
 
+// StreamPodSandboxMetrics read to its end, by pod; each message carries exactly one pod.
+std::map<std::string, v1::PodSandboxMetrics> streamed_pod_metrics(Daemon& d) {
+  auto ctx = context();
+  auto reader = d.runtime().StreamPodSandboxMetrics(ctx.get(), v1::StreamPodSandboxMetricsRequest());
+  std::map<std::string, v1::PodSandboxMetrics> out;
+  v1::StreamPodSandboxMetricsResponse chunk;
+  while (reader->Read(&chunk)) {
+    REQUIRE(chunk.pod_sandbox_metrics_size() == 1);
+    const auto& m = chunk.pod_sandbox_metrics(0);
+    CHECK_FALSE(out.contains(m.pod_sandbox_id()));
+    out[m.pod_sandbox_id()] = m;
+  }
+  auto s = reader->Finish();
+  REQUIRE_MESSAGE(s.ok(), s.error_message());
+  return out;
+}
+
+// Each sample's name and label values, sorted: what two readings of the same pod share.
+std::multiset<std::string> sample_keys(const google::protobuf::RepeatedPtrField<v1::Metric>& metrics) {
+  std::multiset<std::string> out;
+  for (const auto& m : metrics) {
+    std::string key = m.name();
+    for (const auto& v : m.label_values()) key += " " + v;
+    out.insert(key);
+  }
+  return out;
+}
+
+// The streamed pods and the listed ones carry the same samples (values move between the reads).
+void check_stream_matches_list(const std::map<std::string, v1::PodSandboxMetrics>& streamed,
+                               const std::map<std::string, v1::PodSandboxMetrics>& listed) {
+  REQUIRE(streamed.size() == listed.size());
+  for (const auto& [id, l] : listed) {
+    CAPTURE(id);
+    REQUIRE(streamed.contains(id));
+    const v1::PodSandboxMetrics& s = streamed.at(id);
+    CHECK(sample_keys(s.metrics()) == sample_keys(l.metrics()));
+    REQUIRE(s.container_metrics_size() == l.container_metrics_size());
+    for (int i = 0; i < l.container_metrics_size(); ++i) {
+      CHECK(s.container_metrics(i).container_id() == l.container_metrics(i).container_id());
+      CHECK(sample_keys(s.container_metrics(i).metrics()) == sample_keys(l.container_metrics(i).metrics()));
+    }
+  }
+}
+
 // The one sample of `name` whose label values are `labels`; the test fails if there is none.
 uint64_t sample(const google::protobuf::RepeatedPtrField<v1::Metric>& metrics, const std::string& name,
                 const std::vector<std::string>& labels) {
@@ -229,12 +274,23 @@ TEST_CASE("ListPodSandboxMetrics: cAdvisor-named pod and container metrics that 
   CHECK(started_s <= now_s);
   CHECK(sample(c.metrics(), "container_start_time_seconds", labels) == started_s);
 
+  // StreamPodSandboxMetrics: the same samples, one pod per message; counters only grow.
+  const auto streamed = streamed_pod_metrics(node.d);
+  check_stream_matches_list(streamed, all);
+  CHECK(sample(streamed.at(pod.id()).metrics(), "container_network_receive_bytes_total", eth0) >=
+        sample(m.metrics(), "container_network_receive_bytes_total", eth0));
+  CHECK(sample(streamed.at(pod.id()).container_metrics(0).metrics(), "container_cpu_usage_seconds_total", labels) >=
+        cpu_seconds);
+
   // A pod that is gone is gone from the metrics; a stopped one too (no ready pod, no samples).
   Pod other(node.d, pod_config("metrics-other"));
   REQUIRE(pod_metrics(node.d).size() == 2);
+  CHECK(streamed_pod_metrics(node.d).size() == 2);
   REQUIRE(stop_pod(node.d, other.id()).ok());
   CHECK_FALSE(pod_metrics(node.d).contains(other.id()));
+  CHECK_FALSE(streamed_pod_metrics(node.d).contains(other.id()));
   REQUIRE(remove_pod(node.d, pod.id()).ok());
   pod.forget();
   CHECK(pod_metrics(node.d).empty());
+  CHECK(streamed_pod_metrics(node.d).empty());  // no message, and OK
 }
