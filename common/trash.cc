@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <random>
@@ -62,8 +63,11 @@ void Trash::throw_away(const std::string& path) {
     enqueue(std::move(moved));
     return;
   }
-  if (errno == ENOENT) return;
-  if (errno != EXDEV) throw_errno("move " + path + " to the trash");
+  const int err = errno;
+  struct stat st {};
+  // A read-only filesystem says EROFS before ENOENT: a missing path is still nothing to do.
+  if (err == ENOENT || (::lstat(path.c_str(), &st) != 0 && errno == ENOENT)) return;
+  if (err != EXDEV) throw_errno("move " + path + " to the trash", err);
   remove_(path);
 }
 
