@@ -9,6 +9,7 @@
 //   2. throughput  the same with C worker threads: pods per second (start and teardown)
 //   4. memory      daemon RSS idle and with S pods running, RSS of every helper process
 //   6. ExecSync    latency of `true` in running containers
+//   7. RPCs        latency of the other calls kubelet makes often (rpc_latency.h) with R pods running
 // and writes the raw samples and summaries as JSON. bench/run.sh renders the table.
 //
 // Processes are found through /proc: the daemon (--daemon-pid), every process in --cpu-cgroup
@@ -36,12 +37,17 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_stats.h"
+#include "bench/rpc_latency.h"
 #include "cri/ctl/client.h"
 
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using vpcri::bench::Clock;
+using vpcri::bench::histogram;
+using vpcri::bench::ms_since;
+using vpcri::bench::summarize;
 namespace rt = runtime::v1;
 
 // ---------------------------------------------------------------------------------------------
@@ -58,6 +64,10 @@ struct Options {
   int pods_per_worker = 4;
   int steady_pods = 50;
   int exec = 100;
+  int rpc_calls = 100;
+  int rpc_pods = 10;
+  int image_removes = 20;
+  std::string remove_image;
   int settle_ms = 3000;
   int daemon_pid = 0;
   std::set<std::string> helpers;
@@ -82,6 +92,10 @@ struct Options {
                "  --pods-per-worker N    pods each worker starts there (default 4)\n"
                "  --steady-pods N        pods running for the memory and ExecSync scenarios (default 50)\n"
                "  --exec N               ExecSync calls measured (default 100; 0: skip)\n"
+               "  --rpc-calls N          samples of each status/list/image RPC (default 100; 0: skip)\n"
+               "  --rpc-pods N           pods running while they are measured (default 10)\n"
+               "  --remove-image REF     pulled and removed for each RemoveImage sample (none: no RemoveImage)\n"
+               "  --image-removes N      RemoveImage samples (default 20)\n"
                "  --settle-ms MS         wait before sampling memory (default 3000)\n"
                "  --daemon-pid PID       the daemon, for RSS and CPU\n"
                "  --helpers a,b          executable base names of per-pod helper processes\n"
@@ -131,6 +145,10 @@ Options parse(int argc, char** argv) {
     } else if (a == "--pods-per-worker") o.pods_per_worker = number();
     else if (a == "--steady-pods") o.steady_pods = number();
     else if (a == "--exec") o.exec = number();
+    else if (a == "--rpc-calls") o.rpc_calls = number();
+    else if (a == "--rpc-pods") o.rpc_pods = number();
+    else if (a == "--remove-image") o.remove_image = value();
+    else if (a == "--image-removes") o.image_removes = number();
     else if (a == "--settle-ms") o.settle_ms = number();
     else if (a == "--daemon-pid") o.daemon_pid = number();
     else if (a == "--helpers") {
@@ -146,48 +164,10 @@ Options parse(int argc, char** argv) {
     else usage("unknown option " + a);
   }
   if (o.endpoint.empty() || o.image.empty() || o.out.empty()) usage("--endpoint, --image and --out are required");
-  if (o.pods < 1 || o.warmup < 0 || o.steady_pods < 0 || o.exec < 0) usage("counts must be positive");
+  if (o.pods < 1 || o.warmup < 0 || o.steady_pods < 0 || o.exec < 0 || o.rpc_calls < 0 || o.rpc_pods < 1 ||
+      o.image_removes < 0)
+    usage("counts must be positive");
   return o;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics
-
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-// Nearest-rank percentile of a sample set.
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  // p * n first: 0.99 * 100 is 99.000...01 in floating point, and its ceiling 100.
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()) / 100.0 - 1e-9));
-  if (rank < 1) rank = 1;
-  return v[std::min(rank, v.size()) - 1];
-}
-
-json summarize(const std::vector<double>& v) {
-  if (v.empty()) return json{{"n", 0}};
-  double sum = 0;
-  for (double x : v) sum += x;
-  return json{{"n", v.size()},
-              {"min", *std::min_element(v.begin(), v.end())},
-              {"p50", percentile(v, 50)},
-              {"p90", percentile(v, 90)},
-              {"p99", percentile(v, 99)},
-              {"max", *std::max_element(v.begin(), v.end())},
-              {"mean", sum / static_cast<double>(v.size())}};
-}
-
-// Log2 buckets in microseconds: bucket k holds [2^k, 2^(k+1)) us.
-json histogram(const std::vector<double>& ms) {
-  std::map<int, int> buckets;
-  for (double x : ms) {
-    double us = std::max(1.0, x * 1000.0);
-    buckets[static_cast<int>(std::floor(std::log2(us)))]++;
-  }
-  json out = json::array();
-  for (auto& [k, n] : buckets) out.push_back({{"from_us", 1LL << k}, {"to_us", 1LL << (k + 1)}, {"count", n}});
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -759,6 +739,32 @@ class Bench {
     return j;
   }
 
+  // Scenario 7: status, list and image RPCs with R pods running.
+  json rpcs() {
+    std::vector<Pod> pods;
+    std::vector<double> start_lat, stop_lat;
+    std::vector<std::string> errors;
+    start_many("rpcs", o_.rpc_pods, 1, pods, start_lat, errors);
+    std::vector<vpcri::bench::RunningPod> running;
+    for (auto& p : pods)
+      if (!p.container_id.empty()) running.push_back({p.sandbox_id, p.container_id});
+    json out;
+    try {
+      vpcri::bench::RpcLatencyOptions options;
+      options.image = o_.image;
+      options.remove_image = o_.remove_image;
+      options.calls = o_.rpc_calls;
+      options.removes = o_.image_removes;
+      out = vpcri::bench::measure_rpc_latency(client_, options, running);
+    } catch (...) {
+      stop_many(pods, 8, stop_lat, errors);
+      throw;
+    }
+    stop_many(pods, 8, stop_lat, errors);
+    out["errors"] = errors;
+    return out;
+  }
+
   // Scenarios 4 and 6: S pods running, memory, then ExecSync into them.
   json steady(json& exec_out) {
     std::vector<Pod> pods;
@@ -814,7 +820,8 @@ class Bench {
     out["image"] = o_.image;
     out["options"] = {{"pods", o_.pods}, {"warmup", o_.warmup}, {"concurrency", o_.concurrency},
                       {"pods_per_worker", o_.pods_per_worker}, {"steady_pods", o_.steady_pods},
-                      {"exec", o_.exec}, {"helpers", o_.helpers}, {"cgroup_parent", o_.cgroup_parent},
+                      {"exec", o_.exec}, {"rpc_calls", o_.rpc_calls}, {"rpc_pods", o_.rpc_pods},
+                      {"image_removes", o_.image_removes}, {"remove_image", o_.remove_image}, {"helpers", o_.helpers}, {"cgroup_parent", o_.cgroup_parent},
                       {"stop_timeout_s", o_.stop_timeout_s}};
     out["loadavg_before"] = read_file("/proc/loadavg");
     int rc = 0;
@@ -846,6 +853,7 @@ class Bench {
     // Idle: the daemon has pulled, nothing runs.
     scenario("idle", [&] { return memory_steady(tracker_, 3); });
     scenario("serial", [&] { return serial(); });
+    if (o_.rpc_calls > 0) scenario("rpcs", [&] { return rpcs(); });
     scenario("concurrency", [&] {
       json all = json::array();
       for (int c : o_.concurrency) all.push_back(concurrent(c));

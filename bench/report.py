@@ -85,15 +85,39 @@ def kb_to_mb(v):
     return None if v is None else v / 1024
 
 
+def floor_p50(doc):
+    return dig(doc, ["kernel_floor", "summary", "p50"])
+
+
+def start_over_floor(doc):
+    start, floor = dig(doc, ["serial", "start", "summary", "p50"]), floor_p50(doc)
+    return start / floor if start is not None and floor else None
+
+
+def rpc_row(label, path):
+    """A CRI call's p50: no RPC may be slower than containerd's (target ratio 1)."""
+    return ("  %s p50" % label, "ms", lambda d: dig(d, path + ["p50"]), "lower", 1.0)
+
+
+# The calls kubelet makes often besides the pod start: serial teardown and the rpcs scenario.
+TEARDOWN_OPS = ["StopContainer", "StopPodSandbox", "RemoveContainer", "RemovePodSandbox"]
+# Rows whose ratio would compare two measurements of the same thing (the kernel, not a runtime).
+NO_RATIO = {"Kernel floor of a pod, no runtime (p50)", "Pod start p50 / kernel floor p50"}
+RPC_OPS = ["PullImage (present)", "ImageStatus", "ListImages", "RemoveImage", "ContainerStatus",
+           "PodSandboxStatus", "ListContainers", "ListPodSandbox"]
+
+
 # (label, unit, getter, direction, target ratio): direction "lower" means smaller is better and the
 # target is met when ratio <= target; "higher" the other way.
 ROWS = [
     ("Pod start p50 (serial)", "ms", lambda d: dig(d, ["serial", "start", "summary", "p50"]), "lower", 0.1),
     ("Pod start p99 (serial)", "ms", lambda d: dig(d, ["serial", "start", "summary", "p99"]), "lower", 0.2),
     ("Pod start max (serial)", "ms", lambda d: dig(d, ["serial", "start", "summary", "max"]), "lower", None),
-    ("  RunPodSandbox p50", "ms", lambda d: dig(d, ["serial", "start", "ops", "RunPodSandbox", "p50"]), "lower", None),
-    ("  CreateContainer p50", "ms", lambda d: dig(d, ["serial", "start", "ops", "CreateContainer", "p50"]), "lower", None),
-    ("  StartContainer p50", "ms", lambda d: dig(d, ["serial", "start", "ops", "StartContainer", "p50"]), "lower", None),
+    rpc_row("RunPodSandbox", ["serial", "start", "ops", "RunPodSandbox"]),
+    rpc_row("CreateContainer", ["serial", "start", "ops", "CreateContainer"]),
+    rpc_row("StartContainer", ["serial", "start", "ops", "StartContainer"]),
+    ("Kernel floor of a pod, no runtime (p50)", "ms", floor_p50, "lower", None),
+    ("Pod start p50 / kernel floor p50", "×", start_over_floor, "lower", None),
     ("Pods started/s, concurrency 8", "pods/s", lambda d: conc(d, 8, "pods_per_s"), "higher", 5.0),
     ("Pods started/s, concurrency 32", "pods/s", lambda d: conc(d, 32, "pods_per_s"), "higher", None),
     ("Pods started/s, concurrency 2 (smoke)", "pods/s", lambda d: conc(d, 2, "pods_per_s"), "higher", None),
@@ -105,6 +129,7 @@ ROWS = [
     ("Pod start p50 under concurrency 32", "ms", lambda d: dig(conc(d, 32, "start") or {}, ["p50"]), "lower", None),
     ("Teardown p50 (serial)", "ms", lambda d: dig(d, ["serial", "teardown", "summary", "p50"]), "lower", None),
     ("Teardown p99 (serial)", "ms", lambda d: dig(d, ["serial", "teardown", "summary", "p99"]), "lower", None),
+] + [rpc_row(op, ["serial", "teardown", "ops", op]) for op in TEARDOWN_OPS] + [rpc_row(op, ["rpcs", "ops", op]) for op in RPC_OPS] + [
     ("Pods torn down/s, concurrency 8", "pods/s", lambda d: conc(d, 8, "teardown_pods_per_s"), "higher", None),
     ("Pods torn down/s, concurrency 32", "pods/s", lambda d: conc(d, 32, "teardown_pods_per_s"), "higher", None),
     ("Daemon RSS, idle (image pulled)", "MB", lambda d: kb_to_mb(dig(d, ["idle", "daemon_rss_kb"])), "lower", 1 / 3),
@@ -119,7 +144,7 @@ ROWS = [
     ("  of which in the daemon's cgroup", "CPU ms",
      lambda d: (lambda v: None if v is None else v * 1000)(dig(d, ["serial", "cpu", "daemon_cgroup_s_per_pod"])),
      "lower", None),
-    ("ExecSync p50", "ms", lambda d: dig(d, ["exec", "summary", "p50"]), "lower", None),
+    ("ExecSync p50", "ms", lambda d: dig(d, ["exec", "summary", "p50"]), "lower", 1.0),
     ("ExecSync p99", "ms", lambda d: dig(d, ["exec", "summary", "p99"]), "lower", None),
 ]
 
@@ -157,15 +182,24 @@ def first_error(docs):
 
 
 def load(paths):
-    by_rt = {}
+    """vpcri-bench results by runtime, each with the kernel floor measured beside it (run.sh's
+    floor-<runtime>-r<round>.json) as doc["kernel_floor"]."""
+    by_rt, floors = {}, {}
     for p in paths:
         with open(p) as f:
             doc = json.load(f)
         m = re.search(r"-r(\d+)\.json$", p)
         doc["_round"] = int(m.group(1)) if m else 0
+        if doc.get("kind") == "kernel_floor":
+            fm = re.search(r"floor-(.+)-r\d+\.json$", p)
+            floors[(fm.group(1) if fm else "", doc["_round"])] = doc
+            continue
         by_rt.setdefault(doc["runtime"], []).append(doc)
-    for docs in by_rt.values():
+    for rt, docs in by_rt.items():
         docs.sort(key=lambda d: d["_round"])
+        for d in docs:
+            if (rt, d["_round"]) in floors:
+                d["kernel_floor"] = floors[(rt, d["_round"])]
     return by_rt
 
 
@@ -223,6 +257,7 @@ def render(by_rt, runc):
     lines.append(header)
     lines.append("|" + " --- |" * (header.count("|") - 1))
     missed = []
+    rpcs_compared, rpcs_slower = 0, []
     for label, unit, get, direction, target in ROWS:
         cells, meds = [], {}
         for rt in rts:
@@ -240,7 +275,7 @@ def render(by_rt, runc):
         row = "| %s | %s | %s |" % (label, unit, " | ".join(cells))
         if both:
             b, c = meds.get(BASE), meds.get(CAND)
-            ratio = c / b if b and c is not None else None
+            ratio = c / b if b and c is not None and label not in NO_RATIO else None
             rtxt = fmt(ratio) if ratio is not None else "—"
             if target is None:
                 ttxt, verdict = "", ""
@@ -254,6 +289,10 @@ def render(by_rt, runc):
                 else:
                     verdict = "**missed**"
                     missed.append(label.strip())
+                if target == 1.0 and ratio is not None:  # one CRI call against containerd's
+                    rpcs_compared += 1
+                    if ratio > 1.0:
+                        rpcs_slower.append("%s (%s×)" % (label.strip().replace(" p50", ""), fmt(ratio)))
             row += " %s | %s | %s |" % (rtxt, ttxt, verdict)
         lines.append(row)
     lines.append("")
@@ -262,6 +301,12 @@ def render(by_rt, runc):
             lines.append("**vpcri misses its target on: %s.**" % "; ".join(missed))
         else:
             lines.append("vpcri meets every target in this run.")
+        lines.append("")
+        if rpcs_slower:
+            lines.append("**CRI calls (p50) slower than containerd's: %s.**" % "; ".join(rpcs_slower))
+        elif rpcs_compared:
+            lines.append("CRI calls: none slower than containerd (p50 of each of the %d calls compared)." %
+                         rpcs_compared)
         lines.append("")
     for rt in rts:
         err = first_error(by_rt[rt])
@@ -316,6 +361,21 @@ def render(by_rt, runc):
         "/ vpcri-init setting containers up, pause, anything a runtime moves there; the idle sleeps add next to "
         "nothing). The client (vpcri-bench) is not counted.")
     lines.append("- ExecSync: `/bin/true` in the running steady pods, round robin, serial, 5 warm-up calls excluded.")
+    lines.append(
+        "- Other CRI calls (`rpcs`): with %s pods running, %s rounds (after 5 warm-up rounds) of PullImage of `%s` "
+        "(present), ImageStatus of it, ListImages, ContainerStatus and PodSandboxStatus (round robin over the pods), "
+        "ListContainers and ListPodSandbox (no filter), one call of each per round; then %s times: PullImage of `%s` "
+        "(untimed), RemoveImage of it (timed; it shares its layers with the first image, so the removal deletes its "
+        "config and manifests). StopContainer, StopPodSandbox, RemoveContainer and RemovePodSandbox are the serial "
+        "teardown's. Verdict: the p50 of every CRI call in the table against containerd's." %
+        (opts.get("rpc_pods", "?"), opts.get("rpc_calls", "?"), any_doc.get("image", "?"),
+         opts.get("image_removes", "?"), opts.get("remove_image") or "?"))
+    lines.append(
+        "- Kernel floor: `bench/kernel_floor.cc`, no runtime, in the round's network namespace right before each "
+        "daemon starts: clone3 with new net, ipc, uts, pid and mount namespaces; one netlink message creating a veth "
+        "whose peer is born in the new netns; in the child one netlink batch (lo and eth0 up, a /32 address, a link "
+        "route to the gateway and a default route); the mount tree made private; exec of a static `true`; timed until "
+        "its exit status. Pod start / kernel floor says how far a runtime is from this machine's limit.")
     lines.append(
         "- **Networking**: containerd pays for CNI (bridge + host-local + portmap plugins, a "
         "veth per pod) on every pod start and teardown; vpcri does its in-process datapath (a veth per pod, "

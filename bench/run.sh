@@ -9,17 +9,19 @@
 # busybox test image (tests/fixtures/images.py) and our pause image, a cpuacct cgroup the daemon
 # is started in (so shims/monitors and everything they spawn are counted), pod cgroups under a
 # parent of our own, and temp state dirs. The daemon is started with nsenter --net (not
-# `ip netns exec`, which remounts /sys). bench/build/vpcri-bench drives it; bench/report.py
-# renders bench/results/results.md and the latency plot. Everything created is removed on exit,
-# also on failure. Nothing outside the namespaces is changed: no host routes, addresses or
-# firewall rules.
+# `ip netns exec`, which remounts /sys). Before it, vpcri-kernel-floor times a pod at the
+# kernel's price (no runtime) in that namespace. Runtimes take turns going first (odd rounds in
+# --runtimes order, even rounds reversed); the load average is logged. bench/build/vpcri-bench
+# drives the daemon; bench/report.py renders bench/results/results.md and the latency plot.
+# Everything created is removed on exit, also on failure. Nothing outside the namespaces is
+# changed: no host routes, addresses or firewall rules.
 set -euo pipefail
 {  # parsed whole before it runs: editing this file during a run cannot break the run
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$SRC/build
 RUNTIMES=containerd,vpcri
-ROUNDS=2
+ROUNDS=3
 RESULTS=
 SMOKE=0
 NO_BUILD=0
@@ -32,21 +34,30 @@ while [ $# -gt 0 ]; do
     --smoke) SMOKE=1; shift ;;
     --quick) SMOKE=2; shift ;;
     --no-build) NO_BUILD=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: run as root (namespaces, cgroups, mounts)" >&2; exit 1; }
 
 if [ $SMOKE = 1 ]; then
-  LOAD_ARGS=(--pods 3 --warmup 1 --concurrency 2 --pods-per-worker 2 --steady-pods 3 --exec 5 --settle-ms 500)
+  LOAD_ARGS=(--pods 3 --warmup 1 --concurrency 2 --pods-per-worker 2 --steady-pods 3 --exec 5 --settle-ms 500
+             --rpc-calls 5 --rpc-pods 2 --image-removes 2)
+  FLOOR_ITERATIONS=5
   ROUNDS=1
 elif [ $SMOKE = 2 ]; then  # quick: enough serial pods for a p50/p99 worth reading, one round, not committed
-  LOAD_ARGS=(--pods 40 --warmup 3 --concurrency 8 --pods-per-worker 4 --steady-pods 5 --exec 10 --settle-ms 500)
+  LOAD_ARGS=(--pods 40 --warmup 3 --concurrency 8 --pods-per-worker 4 --steady-pods 5 --exec 10 --settle-ms 500
+             --rpc-calls 30 --rpc-pods 5 --image-removes 10)
+  FLOOR_ITERATIONS=20
   ROUNDS=1
 else
-  LOAD_ARGS=(--pods 100 --warmup 5 --concurrency 8,32 --pods-per-worker 4 --steady-pods 50 --exec 100)
+  LOAD_ARGS=(--pods 100 --warmup 5 --concurrency 8,32 --pods-per-worker 4 --steady-pods 50 --exec 100
+             --rpc-calls 100 --rpc-pods 10 --image-removes 20)
+  FLOOR_ITERATIONS=100
 fi
+# RemoveImage samples: an image of the test registry that shares its layers with $IMAGE (a
+# removal then deletes its config and manifests, as kubelet's image GC of a retagged image would).
+REMOVE_IMAGE=docker.io/library/busybox:docker-list
 
 log() { echo "run.sh: $*" >&2; }
 
@@ -62,7 +73,7 @@ fi
 
 # ---- build ----------------------------------------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$SRC" >&2
-targets=(bench/vpcri-bench)
+targets=(bench/vpcri-bench bench/vpcri-kernel-floor bench/static-true)
 [[ ,$RUNTIMES, == *,vpcri,* ]] && targets+=(cri/vpcrid pause/pause-image.tar)
 all_targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null | cut -d: -f1)
 for t in vpcri-monitor vpcri-init; do
@@ -71,6 +82,8 @@ for t in vpcri-monitor vpcri-init; do
 done
 [ $NO_BUILD = 1 ] || nice -n 10 ninja -C "$BUILD" -j2 "${targets[@]}" >&2
 BENCH=$BUILD/bench/vpcri-bench
+FLOOR=$BUILD/bench/vpcri-kernel-floor
+STATIC_TRUE=$BUILD/bench/static-true
 PAUSE_TAR=$BUILD/pause/pause-image.tar
 [ -f "$PAUSE_TAR" ] || nice -n 10 ninja -C "$BUILD" -j2 pause/pause-image.tar >&2
 VERSION=$(sed -n "s/^ *version: '\([^']*\)'.*/\1/p" "$SRC/meson.build" | head -1)
@@ -258,17 +271,28 @@ write_vpcri_config() {  # $1 dir
 # ---- rounds ---------------------------------------------------------------------------------
 mkdir -p "$TMP/results"
 IFS=, read -ra RTS <<<"$RUNTIMES"
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+log "load average at start: $(load_average)"
 for round in $(seq "$ROUNDS"); do
-  for rt in "${RTS[@]}"; do
+  order=("${RTS[@]}")
+  if [ $((round % 2)) = 0 ]; then  # even rounds in reverse: neither runtime always goes first
+    order=()
+    for ((i = ${#RTS[@]} - 1; i >= 0; i--)); do order+=("${RTS[i]}"); done
+  fi
+  for rt in "${order[@]}"; do
     tag=$rt-$$-r$round
     ns=vpcri-bench-$tag
     cg=/vpcri-bench-$tag
     dir=$TMP/$rt-r$round
     mkdir -p "$dir/logs"
-    log "round $round: $rt (netns $ns)"
+    log "round $round: $rt (netns $ns), load average $(load_average)"
     ip netns add "$ns"
     NETNS+=("$ns")
     ip -n "$ns" link set lo up
+    # The kernel's price of a pod on this machine now, next to the runtime's (its veths live
+    # in this namespace and go with the pods' namespaces).
+    nsenter --net=/run/netns/"$ns" "$FLOOR" --true "$STATIC_TRUE" --iterations "$FLOOR_ITERATIONS" \
+      --out "$TMP/results/floor-$rt-r$round.json" || log "kernel floor failed"
     start_registry "$ns" "$dir"
     CGROUPS+=("$cg")
     mkdir -p "/sys/fs/cgroup/cpuacct$cg/daemon" "/sys/fs/cgroup/cpuacct$cg/pods"
@@ -297,7 +321,7 @@ for round in $(seq "$ROUNDS"); do
     rc=0
     "$BENCH" --endpoint "unix://$sock" --name "$rt" --image "$IMAGE" --pull "$PAUSE_REF" \
       --daemon-pid "$DPID" --helpers "$helpers" --cpu-cgroup "/sys/fs/cgroup/cpuacct$cg/daemon" \
-      --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" \
+      --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" --remove-image "$REMOVE_IMAGE" \
       --timeout 30 --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
       "${LOAD_ARGS[@]}" || rc=$?
     [ $rc = 0 ] || { log "$rt round $round: vpcri-bench exited $rc; daemon log tail:"; tail -20 "$dir/daemon.log" >&2; }
@@ -312,6 +336,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # ---- report ---------------------------------------------------------------------------------
+log "load average at the end: $(load_average)"
 runc_version=$(runc --version 2>/dev/null | head -1 || true)
 phase_table() {  # the pod start path's per-phase breakdown, when vpcri ran
   compgen -G "$TMP/results/vpcri-r*.metrics.txt" >/dev/null || return 0

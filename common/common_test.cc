@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/trash.h"
 
 using namespace vpcri;
 
@@ -147,4 +149,44 @@ TEST_CASE("errno values map to the error code a caller acts on") {
   CHECK(vpcri::errc_from_errno(EROFS) == vpcri::Errc::failed_precondition);
   CHECK(vpcri::errc_from_errno(ENOENT) == vpcri::Errc::not_found);
   CHECK(vpcri::errc_from_errno(EIO) == vpcri::Errc::internal);
+}
+
+TEST_CASE("trash: a thrown-away tree leaves its place at once and is deleted by the worker") {
+  TempDir tmp;
+  namespace sfs = std::filesystem;
+  const std::string trash_dir = tmp.path + "/trash";
+  // A leftover of a previous run (a crash after the move) is deleted when the trash starts.
+  sfs::create_directories(trash_dir + "/leftover.0123/sub");
+  fs::write_file_atomic(trash_dir + "/leftover.0123/sub/f", "x");
+  std::vector<std::string> removed;
+  std::mutex removed_mu;
+  auto remover = [&](const std::string& path) {
+    if (path.find("undeletable") != std::string::npos) throw Error(Errc::internal, "refused by the test");
+    std::lock_guard lock(removed_mu);
+    removed.push_back(path);
+    sfs::remove_all(path);
+  };
+  {
+    Trash trash(trash_dir, remover);
+    trash.drain();
+    CHECK(sfs::is_empty(trash_dir));
+
+    sfs::create_directories(tmp.path + "/objects/one/a/b");
+    fs::write_file_atomic(tmp.path + "/objects/one/a/b/file", "data");
+    trash.throw_away(tmp.path + "/objects/one");
+    CHECK(!sfs::exists(tmp.path + "/objects/one"));  // gone from its place when throw_away returns
+    trash.throw_away(tmp.path + "/objects/missing");    // nothing to do
+    sfs::create_directories(tmp.path + "/objects/undeletable");
+    trash.throw_away(tmp.path + "/objects/undeletable");
+    trash.drain();
+    std::vector<std::string> left;
+    for (const auto& e : sfs::directory_iterator(trash_dir)) left.push_back(e.path().filename().string());
+    REQUIRE(left.size() == 1);  // what could not be deleted stays for the next start
+    CHECK(left[0].rfind("undeletable.", 0) == 0);
+  }
+  std::lock_guard lock(removed_mu);
+  REQUIRE(removed.size() == 2);
+  CHECK(removed[0] == trash_dir + "/leftover.0123");
+  CHECK(removed[1].rfind(trash_dir + "/one.", 0) == 0);
+  CHECK(sfs::is_empty(tmp.path + "/objects"));
 }

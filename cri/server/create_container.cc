@@ -113,7 +113,11 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     spans.mark("intent_record");
     fs::mkdir_p(store.container_state(r.id), 0711);
     const std::string rootfs_path = container_rootfs(store, r.id);
-    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path);
+    // Volatile: no sync of <root>'s whole filesystem when it is unmounted at removal; a writable
+    // layer is never used after a reboot (kubelet creates new containers), nor mounted twice.
+    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path,
+                                            runtime::snapshot::OverlayMountApi::automatic,
+                                            runtime::snapshot::UpperSync::volatile_upper);
     failpoint("create_container.rootfs");
     spans.mark("rootfs");
 
@@ -125,7 +129,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
       undo.push("unpinning the target's PID namespace", [&] { runtime::container::unpin_namespace(target_pid_ns); });
     }
     auto spec = container_init_spec(pod, paths, config, *image, rootfs_path, target_pid_ns);
-    r.init_spec = runtime::container::init_spec_to_json(spec);
+    set_init_spec(r, spec);
     // kubelet's directory, trusted as given; what is below it the monitor creates without
     // following symlinks (runtime/monitor/log_file.h).
     if (!r.log_path.empty()) fs::mkdir_p(pod.config.log_directory(), 0755);

@@ -173,11 +173,10 @@ void to_cri(const ContainerRecord& r, v1::ContainerStatus* out) {
   *out->mutable_mounts() = r.config.mounts();
   out->set_log_path(r.log_path);
   *out->mutable_resources()->mutable_linux() = r.resources;
-  const auto spec = runtime::container::init_spec_from_json(r.init_spec);
   auto* user = out->mutable_user()->mutable_linux();
-  user->set_uid(spec.process.uid);
-  user->set_gid(spec.process.gid);
-  for (uint32_t g : spec.process.additional_gids) user->add_supplemental_groups(g);
+  user->set_uid(r.user.uid);
+  user->set_gid(r.user.gid);
+  for (uint32_t g : r.user.additional_gids) user->add_supplemental_groups(g);
   out->set_stop_signal(r.config.stop_signal());
 }
 

@@ -213,9 +213,8 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
   ContainerRecord r = container->get();
   state.reaper().unwatch(r.id);
   std::string error;
-  step(error, "removing the rootfs", [&] {
-    runtime::snapshot::remove_rootfs_overlay(state.store().container_root(r.id), container_rootfs(state.store(), r.id));
-  });
+  // Unmounted only: its upper and work dirs go with the container's directory (erase_files).
+  step(error, "unmounting the rootfs", [&] { runtime::snapshot::unmount_all(container_rootfs(state.store(), r.id)); });
   if (!r.cgroup_path.empty()) {
     step(error, "removing the cgroup", [&] {
       state.cgroups().remove(runtime::cgroup::Cgroup(state.cgroup_root(), r.cgroup_path));
@@ -278,9 +277,8 @@ void teardown_sandbox(RuntimeState& state, const SandboxRecord& pod) {
     });
   }
   step(error, "unmounting /dev/shm", [&] { runtime::snapshot::unmount_all(p.shm); });
-  step(error, "removing the pause rootfs", [&] {
-    runtime::snapshot::remove_rootfs_overlay(state.store().pod_root(pod.id), p.rootfs);
-  });
+  // Unmounted only: its upper and work dirs go with the pod's directory (erase_files).
+  step(error, "unmounting the pause rootfs", [&] { runtime::snapshot::unmount_all(p.rootfs); });
   step(error, "unpinning namespaces", [&] { runtime::container::unpin_pod_namespaces(p.ns_dir); });
   step(error, "removing the network namespace", [&] { net::remove_netns_file(p.netns); });
   step(error, "removing the cgroup", [&] {

@@ -64,7 +64,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
         rec.state = v1::CONTAINER_RUNNING;
         rec.started_at = monitor->started_at_ns();
         rec.process = monitor->container();
-        rec.init_spec = runtime::container::init_spec_to_json(spec);
+        set_init_spec(rec, spec);
         state_.store().save(rec);
       });
       failpoint("start_container.saved");

@@ -1,5 +1,6 @@
 #include "cri/server/store.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
 #include <sys/random.h>
 
@@ -9,8 +10,10 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "runtime/snapshot/fs_at.h"
 
 namespace vpcri::cri {
 namespace {
@@ -79,27 +82,23 @@ std::string unescape_mount_path(const std::string& s) {
   return out;
 }
 
-// Deleting a tree that still has something mounted in it would delete inside the mount (a
-// pod's /dev/shm may be the host's): refuse instead.
-void remove_tree(const std::string& path) {
+// Moving a tree that still has something mounted in it would have the trash delete inside the
+// mount (a pod's /dev/shm may be the host's): refuse instead.
+void throw_away(Trash& trash, const std::string& path) {
   const auto mounts = mount_points_under(path);
   if (!mounts.empty()) {
     throw Error(Errc::failed_precondition, "not removing " + path + ": " + mounts.front() + " is still mounted");
   }
-  std::error_code ec;
-  stdfs::remove_all(path, ec);
-  if (ec) throw Error(Errc::internal, "removing " + path + ": " + ec.message());
+  trash.throw_away(path);
 }
 
-// Everything in `dir` but its record, then the record, then `dir`: until the record goes, a
-// restarted vpcrid still knows the object and a retried removal finishes it.
-void remove_tree_record_last(const std::string& dir, const char* record) {
-  std::error_code ec;
-  for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
-    if (entry.path().filename() != record) remove_tree(entry.path().string());
-  }
-  if (ec && ec != std::errc::no_such_file_or_directory) throw Error(Errc::internal, "listing " + dir + ": " + ec.message());
-  remove_tree(dir);
+// Deletes what the trash holds: fd-relative and symlink-proof (a container's upper holds whatever
+// it wrote), and never into a mount (remove_tree_at does not cross one).
+void delete_from_trash(const std::string& path) {
+  const auto slash = path.rfind('/');
+  UniqueFd parent(::open(path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent) throw_errno("open " + path.substr(0, slash));
+  runtime::snapshot::remove_tree_at(parent.get(), path.substr(slash + 1));
 }
 
 }  // namespace
@@ -221,6 +220,15 @@ Store::Store(std::string root, std::string state) : root_(std::move(root)), stat
   fs::mkdir_p(root_ + "/containers", 0700);
   fs::mkdir_p(state_ + "/pods", 0700);
   fs::mkdir_p(state_ + "/containers", 0700);
+  root_trash_ = std::make_unique<Trash>(root_ + "/trash", delete_from_trash);
+  state_trash_ = std::make_unique<Trash>(state_ + "/trash", delete_from_trash);
+}
+
+Store::~Store() = default;
+
+void Store::drain_trash() const {
+  root_trash_->drain();
+  state_trash_->drain();
 }
 
 size_t Store::remove_stale_temp_files() const {
@@ -237,6 +245,11 @@ size_t Store::remove_stale_temp_files() const {
   size_t removed = 0;
   for (const auto& dir : dirs) removed += fs::remove_stale_temp_files(dir);
   return removed;
+}
+
+void set_init_spec(ContainerRecord& r, const runtime::container::InitSpec& spec) {
+  r.init_spec = runtime::container::init_spec_to_json(spec);
+  r.user = {spec.process.uid, spec.process.gid, spec.process.additional_gids};
 }
 
 void Store::save(const SandboxRecord& r) const {
@@ -279,14 +292,17 @@ void Store::save(const ContainerRecord& r) const {
   fs::replace_file(container_root(r.id) + "/container.json", j.dump() + "\n", 0600);
 }
 
+// The <root> directory goes last and whole, record included (one rename): until then a restarted
+// vpcrid still knows the object and a retried removal finishes it; after it, nothing is left that
+// the next start would take for the object.
 void Store::erase_files(const SandboxRecord& r) const {
-  remove_tree(pod_state(r.id));
-  remove_tree_record_last(pod_root(r.id), "pod.json");
+  throw_away(*state_trash_, pod_state(r.id));
+  throw_away(*root_trash_, pod_root(r.id));
 }
 
 void Store::erase_files(const ContainerRecord& r) const {
-  remove_tree(container_state(r.id));
-  remove_tree_record_last(container_root(r.id), "container.json");
+  throw_away(*state_trash_, container_state(r.id));
+  throw_away(*root_trash_, container_root(r.id));
 }
 
 std::vector<SandboxRecord> Store::load_sandboxes() const {
@@ -324,6 +340,14 @@ std::vector<ContainerRecord> Store::load_containers() const {
     r.message = j.at("message").get<std::string>();
     r.log_path = j.at("log_path").get<std::string>();
     r.init_spec = j.at("init_spec").get<std::string>();
+    try {
+      if (!r.init_spec.empty()) {
+        const auto spec = runtime::container::init_spec_from_json(r.init_spec);
+        r.user = {spec.process.uid, spec.process.gid, spec.process.additional_gids};
+      }
+    } catch (const std::exception& e) {  // the container is still known; only its user is not
+      log::warn("container record: unreadable init spec", {{"id", r.id}, {"error", e.what()}});
+    }
     r.cgroup_path = j.at("cgroup_path").get<std::string>();
     r.stop_signal = j.at("stop_signal").get<int>();
     r.process = process_from_json(j.at("process"));

@@ -3,7 +3,8 @@
 // <root>/containers/<id>/container.json), replaced atomically (temp file + rename) before an RPC
 // returns, so a restarted vpcrid knows every object it made. Not fsynced: the page cache outlives
 // any process crash, and a power loss ends every pod anyway; a record a power loss tore is
-// swept with its object at start (recovery.cc).
+// swept with its object at start (recovery.cc). A removed object's directories are renamed into
+// <root>/trash and <state>/trash and deleted there in the background (common/trash.h).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "common/trash.h"
 #include "cri/api/cri_api.h"
+#include "runtime/container/spec.h"
 #include "runtime/monitor/monitor.h"
 
 namespace vpcri::cri {
@@ -53,6 +56,12 @@ struct ContainerRecord {
   std::string reason, message;
   std::string log_path;     // absolute; empty when kubelet asked for none
   std::string init_spec;    // runtime::container::InitSpec as JSON, completed at start
+  // The process's user as init_spec has it, parsed once (ContainerStatus, polled every second,
+  // must not parse the whole spec); derived, not saved: set_init_spec and load_containers fill it.
+  struct User {
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> additional_gids;
+  } user;
   std::string cgroup_path;  // <pod cgroup>/<id>
   int stop_signal = 0;      // 0: SIGTERM
   runtime::ProcessRef process;
@@ -132,6 +141,9 @@ class Table {
   std::map<std::string, std::string> names_;  // name -> id
 };
 
+// Sets record.init_spec (JSON) and record.user from `spec`.
+void set_init_spec(ContainerRecord& record, const runtime::container::InitSpec& spec);
+
 // The names kubelet must not use twice at once.
 std::string sandbox_name(const v1::PodSandboxMetadata& m);
 std::string container_name(const SandboxRecord& pod, const v1::ContainerMetadata& m);
@@ -148,6 +160,7 @@ int64_t now_ns();
 class Store {
  public:
   Store(std::string root, std::string state);
+  ~Store();
 
   Table<SandboxRecord> sandboxes{"pod sandbox"};
   Table<ContainerRecord> containers{"container"};
@@ -163,10 +176,15 @@ class Store {
 
   void save(const SandboxRecord& record) const;
   void save(const ContainerRecord& record) const;
-  // Deletes the record and its directories (after everything in them is torn down). The record
-  // goes last, so a crash half-way leaves a record that a retried removal finishes.
+  // Deletes the record and its directories (after everything in them is torn down; something
+  // still mounted below them is refused with failed_precondition). Each directory is renamed into
+  // the trash, <state>'s first, <root>'s with the record last, so a crash half-way leaves a record
+  // that a retried removal finishes; the trash deletes them in the background (at the next start
+  // after a crash).
   void erase_files(const SandboxRecord& record) const;
   void erase_files(const ContainerRecord& record) const;
+  // Waits until the trash has deleted what it was given (tests).
+  void drain_trash() const;
 
   // Removes the temp files of atomic writes a crash interrupted (fs::remove_stale_temp_files) in
   // every directory vpcrid writes files to: <root>, <root>/network, the records' directories, the
@@ -185,6 +203,7 @@ class Store {
  private:
   std::string root_;
   std::string state_;
+  std::unique_ptr<Trash> root_trash_, state_trash_;
 };
 
 }  // namespace vpcri::cri

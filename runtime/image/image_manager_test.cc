@@ -463,8 +463,14 @@ TEST_CASE("runtime-image: pulling from a registry") {
     CHECK(again.id == img.id);
     CHECK(reg->request_log().empty());
     CHECK(record_identity() == record_before);
+    // By tag, a present image costs one request: the tag's manifest (an index whose platform
+    // manifest, config and layers are all stored). No blob, no second manifest.
+    reg->clear_request_log();
     CHECK(manager.pull(repo).id == img.id);
     CHECK(record_identity() == record_before);
+    const nlohmann::json by_tag = reg->request_log();
+    REQUIRE_MESSAGE(by_tag.size() == 1, by_tag.dump());
+    CHECK(by_tag[0].value("path", "") == "/v2/library/busybox/manifests/latest");
 
     // A Docker schema 2 list of the same layers: a different image (other config), shared snapshots.
     size_t snapshots_before = names_in(root.path + "/snapshots").size();

@@ -66,20 +66,24 @@ std::string kernel_log(int fs_fd) {
   }
 }
 
-// overlay's "lowerdir+" came with Linux 6.8. Older kernels cannot be probed reliably: before
-// 6.5 overlay accepts any key in fsconfig and fails only when creating the mount.
-bool kernel_has_lowerdir_plus() {
+// Whether the running kernel is at least major.minor. Overlay features cannot be probed
+// reliably: before 6.5 overlay accepts any key in fsconfig and fails only when creating the mount.
+bool kernel_at_least(int want_major, int want_minor) {
   utsname uts{};
   int major = 0;
   int minor = 0;
   if (::uname(&uts) != 0 || std::sscanf(uts.release, "%d.%d", &major, &minor) != 2) return false;
-  return major > 6 || (major == 6 && minor >= 8);
+  return major > want_major || (major == want_major && minor >= want_minor);
 }
+
+// overlay's "lowerdir+" came with Linux 6.8, "volatile" with 5.10.
+bool kernel_has_lowerdir_plus() { return kernel_at_least(6, 8); }
+bool use_volatile(UpperSync sync) { return sync == UpperSync::volatile_upper && kernel_at_least(5, 10); }
 
 // Mount API: one fsconfig call per lower layer, so no option string limit. Returns false
 // (nothing mounted) when the kernel predates "lowerdir+" or the mount API itself.
 bool mount_with_fsconfig(const std::vector<std::string>& lowers_highest_first, const OverlayDirs& dirs,
-                         const std::string& target) {
+                         const std::string& target, UpperSync sync) {
   if (!kernel_has_lowerdir_plus()) return false;
   UniqueFd fs_fd(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs_fd) {
@@ -106,6 +110,10 @@ bool mount_with_fsconfig(const std::vector<std::string>& lowers_highest_first, c
   // index=off: with the index on, an upper is tied to the exact lower layers it was first
   // mounted with, and re-mounting after an image change fails; containerd and Docker do the same.
   set("index", "off");
+  if (use_volatile(sync) && ::fsconfig(fs_fd.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) != 0) {
+    int err = errno;
+    throw_mount_error("overlay option volatile", err, kernel_log(fs_fd.get()));
+  }
   if (::fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
     int err = errno;
     throw_mount_error("create overlay for " + target, err, kernel_log(fs_fd.get()));
@@ -124,11 +132,11 @@ bool plain_for_options(const std::string& path) { return path.find_first_of(",:\
 // When the real paths do not fit (or hold the separators ',' ':' '\'), each directory is
 // named by a short /proc/self/fd/N path of an fd held open across the mount call.
 void mount_with_options(const std::vector<std::string>& lowers_highest_first, const OverlayDirs& dirs,
-                        const std::string& target) {
+                        const std::string& target, UpperSync sync) {
   auto options_for = [&](const std::vector<std::string>& lowers, const std::string& upper, const std::string& work) {
     std::string opts = "lowerdir=";
     for (size_t i = 0; i < lowers.size(); ++i) opts += (i > 0 ? ":" : "") + lowers[i];
-    return opts + ",upperdir=" + upper + ",workdir=" + work + ",index=off";
+    return opts + ",upperdir=" + upper + ",workdir=" + work + ",index=off" + (use_volatile(sync) ? ",volatile" : "");
   };
   const size_t limit = static_cast<size_t>(::sysconf(_SC_PAGESIZE)) - 1;  // with the NUL
 
@@ -180,7 +188,7 @@ void check_layers(const std::vector<std::string>& layers, const std::string& tar
 }  // namespace
 
 RootfsOverlay::RootfsOverlay(const std::vector<std::string>& layers, std::string container_dir, std::string target,
-                             OverlayMountApi api)
+                             OverlayMountApi api, UpperSync sync)
     : container_dir_(std::move(container_dir)), target_(std::move(target)) {
   check_layers(layers, target_);
   OverlayDirs dirs = overlay_dirs(container_dir_);
@@ -205,8 +213,8 @@ RootfsOverlay::RootfsOverlay(const std::vector<std::string>& layers, std::string
     make_dir(dirs.empty_lower, 0755);
     lowers.push_back(dirs.empty_lower);
   }
-  bool mounted = api == OverlayMountApi::automatic && mount_with_fsconfig(lowers, dirs, target_);
-  if (!mounted) mount_with_options(lowers, dirs, target_);
+  bool mounted = api == OverlayMountApi::automatic && mount_with_fsconfig(lowers, dirs, target_, sync);
+  if (!mounted) mount_with_options(lowers, dirs, target_, sync);
   log::debug("mounted rootfs overlay", {{"target", target_}, {"layers", std::to_string(layers.size())}});
 }
 

@@ -12,6 +12,15 @@ namespace vpcri::runtime::snapshot {
 // `legacy_options` on older kernels: one mount(2) option string, which must fit in a page.
 enum class OverlayMountApi { automatic, legacy_options };
 
+// Whether the upper filesystem is flushed for the overlay. `durable` (the kernel's default): every
+// unmount syncs the whole filesystem the upper lives on (syncfs of <root>'s filesystem, milliseconds
+// with other writers around) and fsync inside reaches the disk. `volatile_upper` (overlay's
+// "volatile", Linux 5.10+; ignored on older kernels): neither; for an upper that is never used again
+// after a reboot, such as a container's writable layer (a rebooted node's pods get new containers).
+// The kernel refuses to mount a used volatile upper again (its workdir keeps an incompat/volatile
+// marker), so such an overlay is mounted once.
+enum class UpperSync { durable, volatile_upper };
+
 // Owns one overlay mount at `target` while it lives (RAII), unless release()d.
 // The upper and work directories live in `<container_dir>/overlay/` (created here; the upper
 // is kept across remounts, so a container's changes survive a crash of this daemon).
@@ -22,7 +31,7 @@ class RootfsOverlay {
   // created if missing. Throws vpcri::Error: invalid_argument for a bad layer list, otherwise
   // what the kernel said (its mount log included when it gave one).
   RootfsOverlay(const std::vector<std::string>& layers, std::string container_dir, std::string target,
-                OverlayMountApi api = OverlayMountApi::automatic);
+                OverlayMountApi api = OverlayMountApi::automatic, UpperSync sync = UpperSync::durable);
   ~RootfsOverlay();  // remove() unless released; errors are logged, never thrown
   RootfsOverlay(RootfsOverlay&& other) noexcept;
   RootfsOverlay& operator=(RootfsOverlay&& other) noexcept;

@@ -36,6 +36,30 @@ int mounts_at(const std::string& path) {
   return count;
 }
 
+// The superblock options (after " - overlay overlay ") of the mount at `path`, "" when none.
+std::string super_options_at(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (mount_point != path) continue;
+    auto dash = line.find(" - ");
+    std::istringstream tail(line.substr(dash + 3));
+    std::string type, source, options;
+    tail >> type >> source >> options;
+    return options;
+  }
+  return "";
+}
+
+// Older kernels list "volatile", newer ones "fsync=volatile".
+bool is_volatile(const std::string& options) {
+  for (const char* name : {",volatile,", ",fsync=volatile,"})
+    if (("," + options + ",").find(name) != std::string::npos) return true;
+  return false;
+}
+
 bool lexists(const std::string& path) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0;
@@ -199,6 +223,27 @@ TEST_CASE("runtime-snapshot: a released overlay outlives its object and is remov
   CHECK(mounts_at(s.rootfs) == 0);
   CHECK(!lexists(s.container + "/overlay"));
   remove_rootfs_overlay(s.container, s.rootfs);  // idempotent
+}
+
+TEST_CASE("runtime-snapshot: a volatile upper is mounted volatile, by either mount API; the default is not") {
+  for (OverlayMountApi api : {OverlayMountApi::automatic, OverlayMountApi::legacy_options}) {
+    CAPTURE(static_cast<int>(api));
+    Scratch s;
+    std::vector<std::string> layers = two_layers(s);
+    {
+      RootfsOverlay overlay(layers, s.container, s.rootfs, api, UpperSync::volatile_upper);
+      CHECK_MESSAGE(is_volatile(super_options_at(s.rootfs)), super_options_at(s.rootfs));
+      check_two_layer_view(s.rootfs);
+      fs::write_file_atomic(s.rootfs + "/written", "to the upper");
+      CHECK(fs::read_file(overlay.upper_dir() + "/written") == "to the upper");
+    }
+    CHECK(mounts_at(s.rootfs) == 0);
+    CHECK(!lexists(s.container + "/overlay"));
+    RootfsOverlay durable(layers, s.container, s.rootfs, api);
+    std::string options = super_options_at(s.rootfs);
+    CHECK(mounts_at(s.rootfs) == 1);
+    CHECK_MESSAGE(!is_volatile(options), options);
+  }
 }
 
 TEST_CASE("runtime-snapshot: unmount_all takes stacked mounts and tolerates none") {

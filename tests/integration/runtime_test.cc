@@ -519,6 +519,11 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
   CHECK_FALSE(stdfs::exists("/proc/" + runner_pid));
   CHECK_FALSE(stdfs::exists(d.state() + "/pods/" + pod_id));
   CHECK_FALSE(stdfs::exists(d.root() + "/pods/" + pod_id));
+  CHECK(stdfs::is_empty(d.root() + "/containers"));
+  // The removed directories were moved to the trash, which a background thread empties.
+  auto trash_empty = [&] { return stdfs::is_empty(d.root() + "/trash") && stdfs::is_empty(d.state() + "/trash"); };
+  for (int i = 0; i < 100 && !trash_empty(); ++i) std::this_thread::sleep_for(100ms);
+  CHECK(trash_empty());
 }
 
 namespace {
