@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cri/api/cri_api.h"
+#include "runtime/container/pause_process.h"
 #include "runtime/monitor/monitor.h"
 
 namespace vpcri::cri {
@@ -91,6 +92,16 @@ class Object {
     std::lock_guard lock(mu_);
     monitor_ = std::move(monitor);
   }
+  // Pod sandboxes only: their pause, started without a monitor (runtime/container/pause_process.h).
+  // A pod an older vpcrid made has a monitor instead.
+  std::shared_ptr<runtime::container::PauseProcess> pause() const {
+    std::lock_guard lock(mu_);
+    return pause_;
+  }
+  void set_pause(std::shared_ptr<runtime::container::PauseProcess> pause) {
+    std::lock_guard lock(mu_);
+    pause_ = std::move(pause);
+  }
 
  private:
   const std::string id_;
@@ -98,6 +109,7 @@ class Object {
   mutable std::mutex mu_;
   Record record_;
   std::shared_ptr<runtime::MonitorHandle> monitor_;
+  std::shared_ptr<runtime::container::PauseProcess> pause_;
 };
 
 using Sandbox = Object<SandboxRecord>;

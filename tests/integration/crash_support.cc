@@ -160,7 +160,7 @@ grpc::Status sync_pod(Daemon& d, const std::string& name, bool remove, std::set<
 }
 
 std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids, const std::string& only) {
-  std::map<std::string, int> out{{"mounts", 0}, {"dirs", 0}, {"cgroups", 0}, {"monitors", 0}};
+  std::map<std::string, int> out{{"mounts", 0}, {"dirs", 0}, {"cgroups", 0}, {"monitors", 0}, {"processes", 0}};
   auto counted = [&](const std::string& text) { return only.empty() || text.find(only) != std::string::npos; };
   std::istringstream mountinfo(vpcri::fs::read_file("/proc/self/mountinfo"));
   std::string line;
@@ -194,6 +194,22 @@ std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids
         counted(cmdline)) {
       MESSAGE("left running: pid " << pid);
       ++out["monitors"];
+    }
+  }
+  // Processes in a cgroup of one of the objects, wherever they are (pause has no monitor).
+  for (const auto& [pid, cmdline] : processes()) {
+    std::string cgroups;
+    try {
+      cgroups = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+    } catch (const std::exception&) {
+      continue;  // ended meanwhile
+    }
+    for (const std::string& id : ids) {
+      if (counted(id) && cgroups.find(id) != std::string::npos) {
+        MESSAGE("left running in a cgroup of " << id << ": pid " << pid);
+        ++out["processes"];
+        break;
+      }
     }
   }
   return out;
