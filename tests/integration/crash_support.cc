@@ -196,14 +196,18 @@ std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids
       ++out["monitors"];
     }
   }
-  // Processes in a cgroup of one of the objects, wherever they are (pause has no monitor).
+  // Processes in a cgroup of one of the objects, wherever they are (pause has no monitor). A
+  // zombie has ended: only its reaping by init (pause's parent) is left.
   for (const auto& [pid, cmdline] : processes()) {
-    std::string cgroups;
+    std::string cgroups, stat;
     try {
+      stat = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/stat");
       cgroups = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/cgroup");
     } catch (const std::exception&) {
       continue;  // ended meanwhile
     }
+    const size_t comm_end = stat.rfind(')');
+    if (comm_end == std::string::npos || comm_end + 2 >= stat.size() || stat[comm_end + 2] == 'Z') continue;
     for (const std::string& id : ids) {
       if (counted(id) && cgroups.find(id) != std::string::npos) {
         MESSAGE("left running in a cgroup of " << id << ": pid " << pid);
