@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -39,9 +40,10 @@ struct StepFailure {
 // daemon, so async-signal-safe calls only, no allocation.
 struct ChildPlan {
   int binary = -1, devnull = -1, report = -1, pid_out = -1, release = -1, proc_sys = -1;
-  // vpcrid's ends of the pipes: the step closes its copies, or it would never see EOF on
-  // `release` (it would hold the writer itself).
-  int parent_ends[3] = {-1, -1, -1};
+  // Every fd above stdio the step needs, ascending: it closes all others first, among them
+  // vpcrid's ends of these pipes and those of other RunPodSandbox calls forking meanwhile, so
+  // no step ever keeps another one waiting for an EOF.
+  std::vector<int> keep;
   int netns = -1, ipc = -1, uts = -1;
   std::vector<int> cgroup_procs;
   std::vector<std::pair<const char*, const std::string*>> sysctls;  // path under /proc/sys, value
@@ -112,7 +114,12 @@ bool write_all(int fd, const char* data, size_t size) {
 // into the new PID namespace. Waits for vpcrid to have a pidfd of pause (so the pid cannot be
 // recycled before), then exits: pause is reparented to init.
 [[noreturn]] void spawn_step(const ChildPlan& plan) {
-  for (int fd : plan.parent_ends) ::close(fd);
+  unsigned from = 3;
+  for (int fd : plan.keep) {
+    if (static_cast<unsigned>(fd) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0);
   if (::setsid() < 0) fail(plan, "setsid");
   if (plan.netns >= 0 && ::setns(plan.netns, CLONE_NEWNET) != 0) fail(plan, "join the pod's network namespace");
   if (plan.ipc >= 0 && ::setns(plan.ipc, CLONE_NEWIPC) != 0) fail(plan, "join the pod's IPC namespace");
@@ -149,6 +156,8 @@ bool write_all(int fd, const char* data, size_t size) {
   }
   ::_exit(0);
 }
+
+Error errno_error(const std::string& what) { return Error(errc_from_errno(errno), what + ": " + std::strerror(errno)); }
 
 struct Pipe {
   UniqueFd read, write;
@@ -240,9 +249,6 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   plan.report = report.write.get();
   plan.pid_out = pid_pipe.write.get();
   plan.release = release.read.get();
-  plan.parent_ends[0] = report.read.get();
-  plan.parent_ends[1] = pid_pipe.read.get();
-  plan.parent_ends[2] = release.write.get();
   plan.proc_sys = proc_sys.get();
   plan.netns = netns.get();
   plan.ipc = ipc.get();
@@ -254,6 +260,12 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   plan.new_pid_ns = spec.new_pid_ns;
   plan.uid = spec.uid;
   plan.gid = spec.gid;
+  for (int fd : {plan.binary, plan.devnull, plan.report, plan.pid_out, plan.release, plan.proc_sys, plan.netns, plan.ipc,
+                 plan.uts}) {
+    if (fd >= 3) plan.keep.push_back(fd);
+  }
+  for (int fd : plan.cgroup_procs) plan.keep.push_back(fd);
+  std::sort(plan.keep.begin(), plan.keep.end());
 
   pid_t step = ::fork();
   if (step < 0) throw_errno("fork for pause");
@@ -281,7 +293,9 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   } catch (const Error& e) {
     error = e;
   }
-  release.write.reset();  // the step exits
+  // The step exits on this byte (or on EOF, should vpcrid die first).
+  if (::write(release.write.get(), "x", 1) < 0 && errno != EPIPE) error = errno_error("releasing pause's spawn step");
+  release.write.reset();
   int status = 0;
   while (::waitpid(step, &status, 0) < 0 && errno == EINTR) {
   }
