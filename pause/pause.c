@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@ int main(int argc, char **argv) {
     static const char msg[] = "vpcri pause " VPCRI_VERSION "\n";
     return write(STDOUT_FILENO, msg, sizeof msg - 1) < 0;
   }
+  /* Non-dumpable first: a container sharing pause's PID namespace (pause is its pid 1) must not
+   * reach pause's memory or files through ptrace or /proc/1/{mem,exe,root,fd}. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return 2;
   struct sigaction stop = {0}, child = {0};
   stop.sa_handler = on_stop;
   sigemptyset(&stop.sa_mask);

@@ -360,6 +360,7 @@ Config parse_config(std::string_view yaml, const std::string& file) {
     MapReader runtime(v, file, kp);
     runtime.string("monitor_path", config.runtime.monitor_path, check_absolute_path);
     runtime.string("init_path", config.runtime.init_path, check_absolute_path);
+    runtime.string("pause_path", config.runtime.pause_path, check_absolute_path);
     runtime.integer("max_concurrent_exec_sync", config.runtime.max_concurrent_exec_sync, 1, 4096);
     runtime.finish();
   });
@@ -520,6 +521,7 @@ std::string config_to_json(const Config& config) {
                  {"max_layer_gib", config.images.max_layer_gib},
                  {"max_image_gib", config.images.max_image_gib}};
   j["runtime"] = {{"monitor_path", config.runtime.monitor_path}, {"init_path", config.runtime.init_path},
+                  {"pause_path", config.runtime.pause_path},
                   {"max_concurrent_exec_sync", config.runtime.max_concurrent_exec_sync}};
   nlohmann::ordered_json registries = nlohmann::ordered_json::object();
   for (const auto& [host, h] : config.registries) {

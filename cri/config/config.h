@@ -28,8 +28,9 @@ struct RegistryHostConfig {
 struct ImagesConfig {
   std::string platform = "linux/amd64";  // picked from multi-platform images
   std::vector<std::string> preload;      // image archives (OCI layout or docker save tars) imported at start
-  // The image every pod sandbox runs; built from pause/ and imported at start, so pods start
-  // on a node that reaches no registry.
+  // The runtime's sandbox image (pinned, reported; Status needs it): built from pause/ and
+  // imported at start, so it is there on a node that reaches no registry. Pods run
+  // runtime.pause_path, not this image's content.
   std::string sandbox_image = "localhost/vpcri/pause:" VPCRI_VERSION;
   std::string sandbox_image_archive = VPCRI_PAUSE_IMAGE_ARCHIVE;
   // Caps on what layers decompress to (a compression bomb must not fill the node's disk); 0: none.
@@ -41,6 +42,7 @@ struct ImagesConfig {
 struct RuntimeConfig {
   std::string monitor_path = VPCRI_MONITOR_PATH;  // vpcri-monitor
   std::string init_path = VPCRI_INIT_PATH;        // vpcri-init
+  std::string pause_path = VPCRI_PAUSE_PATH;      // pause, every pod's first process
   // ExecSync calls running at once (each holds a gRPC thread and up to 32 MiB of output); more
   // are refused with RESOURCE_EXHAUSTED.
   int max_concurrent_exec_sync = 64;

@@ -154,10 +154,12 @@ TEST_CASE("images and registries errors are located") {
 }
 
 TEST_CASE("runtime helper binaries") {
-  Config c = parse_config("runtime:\n  monitor_path: /opt/vpcri/vpcri-monitor\n  init_path: /opt/vpcri/vpcri-init\n",
+  Config c = parse_config("runtime:\n  monitor_path: /opt/vpcri/vpcri-monitor\n  init_path: /opt/vpcri/vpcri-init\n"
+                          "  pause_path: /opt/vpcri/pause\n",
                           "f.yaml");
   CHECK(c.runtime.monitor_path == "/opt/vpcri/vpcri-monitor");
   CHECK(c.runtime.init_path == "/opt/vpcri/vpcri-init");
+  CHECK(c.runtime.pause_path == "/opt/vpcri/pause");
   CHECK(Config{}.runtime.monitor_path.find("vpcri-monitor") != std::string::npos);
   CHECK(error_of("runtime:\n  init_path: vpcri-init\n").find(":2:14: runtime.init_path: expected an absolute path") !=
         std::string::npos);

@@ -164,17 +164,32 @@ void watch_container(RuntimeState& state, const std::shared_ptr<Container>& cont
   });
 }
 
-void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
-                   std::shared_ptr<runtime::MonitorHandle> monitor) {
-  pod->set_monitor(monitor);
+namespace {
+
+std::function<void()> on_pause_exit(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
   std::weak_ptr<Sandbox> weak = pod;
-  state.reaper().watch(pod->id(), monitor, [&state, weak] {
+  return [&state, weak] {
     auto p = weak.lock();
     if (!p) return;
     p->set_monitor(nullptr);
+    p->set_pause(nullptr);
     mark_sandbox_notready(state, *p);
     log::info("pod sandbox's pause exited", {{"id", p->id()}});
-  });
+  };
+}
+
+}  // namespace
+
+void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
+                   std::shared_ptr<runtime::container::PauseProcess> pause) {
+  pod->set_pause(pause);
+  state.reaper().watch(pod->id(), std::move(pause), on_pause_exit(state, pod));
+}
+
+void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
+                   std::shared_ptr<runtime::MonitorHandle> monitor) {
+  pod->set_monitor(monitor);
+  state.reaper().watch(pod->id(), std::move(monitor), on_pause_exit(state, pod));
 }
 
 void stop_container(RuntimeState& state, Container& container, std::chrono::seconds timeout) {
@@ -241,6 +256,12 @@ void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
     stop_container(state, *c, std::chrono::seconds(0));
   }
   SandboxRecord r = pod->get();
+  if (auto pause = pod->pause()) {
+    pause->kill();
+    if (!pause->wait(kKillWait)) {
+      throw Error(Errc::deadline_exceeded, "pause of pod sandbox " + r.id + " did not exit after SIGKILL");
+    }
+  }
   if (auto monitor = pod->monitor()) {
     monitor->signal_container(SIGKILL);
     if (!monitor->wait(kKillWait)) {
@@ -249,6 +270,7 @@ void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
   }
   state.reaper().unwatch(r.id);
   pod->set_monitor(nullptr);
+  pod->set_pause(nullptr);
   auto cgroup = sandbox_cgroup(state, r);
   if (cgroup.exists()) cgroup.kill_all(SIGKILL);
   mark_sandbox_notready(state, *pod);

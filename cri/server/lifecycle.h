@@ -25,8 +25,9 @@ struct PodPaths {
   std::string pid_ns;      // <ns_dir>/pid: pause's PID namespace (absent for hostPID pods)
   std::string hosts, resolv_conf, hostname;
   std::string shm;         // tmpfs (or bind of the host's /dev/shm)
-  std::string rootfs;      // pause's rootfs overlay
-  std::string monitor;     // pause's monitor state dir
+  // A pod an older vpcrid made ran pause like a container; what that left is still torn down:
+  std::string rootfs;      // pause's rootfs overlay (none now: pause's root is an empty tmpfs)
+  std::string monitor;     // pause's monitor state dir (none now: vpcrid watches pause itself)
 };
 PodPaths pod_paths(const Store& store, const std::string& id);
 
@@ -48,6 +49,10 @@ void record_container_exit(RuntimeState& state, Container& container, const runt
 // Watches a running container's monitor; its exit is recorded as soon as it happens.
 void watch_container(RuntimeState& state, const std::shared_ptr<Container>& container,
                      std::shared_ptr<runtime::MonitorHandle> monitor);
+// Watches the pod's pause; the pod is NOTREADY as soon as it ends. (The monitor overload: a pod
+// an older vpcrid made.)
+void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
+                   std::shared_ptr<runtime::container::PauseProcess> pause);
 void watch_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod,
                    std::shared_ptr<runtime::MonitorHandle> monitor);
 

@@ -30,7 +30,7 @@ void collect_objects(Store& store, metrics::Collection& out) {
   }
   std::map<std::string, int> containers{{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
   for (const auto& c : store.containers.all()) ++containers[container_state_name(c->get().state)];
-  // The vpcri-monitor processes (one per running container and per pause) and their memory:
+  // The vpcri-monitor processes (one per running container; pause runs without one) and their memory:
   // what vpcri costs the node beyond vpcrid itself.
   int monitors = 0;
   double monitor_rss = 0;
@@ -45,7 +45,7 @@ void collect_objects(Store& store, metrics::Collection& out) {
   };
   for (const auto& pod : store.sandboxes.all()) count_monitor(pod->monitor());
   for (const auto& c : store.containers.all()) count_monitor(c->monitor());
-  out.gauge("vpcri_monitors", "Live vpcri-monitor processes (one per running container and per pod's pause).", {},
+  out.gauge("vpcri_monitors", "Live vpcri-monitor processes (one per running container).", {},
             monitors);
   out.gauge("vpcri_monitors_resident_memory_bytes", "Resident memory of all live vpcri-monitor processes, summed.", {},
             monitor_rss);

@@ -28,22 +28,33 @@ Reaper::~Reaper() {
 
 void Reaper::watch(const std::string& key, std::shared_ptr<runtime::MonitorHandle> monitor,
                    std::function<void()> on_exit) {
+  const int fd = monitor->pidfd();
+  watch_pidfd(key, Watch{std::move(monitor), fd, std::move(on_exit)});
+}
+
+void Reaper::watch(const std::string& key, std::shared_ptr<runtime::container::PauseProcess> pause,
+                   std::function<void()> on_exit) {
+  const int fd = pause->pidfd();
+  watch_pidfd(key, Watch{std::move(pause), fd, std::move(on_exit)});
+}
+
+void Reaper::watch_pidfd(const std::string& key, Watch watch) {
   unwatch(key);
   std::lock_guard lock(mu_);
-  const int fd = monitor->pidfd();
+  const int fd = watch.pidfd;
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = fd;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("watching the monitor of " + key);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("watching the process of " + key);
   keys_[fd] = key;
-  watches_[key] = Watch{std::move(monitor), std::move(on_exit)};
+  watches_[key] = std::move(watch);
 }
 
 void Reaper::unwatch(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = watches_.find(key);
   if (it == watches_.end()) return;
-  const int fd = it->second.monitor->pidfd();
+  const int fd = it->second.pidfd;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   keys_.erase(fd);
   watches_.erase(it);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "cri/server/lifecycle.h"
 #include "metrics/registry.h"
+#include "runtime/container/pause_process.h"
 #include "runtime/container/pod_namespaces.h"
 #include "runtime/snapshot/overlay.h"
 
@@ -66,7 +67,13 @@ bool end_monitor(const std::string& dir) {
 // RunPodSandbox was cut short: everything it may have made goes, in teardown's order.
 void roll_back_sandbox(RuntimeState& state, const SandboxRecord& r) {
   const PodPaths paths = pod_paths(state.store(), r.id);
-  if (fs::exists(paths.monitor)) end_monitor(paths.monitor);
+  if (fs::exists(paths.monitor)) end_monitor(paths.monitor);  // a pod an older vpcrid was making
+  // pause, if the record names it; otherwise the teardown's cgroup removal kills it (it joined the
+  // pod cgroup before it existed).
+  if (auto pause = runtime::container::adopt_pause(r.pause)) {
+    pause->kill();
+    pause->wait(kMonitorGoneWait);
+  }
   teardown_sandbox(state, r);  // no network yet: restore() releases the IP and veth of a pod not live
   state.store().erase_files(r);
   log::warn("rolled back a pod sandbox whose RunPodSandbox was cut short",
@@ -137,6 +144,24 @@ void resolve_created_container(RuntimeState& state, const std::shared_ptr<Contai
   }
 }
 
+// A READY pod's pause again: by pid + start time from the record, or through its monitor for a
+// pod an older vpcrid made (pause under vpcri-monitor). False if it is gone.
+bool adopt_pause(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
+  const SandboxRecord r = pod->get();
+  const std::string monitor_dir = pod_paths(state.store(), r.id).monitor;
+  if (fs::exists(monitor_dir)) {
+    auto adopted = runtime::adopt(monitor_dir);
+    auto* handle = std::get_if<runtime::MonitorHandle>(&adopted);
+    if (!handle) return false;
+    watch_sandbox(state, pod, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
+    return true;
+  }
+  auto pause = runtime::container::adopt_pause(r.pause);
+  if (!pause) return false;
+  watch_sandbox(state, pod, std::make_shared<runtime::container::PauseProcess>(std::move(*pause)));
+  return true;
+}
+
 void recover_sandboxes(RuntimeState& state) {
   Store& store = state.store();
   for (SandboxRecord& r : store.load_sandboxes()) {
@@ -157,12 +182,11 @@ void recover_sandboxes(RuntimeState& state) {
     store.sandboxes.reserve_name(sandbox_name(r.config.metadata()), r.id);
     if (r.state != v1::SANDBOX_READY) continue;
     try {
-      auto adopted = runtime::adopt(pod_paths(store, r.id).monitor);
-      if (auto* handle = std::get_if<runtime::MonitorHandle>(&adopted)) {
-        watch_sandbox(state, pod, std::make_shared<runtime::MonitorHandle>(std::move(*handle)));
+      if (adopt_pause(state, pod)) {
         restart_counters().readopted.with({"pod_sandbox"}).inc();
         continue;
       }
+      log::warn("pod sandbox's pause is gone", {{"id", r.id}, {"pid", std::to_string(r.pause.pid)}});
     } catch (const Error& e) {
       log::warn("pod sandbox's pause is gone", {{"id", r.id}, {"error", e.what()}});
     }

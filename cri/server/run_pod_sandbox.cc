@@ -18,9 +18,8 @@
 #include "cri/server/container_spec.h"
 #include "net/datapath/netns_file.h"
 #include "net/datapath/undo_stack.h"
-#include "runtime/container/command.h"
+#include "runtime/container/pause_process.h"
 #include "runtime/container/pod_namespaces.h"
-#include "runtime/snapshot/overlay.h"
 
 namespace vpcri::cri {
 namespace {
@@ -58,8 +57,9 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     std::map<std::string, std::string> sysctls(linux.sysctls().begin(), linux.sysctls().end());
     validate_sysctls(sysctls, host_network, host_ipc);
     const std::vector<net::PortMapping> host_ports = host_network ? std::vector<net::PortMapping>{} : port_mappings(config);
-    auto image = state_.images().find(state_.config().images.sandbox_image);
-    if (!image) throw Error(Errc::failed_precondition, "RunPodSandbox: " + state_.sandbox_image_problem());
+    // pause runs from vpcri's own binary (runtime.pause_path), not from the image; the image is
+    // still the runtime's sandbox image (pinned, reported), and Status is not ready without it.
+    if (!state_.images().find(state_.config().images.sandbox_image)) throw Error(Errc::failed_precondition, "RunPodSandbox: " + state_.sandbox_image_problem());
 
     spans.mark("validate");
     Store& store = state_.store();
@@ -138,55 +138,30 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     failpoint("run_pod.cgroup");
     spans.mark("cgroup");
 
-    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.pod_root(r.id), paths.rootfs);
-    rootfs.release();  // torn down by teardown_sandbox
-    failpoint("run_pod.rootfs");
-    spans.mark("rootfs");
-
-    container::InitSpec spec;
-    spec.net = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
-                            : container::NamespaceSpec{container::NamespaceSpec::Mode::join, paths.netns};
-    spec.ipc = host_ipc ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
-                        : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.ipc};
-    spec.uts = host_network ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
-                            : container::NamespaceSpec{container::NamespaceSpec::Mode::join, pinned.uts};
+    // pause, the cheap way: no monitor, no vpcri-init, no image rootfs (runtime/container/pause_process.h).
+    container::PauseSpec pause_spec;
+    pause_spec.binary_fd = state_.pause_fd();
+    if (!host_network) pause_spec.netns = paths.netns;
+    pause_spec.ipc = pinned.ipc;
+    pause_spec.uts = pinned.uts;
     // pause gets a PID namespace of its own (it is its pid 1), pinned below for the containers to
     // join.
-    spec.pid = host_pid ? container::NamespaceSpec{container::NamespaceSpec::Mode::host, ""}
-                        : container::NamespaceSpec{container::NamespaceSpec::Mode::fresh, ""};
-    spec.mnt = {container::NamespaceSpec::Mode::fresh, ""};
-    spec.rootfs = paths.rootfs;
-    spec.readonly_rootfs = true;
-    spec.masked_paths = default_masked_paths();
-    spec.readonly_paths = default_readonly_paths();
-    spec.sysctls = sysctls;
-    spec.cgroup_dirs = cgroup.directories();
-    auto& process = spec.process;
-    process.args = container::resolve_command(image->config.entrypoint, image->config.cmd, {}, {});
-    process.env = container::merge_env(image->config.env, {}, r.hostname);
-    process.cwd = image->config.working_dir.empty() ? "/" : image->config.working_dir;
-    container::UserRequest user;
-    user.image_user = image->config.user;
+    pause_spec.new_pid_ns = !host_pid;
+    pause_spec.root_mount_point = paths.dir;  // shadowed by an empty tmpfs in pause's own mount namespace
+    pause_spec.cgroup_dirs = cgroup.directories();
+    pause_spec.sysctls = sysctls;
     const auto& sc = linux.security_context();
-    if (sc.has_run_as_user()) user.uid = checked_id(sc.run_as_user().value(), "run_as_user");
-    if (sc.has_run_as_group()) user.gid = checked_id(sc.run_as_group().value(), "run_as_group");
-    const auto resolved = container::resolve_user(paths.rootfs, user);
-    process.uid = resolved.uid;
-    process.gid = resolved.gid;
-    process.additional_gids = resolved.additional_gids;
-    process.capabilities = runtime::security::resolve_capabilities({}, {}, false);
-    process.no_new_privs = true;
-    process.seccomp.mode = container::SeccompSpec::Mode::runtime_default;
-
+    if (sc.has_run_as_user()) pause_spec.uid = checked_id(sc.run_as_user().value(), "run_as_user");
+    if (sc.has_run_as_group()) pause_spec.gid = checked_id(sc.run_as_group().value(), "run_as_group");
     spans.mark("spec");
-    fs::mkdir_p(paths.monitor, 0700);
-    auto monitor = std::make_shared<runtime::MonitorHandle>(
-        container::launch(state_.binaries(), paths.monitor, "", spec, cgroup.controller_dir("memory")));
-    undo.push("killing pause", [monitor] {
-      monitor->signal_container(SIGKILL);
-      monitor->wait(std::chrono::seconds(10));
+    // A crash from here on leaves pause in the pod cgroup, which the rollback's teardown kills
+    // and removes, so no pause outlives a RunPodSandbox that did not finish.
+    auto pause = std::make_shared<container::PauseProcess>(container::spawn_pause(pause_spec));
+    undo.push("killing pause", [pause] {
+      pause->kill();
+      pause->wait(std::chrono::seconds(10));
     });
-    r.pause = monitor->container();
+    r.pause = pause->process();
     cgroup_hold.release();  // pause is in the cgroup now
     failpoint("run_pod.pause");
     spans.mark("launch_pause");
@@ -202,7 +177,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     spans.mark("ready_record");
     auto pod = std::make_shared<Sandbox>(r);
     store.sandboxes.insert(pod);
-    watch_sandbox(state_, pod, monitor);
+    watch_sandbox(state_, pod, pause);
     undo.commit();
     // As containerd: a sandbox's own events carry its id as the container id.
     publish_event(state_, r.id, r.id, v1::CONTAINER_CREATED_EVENT);

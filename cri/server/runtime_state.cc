@@ -140,6 +140,14 @@ RuntimeState::RuntimeState(Config config, const HostOverrides& overrides)
     init_problem_ = std::string("vpcri-init cannot be prepared: ") + e.what();
     log::error("cannot prepare vpcri-init", {{"path", config_.runtime.init_path}, {"error", e.what()}});
   }
+  config_.runtime.pause_path = installed_or_built(config_.runtime.pause_path, RuntimeConfig{}.pause_path, "pause/pause");
+  // The same for pause: a container sharing its PID namespace reaches it through /proc/1/exe.
+  try {
+    pause_ = runtime::container::ReadOnlyBinary::open(config_.runtime.pause_path);
+  } catch (const Error& e) {
+    pause_problem_ = std::string("pause cannot be prepared: ") + e.what();
+    log::error("cannot prepare pause", {{"path", config_.runtime.pause_path}, {"error", e.what()}});
+  }
   config_.images.sandbox_image_archive = installed_or_built(
       config_.images.sandbox_image_archive, ImagesConfig{}.sandbox_image_archive, "pause/pause-image.tar");
   const std::string path = pod_cidr_path();
@@ -164,6 +172,11 @@ RuntimeState::~RuntimeState() = default;
 runtime::container::Binaries RuntimeState::binaries() const {
   if (!init_) throw Error(Errc::failed_precondition, init_problem_);
   return {config_.runtime.monitor_path, config_.runtime.init_path, init_->fd()};
+}
+
+int RuntimeState::pause_fd() const {
+  if (!pause_) throw Error(Errc::failed_precondition, pause_problem_);
+  return pause_->fd();
 }
 
 std::shared_ptr<net::PodNetworkService> RuntimeState::network() const {

@@ -63,6 +63,10 @@ class RuntimeState {
   runtime::container::Binaries binaries() const;
   // Empty when vpcri-init is ready to run read-only; else why containers cannot start.
   const std::string& init_problem() const { return init_problem_; }
+  // pause as opened at start through a private read-only mount (like vpcri-init): the fd pods
+  // execute it from. Throws failed_precondition (with the reason) if that failed.
+  int pause_fd() const;
+  const std::string& pause_problem() const { return pause_problem_; }
 
   // Pods and containers, and the thread that records their exits.
   Store& store() { return store_; }
@@ -103,6 +107,8 @@ class RuntimeState {
   Config config_;
   std::optional<runtime::container::ReadOnlyBinary> init_;
   std::string init_problem_;
+  std::optional<runtime::container::ReadOnlyBinary> pause_;
+  std::string pause_problem_;
   runtime::CgroupMode cgroup_mode_;
   runtime::cgroup::CgroupRoot cgroup_root_;
   std::unique_ptr<runtime::cgroup::CgroupManager> cgroups_;

@@ -35,6 +35,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     auto* status = resp->mutable_status();
     std::string problem = runtime_problem(state_.config());
     if (problem.empty()) problem = state_.init_problem();
+    if (problem.empty()) problem = state_.pause_problem();
     if (problem.empty()) problem = state_.sandbox_image_problem();
     add_condition(status, "RuntimeReady", problem.empty(), "RuntimeNotReady", problem);
     const std::string network_problem = state_.network_problem();

@@ -17,6 +17,7 @@
 
 #include "common/trash.h"
 #include "cri/api/cri_api.h"
+#include "runtime/container/pause_process.h"
 #include "runtime/container/spec.h"
 #include "runtime/monitor/monitor.h"
 
@@ -100,6 +101,16 @@ class Object {
     std::lock_guard lock(mu_);
     monitor_ = std::move(monitor);
   }
+  // Pod sandboxes only: their pause, started without a monitor (runtime/container/pause_process.h).
+  // A pod an older vpcrid made has a monitor instead.
+  std::shared_ptr<runtime::container::PauseProcess> pause() const {
+    std::lock_guard lock(mu_);
+    return pause_;
+  }
+  void set_pause(std::shared_ptr<runtime::container::PauseProcess> pause) {
+    std::lock_guard lock(mu_);
+    pause_ = std::move(pause);
+  }
 
  private:
   const std::string id_;
@@ -107,6 +118,7 @@ class Object {
   mutable std::mutex mu_;
   Record record_;
   std::shared_ptr<runtime::MonitorHandle> monitor_;
+  std::shared_ptr<runtime::container::PauseProcess> pause_;
 };
 
 using Sandbox = Object<SandboxRecord>;

@@ -1,6 +1,7 @@
 // CgroupHold: the placeholder process that keeps a new systemd scope from being empty.
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@ CgroupHold CgroupHold::with_placeholder_process() {
   if (pid == 0) {
     // Only async-signal-safe calls: the daemon is multi-threaded. Gone with the daemon too.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // It needs no fd, and must not keep another request's pipes open until it is released.
+    ::syscall(SYS_close_range, 3, ~0U, 0);
     for (;;) ::pause();
   }
   CgroupHold hold;

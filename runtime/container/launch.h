@@ -1,5 +1,5 @@
-// Starting processes from an InitSpec: containers and pause under a vpcri-monitor (they outlive
-// vpcrid), and ExecSync processes as vpcrid's own short-lived children.
+// Starting processes from an InitSpec: containers under a vpcri-monitor (they outlive vpcrid;
+// pause has its own path, pause_process.h), and ExecSync processes as vpcrid's own children.
 #pragma once
 
 #include <chrono>

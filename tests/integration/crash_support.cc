@@ -35,6 +35,18 @@ v1::ContainerConfig container_config() {
   return c;
 }
 
+// Whether `pid` runs: a zombie has ended (a killed pause waits for init to reap it).
+bool process_runs(pid_t pid) {
+  std::string stat;
+  try {
+    stat = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const std::exception&) {
+    return false;
+  }
+  const size_t end = stat.rfind(')');
+  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] != 'Z';
+}
+
 // Every process's command line (NULs between the arguments), by pid.
 std::map<pid_t, std::string> processes() {
   std::map<pid_t, std::string> out;
@@ -160,7 +172,7 @@ grpc::Status sync_pod(Daemon& d, const std::string& name, bool remove, std::set<
 }
 
 std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids, const std::string& only) {
-  std::map<std::string, int> out{{"mounts", 0}, {"dirs", 0}, {"cgroups", 0}, {"monitors", 0}};
+  std::map<std::string, int> out{{"mounts", 0}, {"dirs", 0}, {"cgroups", 0}, {"monitors", 0}, {"processes", 0}};
   auto counted = [&](const std::string& text) { return only.empty() || text.find(only) != std::string::npos; };
   std::istringstream mountinfo(vpcri::fs::read_file("/proc/self/mountinfo"));
   std::string line;
@@ -196,6 +208,29 @@ std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids
       ++out["monitors"];
     }
   }
+  // Processes in a cgroup of one of the objects, wherever they are (pause has no monitor). A
+  // zombie has ended: only its reaping by init (pause's parent) is left.
+  for (const auto& [pid, cmdline] : processes()) {
+    std::string cgroups;
+    try {
+      cgroups = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+    } catch (const std::exception&) {
+      continue;  // ended meanwhile
+    }
+    for (const std::string& id : ids) {
+      if (!counted(id) || cgroups.find(id) == std::string::npos) continue;
+      // SIGKILLed by the cgroup removal, it may still be on its way out: give it a moment.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (process_runs(pid) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (process_runs(pid)) {
+        MESSAGE("left running in a cgroup of " << id << ": pid " << pid);
+        ++out["processes"];
+      }
+      break;
+    }
+  }
   return out;
 }
 
@@ -206,12 +241,36 @@ void collect_ids(Daemon& d, std::set<std::string>* ids) {
   }
 }
 
+// The parent pid of `pid`, 0 if it is gone.
+pid_t parent_of(pid_t pid) {
+  std::string stat;
+  try {
+    stat = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const std::exception&) {
+    return 0;
+  }
+  const size_t end = stat.rfind(')');
+  if (end == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(end + 2));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
 pid_t daemon_pid(Daemon& d) {
+  std::set<pid_t> candidates;
   for (const auto& [pid, cmdline] : processes()) {
     if (cmdline.find("vpcrid") != std::string::npos && cmdline.find("vpcri-monitor") == std::string::npos &&
         cmdline.find(d.dir() + "/") != std::string::npos) {
-      return pid;
+      candidates.insert(pid);
     }
+  }
+  // vpcrid's short-lived forks (pause's spawn step, a placeholder) share its command line: the
+  // daemon is the one whose parent is not one of them (after a pid wrap a fork may have the
+  // lower pid).
+  for (pid_t pid : candidates) {
+    if (!candidates.count(parent_of(pid))) return pid;
   }
   FAIL("no vpcrid runs for " << d.dir());
   return -1;

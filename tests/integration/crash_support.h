@@ -36,8 +36,9 @@ struct PodSyncOptions {
 grpc::Status sync_pod(Daemon& d, const std::string& name, bool remove, std::set<std::string>* seen_ids,
                       const PodSyncOptions& options = {});
 
-// What a daemon left behind, by kind (mounts, dirs, cgroups, monitors; all must be 0). With
-// `only`, just what names it (an object id) in its path, cgroup or command line.
+// What a daemon left behind, by kind (mounts, dirs, cgroups, monitors, processes in an object's
+// cgroup, e.g. a pause; all must be 0). With `only`, just what names it (an object id) in its
+// path, cgroup or command line.
 std::map<std::string, int> leftovers(Daemon& d, const std::set<std::string>& ids, const std::string& only = "");
 
 // Ids of what the daemon's directories hold now (to look for their cgroups later).

@@ -30,7 +30,7 @@ namespace {
 // Every failpoint, in the order a pod's life reaches them.
 const std::vector<std::string> kFailpoints = {
     "run_pod.intent",         "run_pod.network",          "run_pod.namespaces",     "run_pod.shm",
-    "run_pod.cgroup",         "run_pod.rootfs",           "run_pod.pause",          "run_pod.pid_ns",
+    "run_pod.cgroup",         "run_pod.pause",            "run_pod.pid_ns",
     "run_pod.ready",          "create_container.intent",  "create_container.rootfs", "create_container.spec",
     "create_container.saved", "start_container.cgroup",   "start_container.launched", "start_container.saved",
     "stop_pod.begin",         "remove_container.torn_down", "remove_pod.torn_down",

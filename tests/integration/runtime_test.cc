@@ -2,6 +2,7 @@
 // vpcri-init, with busybox test images built by tests/fixtures/images.py and preloaded from an
 // OCI archive. Every pod is removed by a guard, so a failed check leaves nothing behind.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -418,6 +419,127 @@ TEST_CASE("shareProcessNamespace: pause is pid 1") {
   CHECK(sh_output(d, id, "cat /proc/1/cmdline | tr '\\0' ' '") == "/pause ");
 }
 
+namespace {
+
+// The "Name:\tvalue" line of /proc/<pid>/status.
+std::string proc_status_field(const std::string& pid, const std::string& name) {
+  std::istringstream in(vpcri::fs::read_file("/proc/" + pid + "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", name.size() + 1));
+  }
+  return "";
+}
+
+// Whether `pid` runs (a zombie has ended: only its reaping is left).
+bool process_runs(const std::string& pid) {
+  std::string stat;
+  try {
+    stat = vpcri::fs::read_file("/proc/" + pid + "/stat");
+  } catch (const std::exception&) {
+    return false;
+  }
+  const size_t end = stat.rfind(')');
+  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] != 'Z';
+}
+
+bool monitor_runs_for(const std::string& dir) {
+  for (const auto& proc : stdfs::directory_iterator("/proc")) {
+    std::string cmdline;
+    try {
+      cmdline = vpcri::fs::read_file(proc.path().string() + "/cmdline");
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (cmdline.find("vpcri-monitor") != std::string::npos && cmdline.find(dir) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("pause runs without a monitor: empty read-only root, no privileges, read-only binary, pod sysctls") {
+  Daemon d;
+  start_daemon(d);
+  auto config = pod_config("bare");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
+  (*config.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "80";
+  Pod pod(d, config);
+  const std::string pid = json_field(pod_status(d, pod.id()).info().at("info"), "pid");
+  REQUIRE(stdfs::exists("/proc/" + pid));
+  const std::string pod_state = d.state() + "/pods/" + pod.id();
+  CHECK_FALSE(monitor_runs_for(pod_state));
+  CHECK_FALSE(stdfs::exists(pod_state + "/pause"));   // no monitor state
+  CHECK_FALSE(stdfs::exists(pod_state + "/rootfs"));  // no image rootfs
+  CHECK(vpcri::fs::read_file("/proc/" + pid + "/cmdline") == std::string("/pause") + '\0');
+  // Its own PID namespace, where it is pid 1.
+  const std::string nspid = proc_status_field(pid, "NSpid");
+  CHECK(nspid.size() > 2);
+  CHECK(nspid.substr(nspid.size() - 2) == "\t1");
+  // No capability in any set, no_new_privs, and the pod cgroup.
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    CAPTURE(set);
+    CHECK(proc_status_field(pid, set) == "0000000000000000");
+  }
+  CHECK(proc_status_field(pid, "NoNewPrivs") == "1");
+  CHECK(vpcri::fs::read_file("/proc/" + pid + "/cgroup").find(pod.id()) != std::string::npos);
+  // Its root: empty, read-only. Its binary: on a read-only mount, even for the host's root.
+  std::error_code ec;
+  CHECK(stdfs::directory_iterator("/proc/" + pid + "/root", ec) == stdfs::directory_iterator());
+  CHECK_FALSE(ec);
+  CHECK(::mkdir(("/proc/" + pid + "/root/x").c_str(), 0755) != 0);
+  CHECK(errno == EROFS);
+  CHECK(::open(("/proc/" + pid + "/exe").c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC) < 0);
+  CHECK(errno == EROFS);
+
+  // A container sharing pause's PID namespace cannot touch pause (non-dumpable, read-only) and
+  // sees the pod's sysctls, which pause's start wrote in the pod's namespaces.
+  auto cc = container_config("neighbour", {"exec sleep 1000"});
+  cc.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::POD);
+  const std::string id = run_container(d, pod, cc);
+  CHECK(sh_output(d, id, "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_unprivileged_port_start") ==
+        "1\n80\n");
+  const std::string pause_binary = binary("VPCRI_PAUSE");
+  const std::string before = vpcri::fs::read_file(pause_binary);
+  CHECK(sh_output(d, id, "echo x > /proc/1/exe && echo written; ls /proc/1/root/ 2>/dev/null && echo listed; "
+                         "cat /proc/1/environ 2>/dev/null && echo read; echo done") == "done\n");
+  CHECK(vpcri::fs::read_file(pause_binary) == before);
+}
+
+TEST_CASE("a pod whose pause ends is NOTREADY, also when it ended while vpcrid was down") {
+  Daemon d;
+  start_daemon(d);
+  Pod live(d, pod_config("live")), killed(d, pod_config("killed")), downtime(d, pod_config("downtime"));
+  auto pause_pid = [&](const Pod& pod) {
+    return std::stoi(json_field(pod_status(d, pod.id()).info().at("info"), "pid"));
+  };
+  REQUIRE(::kill(pause_pid(killed), SIGKILL) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (pod_status(d, killed.id()).status().state() != v1::SANDBOX_NOTREADY &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(pod_status(d, killed.id()).status().state() == v1::SANDBOX_NOTREADY);
+
+  const int live_pid = pause_pid(live);
+  const int downtime_pid = pause_pid(downtime);
+  CHECK(d.stop(SIGKILL) == -SIGKILL);
+  REQUIRE(::kill(downtime_pid, SIGKILL) == 0);
+  std::this_thread::sleep_for(200ms);
+  start_daemon(d);
+  CHECK(pod_status(d, downtime.id()).status().state() == v1::SANDBOX_NOTREADY);
+  // The live one is found again by pid + start time, and still watched: its end is seen too.
+  CHECK(pod_status(d, live.id()).status().state() == v1::SANDBOX_READY);
+  CHECK(pause_pid(live) == live_pid);
+  REQUIRE(::kill(live_pid, SIGKILL) == 0);
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (pod_status(d, live.id()).status().state() != v1::SANDBOX_NOTREADY &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(pod_status(d, live.id()).status().state() == v1::SANDBOX_NOTREADY);
+}
+
 TEST_CASE("security: sysctl injection is refused, RuntimeDefault seccomp blocks unshare") {
   Daemon d;
   start_daemon(d);
@@ -515,7 +637,8 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
   CHECK(list_containers(d, {}).empty());
   CHECK(mounts_under(d.dir()).empty());
   CHECK_FALSE(stdfs::exists(memory_cgroup_dir(runner_cgroup)));
-  CHECK_FALSE(stdfs::exists("/proc/" + pause_pid));
+  // pause is not vpcrid's child: once killed, it may stay a zombie until init has reaped it.
+  CHECK_FALSE(process_runs(pause_pid));
   CHECK_FALSE(stdfs::exists("/proc/" + runner_pid));
   CHECK_FALSE(stdfs::exists(d.state() + "/pods/" + pod_id));
   CHECK_FALSE(stdfs::exists(d.root() + "/pods/" + pod_id));
