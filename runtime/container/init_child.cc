@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/child_signals.h"
 #include "common/error.h"
 
 namespace vpcri::runtime::container {
@@ -53,12 +54,7 @@ void exec_init_child(char* const argv[], char* const envp[], const int fds[kInit
   // Only for the execveat below: vpcri-init itself must not inherit it.
   if (::fcntl(kInitBinaryFd, F_SETFD, FD_CLOEXEC) < 0) ::_exit(127);
   ::syscall(SYS_close_range, kInitChildFds, ~0U, 0);
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  reset_signals_for_exec();
   ::execveat(kInitBinaryFd, "", argv, envp, AT_EMPTY_PATH);
   int err = errno;
   if (::write(kInitErrorFd, &err, sizeof err) < 0) ::_exit(127);

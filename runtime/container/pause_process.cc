@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/child_signals.h"
 #include "common/error.h"
 #include "runtime/container/init_error.h"
 #include "runtime/container/spec.h"
@@ -94,12 +95,7 @@ bool write_all(int fd, const char* data, size_t size) {
   __user_cap_data_struct none[2] = {};
   if (::syscall(SYS_capset, &header, none) != 0) fail(plan, "drop capabilities");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(plan, "prctl(PR_SET_NO_NEW_PRIVS)");
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none_blocked;
-  ::sigemptyset(&none_blocked);
-  ::sigprocmask(SIG_SETMASK, &none_blocked, nullptr);
+  reset_signals_for_exec();
   // Nothing of vpcrid's may reach pause: every fd above stdio closes at exec (the report pipe
   // too, which tells vpcrid the exec succeeded).
   ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/child_signals.h"
 #include "common/error.h"
 #include "common/fs.h"
 
@@ -72,13 +73,7 @@ void write_number(int fd, int value) {
   if (::syscall(SYS_close_range, keep + 1, ~0U, 0) != 0) {
     for (int fd = keep + 1; fd < 65536; fd++) ::close(fd);
   }
-  // Nothing of the daemon's signal setup may leak into the monitor (and through it the container).
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  reset_signals_for_exec();  // nor through the monitor into the container
   ::execve(path, argv, envp);
   int err = errno;
   static const char kPrefix[] = "error ";
