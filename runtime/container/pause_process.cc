@@ -192,23 +192,10 @@ bool read_exact(int fd, void* out, size_t size, Clock::time_point deadline) {
 
 }  // namespace
 
-bool PauseProcess::exited() const {
-  pollfd p{pidfd_.get(), POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
-}
-
 bool PauseProcess::kill() const { return send_signal(pidfd_.get(), SIGKILL); }
 
 bool PauseProcess::wait(milliseconds timeout) const {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-    if (r > 0) return true;
-    if (r < 0 && errno != EINTR) throw_errno("poll pidfd of pause " + std::to_string(process_.pid));
-    if (r == 0 && left <= 0) return false;
-  }
+  return wait_for_exit(pidfd_.get(), timeout, "pause " + std::to_string(process_.pid));
 }
 
 PauseProcess spawn_pause(const PauseSpec& spec) {
@@ -313,8 +300,7 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   if (error) {
     if (pidfd) {
       send_signal(pidfd.get(), SIGKILL);
-      pollfd p{pidfd.get(), POLLIN, 0};
-      ::poll(&p, 1, 1000);
+      wait_for_exit(pidfd.get(), milliseconds{1000}, "pause");
     }
     throw *error;
   }

@@ -39,7 +39,6 @@ class PauseProcess {
 
   const ProcessRef& process() const { return process_; }
   int pidfd() const { return pidfd_.get(); }  // readable (POLLIN) once pause has ended
-  bool exited() const;
   // SIGKILL; false if it had already ended.
   bool kill() const;
   // True once pause has ended, waiting up to `timeout`.

@@ -186,20 +186,12 @@ MonitorHandle::MonitorHandle(std::string state_dir, ProcessRef monitor, Containe
     : state_dir_(std::move(state_dir)), monitor_(monitor), container_(std::move(container)), pidfd_(std::move(pidfd)) {}
 
 bool MonitorHandle::exited() const {
-  pollfd p{pidfd_.get(), POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0;
+  return wait_for_exit(pidfd_.get(), milliseconds{0}, "vpcri-monitor " + std::to_string(monitor_.pid));
 }
 
 std::optional<ExitStatus> MonitorHandle::wait(milliseconds timeout) const {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
-    if (r > 0) return exit_after_monitor(state_dir_, monitor_);
-    if (r < 0 && errno != EINTR) throw_errno("poll pidfd of vpcri-monitor " + std::to_string(monitor_.pid));
-    if (r == 0 && left <= 0) return std::nullopt;
-  }
+  if (!wait_for_exit(pidfd_.get(), timeout, "vpcri-monitor " + std::to_string(monitor_.pid))) return std::nullopt;
+  return exit_after_monitor(state_dir_, monitor_);
 }
 
 bool MonitorHandle::signal_container(int sig) const {
@@ -290,8 +282,9 @@ std::variant<MonitorHandle, ExitStatus> adopt(const std::string& state_dir) {
     if (auto container = read_container_start(state_dir)) {
       return MonitorHandle(state_dir, *monitor, std::move(*container), std::move(pidfd));
     }
-    pollfd p{pidfd.get(), POLLIN, 0};
-    if (::poll(&p, 1, 10) > 0) return exit_after_monitor(state_dir, *monitor);
+    if (wait_for_exit(pidfd.get(), std::chrono::milliseconds{10}, "vpcri-monitor " + std::to_string(monitor->pid))) {
+      return exit_after_monitor(state_dir, *monitor);
+    }
     if (Clock::now() > deadline) {
       throw Error(Errc::internal, "vpcri-monitor (pid " + std::to_string(monitor->pid) + ") of " + state_dir +
                                       " runs but has recorded no container process");

@@ -1,8 +1,10 @@
 #include "runtime/monitor/process_ref.h"
 
+#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <string>
@@ -36,6 +38,18 @@ bool send_signal(int pidfd, int sig) {
   if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return true;
   if (errno == ESRCH) return false;
   throw_errno("pidfd_send_signal " + std::to_string(sig));
+}
+
+bool wait_for_exit(int pidfd, std::chrono::milliseconds timeout, const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{pidfd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) throw_errno("poll pidfd of " + what);
+    if (r == 0 && left.count() <= 0) return false;
+  }
 }
 
 }  // namespace vpcri::runtime

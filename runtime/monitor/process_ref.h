@@ -5,8 +5,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "common/fd.h"
 
@@ -30,5 +32,9 @@ UniqueFd open_pidfd(const ProcessRef& ref);
 
 // pidfd_send_signal(2): false if the process has already exited; throws on other errors.
 bool send_signal(int pidfd, int sig);
+
+// True once the process of `pidfd` has ended (the pidfd polls readable), waiting up to `timeout`
+// (0: just a look); throws vpcri::Error naming `what` if poll fails.
+bool wait_for_exit(int pidfd, std::chrono::milliseconds timeout, const std::string& what);
 
 }  // namespace vpcri::runtime
