@@ -247,9 +247,17 @@ size_t Store::remove_stale_temp_files() const {
   return removed;
 }
 
+namespace {
+
+ContainerRecord::User user_of(const runtime::container::InitSpec& spec) {
+  return {spec.process.uid, spec.process.gid, spec.process.additional_gids};
+}
+
+}  // namespace
+
 void set_init_spec(ContainerRecord& r, const runtime::container::InitSpec& spec) {
   r.init_spec = runtime::container::init_spec_to_json(spec);
-  r.user = {spec.process.uid, spec.process.gid, spec.process.additional_gids};
+  r.user = user_of(spec);
 }
 
 void Store::save(const SandboxRecord& r) const {
@@ -342,8 +350,7 @@ std::vector<ContainerRecord> Store::load_containers() const {
     r.init_spec = j.at("init_spec").get<std::string>();
     try {
       if (!r.init_spec.empty()) {
-        const auto spec = runtime::container::init_spec_from_json(r.init_spec);
-        r.user = {spec.process.uid, spec.process.gid, spec.process.additional_gids};
+        r.user = user_of(runtime::container::init_spec_from_json(r.init_spec));
       }
     } catch (const std::exception& e) {  // the container is still known; only its user is not
       log::warn("container record: unreadable init spec", {{"id", r.id}, {"error", e.what()}});
