@@ -35,18 +35,6 @@ v1::ContainerConfig container_config() {
   return c;
 }
 
-// Whether `pid` runs: a zombie has ended (a killed pause waits for init to reap it).
-bool process_runs(pid_t pid) {
-  std::string stat;
-  try {
-    stat = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  } catch (const std::exception&) {
-    return false;
-  }
-  const size_t end = stat.rfind(')');
-  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] != 'Z';
-}
-
 // Every process's command line (NULs between the arguments), by pid.
 std::map<pid_t, std::string> processes() {
   std::map<pid_t, std::string> out;
@@ -241,23 +229,6 @@ void collect_ids(Daemon& d, std::set<std::string>* ids) {
   }
 }
 
-// The parent pid of `pid`, 0 if it is gone.
-pid_t parent_of(pid_t pid) {
-  std::string stat;
-  try {
-    stat = vpcri::fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  } catch (const std::exception&) {
-    return 0;
-  }
-  const size_t end = stat.rfind(')');
-  if (end == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(end + 2));
-  std::string state;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
-
 pid_t daemon_pid(Daemon& d) {
   std::set<pid_t> candidates;
   for (const auto& [pid, cmdline] : processes()) {
@@ -270,7 +241,7 @@ pid_t daemon_pid(Daemon& d) {
   // daemon is the one whose parent is not one of them (after a pid wrap a fork may have the
   // lower pid).
   for (pid_t pid : candidates) {
-    if (!candidates.count(parent_of(pid))) return pid;
+    if (!candidates.count(parent_pid(pid))) return pid;
   }
   FAIL("no vpcrid runs for " << d.dir());
   return -1;

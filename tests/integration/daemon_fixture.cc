@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -38,7 +39,33 @@ int wait_exit_code(pid_t pid) {
   return -1;
 }
 
+// The fields of /proc/<pid>/stat after the command name (state, ppid, ...); "" once it is gone.
+std::string stat_after_comm(pid_t pid) {
+  std::string stat;
+  try {
+    stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const std::exception&) {
+    return "";
+  }
+  // The command name may hold spaces and ')': the fields resume after the last ')'.
+  const size_t end = stat.rfind(')');
+  return end == std::string::npos || end + 2 >= stat.size() ? "" : stat.substr(end + 2);
+}
+
 }  // namespace
+
+bool process_runs(pid_t pid) {
+  const std::string fields = stat_after_comm(pid);
+  return !fields.empty() && fields[0] != 'Z';
+}
+
+pid_t parent_pid(pid_t pid) {
+  std::istringstream fields(stat_after_comm(pid));
+  std::string state;
+  pid_t ppid = 0;
+  fields >> state >> ppid;
+  return ppid;
+}
 
 std::string binary(const char* env_name) {
   const char* path = std::getenv(env_name);

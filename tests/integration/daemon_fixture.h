@@ -22,6 +22,11 @@ struct RunResult {
   std::string out, err;
 };
 
+// Whether `pid` runs (a zombie has ended: only its reaping is left).
+bool process_runs(pid_t pid);
+// The parent of `pid`; 0 once it is gone.
+pid_t parent_pid(pid_t pid);
+
 // Runs argv to completion (bounded by `timeout`), capturing stdout and stderr.
 RunResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(30));
 

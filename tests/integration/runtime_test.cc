@@ -430,18 +430,6 @@ std::string proc_status_field(const std::string& pid, const std::string& name) {
   return "";
 }
 
-// Whether `pid` runs (a zombie has ended: only its reaping is left).
-bool process_runs(const std::string& pid) {
-  std::string stat;
-  try {
-    stat = vpcri::fs::read_file("/proc/" + pid + "/stat");
-  } catch (const std::exception&) {
-    return false;
-  }
-  const size_t end = stat.rfind(')');
-  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] != 'Z';
-}
-
 bool monitor_runs_for(const std::string& dir) {
   for (const auto& proc : stdfs::directory_iterator("/proc")) {
     std::string cmdline;
@@ -638,7 +626,7 @@ TEST_CASE("vpcrid killed and restarted: containers keep running, exits are not l
   CHECK(mounts_under(d.dir()).empty());
   CHECK_FALSE(stdfs::exists(memory_cgroup_dir(runner_cgroup)));
   // pause is not vpcrid's child: once killed, it may stay a zombie until init has reaped it.
-  CHECK_FALSE(process_runs(pause_pid));
+  CHECK_FALSE(process_runs(std::stoi(pause_pid)));
   CHECK_FALSE(stdfs::exists("/proc/" + runner_pid));
   CHECK_FALSE(stdfs::exists(d.state() + "/pods/" + pod_id));
   CHECK_FALSE(stdfs::exists(d.root() + "/pods/" + pod_id));
