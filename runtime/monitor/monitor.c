@@ -74,6 +74,7 @@
 #include "attach_server.h"
 #include "cri_log.h"
 #include "log_file.h"
+#include "oom_watch.h"
 #include "state_file.h"
 
 #ifdef __SANITIZE_ADDRESS__
@@ -376,28 +377,6 @@ static void now_rfc3339(char out[RFC3339NANO_LEN], long long *ns) {
   if (ns) *ns = timespec_ns(&ts);
 }
 
-/* Did the kernel OOM-kill anything in the container's cgroup? cgroup2 memory.events or
- * cgroup1 memory.oom_control, both have an "oom_kill N" line. */
-static int cgroup_oom_killed(const char *cgroup) {
-  static const char *const files[] = {"memory.events", "memory.oom_control"};
-  if (cgroup == NULL) return 0;
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[PATH_MAX], buf[1024];
-    snprintf(path, sizeof path, "%s/%s", cgroup, files[i]);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) continue;
-    buf[n] = '\0';
-    for (char *line = buf; line != NULL; line = strchr(line, '\n')) {
-      if (*line == '\n') line++;
-      if (strncmp(line, "oom_kill ", 9) == 0) return strtoull(line + 9, NULL, 10) > 0;
-    }
-  }
-  return 0;
-}
-
 static void write_exit(const char *state, int exit_code, int sig, int oom, const char *reason,
                        const char *message) {
   char finished[RFC3339NANO_LEN], content[1536], flat[1024];
@@ -617,17 +596,23 @@ int main(int argc, char **argv) {
     if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
   }
 
+  struct oom_watch oom_events;
+  oom_watch_open(&oom_events, opt.cgroup);
   unsigned long reopens = 0;
   int status = 0, exited = 0;
   while (!exited) {
-    struct pollfd p[4 + ATTACH_POLL_FDS] = {
-        {sigfd, POLLIN, 0}, {streams[0].fd, POLLIN, 0}, {streams[1].fd, POLLIN, 0}, {sync_fd, POLLIN, 0}};
-    attach_poll_fds(&attach, p + 4);
-    if (poll(p, 4 + ATTACH_POLL_FDS, -1) < 0) continue;
+    struct pollfd p[5 + ATTACH_POLL_FDS] = {{sigfd, POLLIN, 0},
+                                            {streams[0].fd, POLLIN, 0},
+                                            {streams[1].fd, POLLIN, 0},
+                                            {sync_fd, POLLIN, 0},
+                                            {oom_watch_fd(&oom_events), POLLIN, 0}};
+    attach_poll_fds(&attach, p + 5);
+    if (poll(p, 5 + ATTACH_POLL_FDS, -1) < 0) continue;
+    if (p[4].revents) oom_watch_handle(&oom_events);
     for (int i = 0; i < 2; i++) {
       if (p[1 + i].revents) pump(&log, &attach, &streams[i], 0);
     }
-    attach_handle(&attach, p + 4);
+    attach_handle(&attach, p + 5);
     if (p[3].revents) { /* the spawner has closed its end (or died): nothing more to wait for */
       close(sync_fd);
       sync_fd = -1;
@@ -655,6 +640,7 @@ int main(int argc, char **argv) {
         if (pid == child) {
           status = st;
           exited = 1;
+          oom_watch_handle(&oom_events); /* before systemd can remove an emptied scope's cgroup */
         }
       }
     }
@@ -670,7 +656,7 @@ int main(int argc, char **argv) {
     }
   }
   attach_shutdown(&attach, opt.state); /* every attacher sees EOF once it has all the output */
-  int oom = cgroup_oom_killed(opt.cgroup);
+  int oom = oom_watch_finish(&oom_events);
   if (WIFSIGNALED(status)) {
     write_exit(opt.state, 128 + WTERMSIG(status), WTERMSIG(status), oom, oom ? "OOMKilled" : "Error", "");
   } else {

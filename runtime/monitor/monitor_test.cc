@@ -518,18 +518,45 @@ TEST_CASE("runtime-monitor: a missing monitor binary or a bad spec fails clearly
   }
 }
 
-TEST_CASE("runtime-monitor: an OOM kill in the container's cgroup is recorded") {
-  TempDir dir;
+namespace {
+
+// Runs `script` under a monitor whose cgroup is a stand-in directory (the monitor only reads its
+// memory.events) holding `events`, and returns how the process ended.
+ExitStatus exit_with_cgroup(const TempDir& dir, const std::string& cgroup, const std::string& events,
+                            const std::string& script) {
   Reaper reaper;
-  // A stand-in for the container's cgroup: the monitor only reads its memory.events.
-  std::string cgroup = dir / "cgroup";
   vpcri::fs::mkdir_p(cgroup);
-  vpcri::fs::write_file_atomic(cgroup + "/memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n");
-  auto spec = spec_in(dir, sh("kill -9 $$"));
+  vpcri::fs::write_file_atomic(cgroup + "/memory.events", events);
+  auto spec = spec_in(dir, sh(script));
   spec.cgroup_dir = cgroup;
   MonitorHandle h = spawn_monitor(spec);
   reaper.add(h);
-  ExitStatus status = wait_exit(h);
+  return wait_exit(h);
+}
+
+constexpr const char* kNoOomEvents = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n";
+
+}  // namespace
+
+TEST_CASE("runtime-monitor: an OOM kill in the container's cgroup is recorded") {
+  TempDir dir;
+  ExitStatus status =
+      exit_with_cgroup(dir, dir / "cgroup", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n", "kill -9 $$");
+  CHECK(status.oom);
+  CHECK(status.reason == "OOMKilled");
+  CHECK(status.exit_code == 137);
+}
+
+TEST_CASE("runtime-monitor: an OOM kill is recorded though the cgroup is gone when the container ends") {
+  // The systemd driver's case: systemd removes an emptied scope, memory.events included, about
+  // when the monitor reaps the container. The kernel rewrites memory.events in place at the kill;
+  // the stand-in does the same, then the "scope" goes before the process ends.
+  TempDir dir;
+  const std::string cgroup = dir / "cgroup";
+  ExitStatus status = exit_with_cgroup(dir, cgroup, kNoOomEvents,
+                                       "sleep 0.5; printf 'low 0\\nhigh 0\\nmax 9\\noom 1\\noom_kill 1\\n' > " +
+                                           cgroup + "/memory.events; sleep 1; rm -r " + cgroup + "; kill -9 $$");
+  CHECK_FALSE(std::filesystem::exists(cgroup));
   CHECK(status.oom);
   CHECK(status.reason == "OOMKilled");
   CHECK(status.exit_code == 137);
@@ -537,15 +564,7 @@ TEST_CASE("runtime-monitor: an OOM kill in the container's cgroup is recorded") 
 
 TEST_CASE("runtime-monitor: no OOM is recorded when the cgroup saw no OOM kill") {
   TempDir dir;
-  Reaper reaper;
-  std::string cgroup = dir / "cgroup";
-  vpcri::fs::mkdir_p(cgroup);
-  vpcri::fs::write_file_atomic(cgroup + "/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
-  auto spec = spec_in(dir, sh("exit 1"));
-  spec.cgroup_dir = cgroup;
-  MonitorHandle h = spawn_monitor(spec);
-  reaper.add(h);
-  ExitStatus status = wait_exit(h);
+  ExitStatus status = exit_with_cgroup(dir, dir / "cgroup", kNoOomEvents, "exit 1");
   CHECK_FALSE(status.oom);
   CHECK(status.reason == "Error");
 }
