@@ -102,7 +102,8 @@ def rpc_row(label, path):
 # The calls kubelet makes often besides the pod start: serial teardown and the rpcs scenario.
 TEARDOWN_OPS = ["StopContainer", "StopPodSandbox", "RemoveContainer", "RemovePodSandbox"]
 # Rows whose ratio would compare two measurements of the same thing (the kernel, not a runtime).
-NO_RATIO = {"Kernel floor of a pod, no runtime (p50)", "Pod start p50 / kernel floor p50"}
+NO_RATIO = {"Kernel floor of a pod, no runtime (p50)", "Pod start p50 / kernel floor p50",
+            "Bare gRPC server on vpcrid's libraries, idle RSS"}
 RPC_OPS = ["PullImage (present)", "ImageStatus", "ListImages", "RemoveImage", "ContainerStatus",
            "PodSandboxStatus", "ListContainers", "ListPodSandbox"]
 
@@ -133,6 +134,8 @@ ROWS = [
     ("Pods torn down/s, concurrency 8", "pods/s", lambda d: conc(d, 8, "teardown_pods_per_s"), "higher", None),
     ("Pods torn down/s, concurrency 32", "pods/s", lambda d: conc(d, 32, "teardown_pods_per_s"), "higher", None),
     ("Daemon RSS, idle (image pulled)", "MB", lambda d: kb_to_mb(dig(d, ["idle", "daemon_rss_kb"])), "lower", 1 / 3),
+    ("Bare gRPC server on vpcrid's libraries, idle RSS", "MB", lambda d: kb_to_mb(dig(d, ["grpc_floor", "rss_kb"])),
+     "lower", None),
     ("Daemon RSS, steady pods running", "MB", lambda d: kb_to_mb(dig(d, ["steady", "daemon_rss_kb"])), "lower", None),
     ("Helper RSS per running pod (shim/monitor + pause)", "MB", per_pod_helpers, "lower", None),
     ("Memory added per running pod (RSS, daemon + helpers)", "MB",
@@ -182,24 +185,25 @@ def first_error(docs):
 
 
 def load(paths):
-    """vpcri-bench results by runtime, each with the kernel floor measured beside it (run.sh's
-    floor-<runtime>-r<round>.json) as doc["kernel_floor"]."""
+    """vpcri-bench results by runtime, each with the floors measured beside it (run.sh's
+    floor-<runtime>-r<round>.json as doc["kernel_floor"], grpcfloor-... as doc["grpc_floor"])."""
     by_rt, floors = {}, {}
     for p in paths:
         with open(p) as f:
             doc = json.load(f)
         m = re.search(r"-r(\d+)\.json$", p)
         doc["_round"] = int(m.group(1)) if m else 0
-        if doc.get("kind") == "kernel_floor":
+        if doc.get("kind") in ("kernel_floor", "grpc_floor"):
             fm = re.search(r"floor-(.+)-r\d+\.json$", p)
-            floors[(fm.group(1) if fm else "", doc["_round"])] = doc
+            floors[(doc["kind"], fm.group(1) if fm else "", doc["_round"])] = doc
             continue
         by_rt.setdefault(doc["runtime"], []).append(doc)
     for rt, docs in by_rt.items():
         docs.sort(key=lambda d: d["_round"])
         for d in docs:
-            if (rt, d["_round"]) in floors:
-                d["kernel_floor"] = floors[(rt, d["_round"])]
+            for kind in ("kernel_floor", "grpc_floor"):
+                if (kind, rt, d["_round"]) in floors:
+                    d[kind] = floors[(kind, rt, d["_round"])]
     return by_rt
 
 
@@ -376,6 +380,11 @@ def render(by_rt, runc):
         "whose peer is born in the new netns; in the child one netlink batch (lo and eth0 up, a /32 address, a link "
         "route to the gateway and a default route); the mount tree made private; exec of a static `true`; timed until "
         "its exit status. Pod start / kernel floor says how far a runtime is from this machine's limit.")
+    lines.append(
+        "- gRPC floor: `bench/grpc_floor.cc`, a bare C++ gRPC server on the libraries vpcrid links (Debian's libgrpc++, "
+        "protobuf, libstdc++), the CRI RuntimeService with only Version answered, on a unix socket; its RSS after 20 "
+        "Version calls and a second of rest. vpcrid's idle RSS cannot go below it without leaving these shared "
+        "libraries; the same figure stands in both columns (it is no runtime's).")
     lines.append(
         "- **Networking**: containerd pays for CNI (bridge + host-local + portmap plugins, a "
         "veth per pod) on every pod start and teardown; vpcri does its in-process datapath (a veth per pod, "

@@ -10,7 +10,8 @@
 # is started in (so shims/monitors and everything they spawn are counted), pod cgroups under a
 # parent of our own, and temp state dirs. The daemon is started with nsenter --net (not
 # `ip netns exec`, which remounts /sys). Before it, vpcri-kernel-floor times a pod at the
-# kernel's price (no runtime) in that namespace. Runtimes take turns going first (odd rounds in
+# kernel's price (no runtime) in that namespace, and vpcri-grpc-floor the idle RSS of a bare gRPC
+# server on vpcrid's libraries. Runtimes take turns going first (odd rounds in
 # --runtimes order, even rounds reversed); the load average is logged. bench/build/vpcri-bench
 # drives the daemon; bench/report.py renders bench/results/results.md and the latency plot.
 # Everything created is removed on exit, also on failure. Nothing outside the namespaces is
@@ -73,7 +74,7 @@ fi
 
 # ---- build ----------------------------------------------------------------------------------
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$SRC" >&2
-targets=(bench/vpcri-bench bench/vpcri-kernel-floor bench/static-true)
+targets=(bench/vpcri-bench bench/vpcri-kernel-floor bench/vpcri-grpc-floor bench/static-true)
 [[ ,$RUNTIMES, == *,vpcri,* ]] && targets+=(cri/vpcrid pause/pause-image.tar)
 all_targets=$(ninja -C "$BUILD" -t targets all 2>/dev/null | cut -d: -f1)
 for t in vpcri-monitor vpcri-init; do
@@ -83,6 +84,7 @@ done
 [ $NO_BUILD = 1 ] || nice -n 10 ninja -C "$BUILD" -j2 "${targets[@]}" >&2
 BENCH=$BUILD/bench/vpcri-bench
 FLOOR=$BUILD/bench/vpcri-kernel-floor
+GRPC_FLOOR=$BUILD/bench/vpcri-grpc-floor
 STATIC_TRUE=$BUILD/bench/static-true
 PAUSE_TAR=$BUILD/pause/pause-image.tar
 [ -f "$PAUSE_TAR" ] || nice -n 10 ninja -C "$BUILD" -j2 pause/pause-image.tar >&2
@@ -293,6 +295,9 @@ for round in $(seq "$ROUNDS"); do
     # in this namespace and go with the pods' namespaces).
     nsenter --net=/run/netns/"$ns" "$FLOOR" --true "$STATIC_TRUE" --iterations "$FLOOR_ITERATIONS" \
       --out "$TMP/results/floor-$rt-r$round.json" || log "kernel floor failed"
+    # And the idle RSS of a bare gRPC server on vpcrid's own libraries (no runtime).
+    "$GRPC_FLOOR" --socket "$TMP/grpc-floor.sock" --out "$TMP/results/grpcfloor-$rt-r$round.json" ||
+      log "gRPC floor failed"
     start_registry "$ns" "$dir"
     CGROUPS+=("$cg")
     mkdir -p "/sys/fs/cgroup/cpuacct$cg/daemon" "/sys/fs/cgroup/cpuacct$cg/pods"
