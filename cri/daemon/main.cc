@@ -1,7 +1,12 @@
 // vpcrid: the vpcri daemon. Parses flags, loads the config and runs the CRI server.
 #include <getopt.h>
+#include <malloc.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 
@@ -44,10 +49,24 @@ struct Flags {
   bool check_config = false;
 };
 
+// glibc gives each thread that contends for the heap an arena of its own, up to 8 per CPU, and
+// keeps what they once held. gRPC's sync server runs a thread per concurrent call, so a burst of
+// kubelet requests left vpcrid about 12 MB larger for good (bench: daemon RSS with 50 pods after
+// the concurrency-32 run, 52.1 MB with glibc's default, 40.5 MB with two arenas; allocation is
+// nowhere near the hot part of a pod start). Up to 4 arenas; MALLOC_ARENA_MAX or the glibc
+// tunable, when the operator sets one, wins.
+void limit_malloc_arenas() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_ARENA_MAX") || (tunables && std::strstr(tunables, "glibc.malloc.arena_max"))) return;
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  ::mallopt(M_ARENA_MAX, static_cast<int>(std::clamp(cpus, 2L, 4L)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace vpcri;
+  limit_malloc_arenas();
   enum { kConfig = 1000, kRoot, kState, kSocket, kLogLevel, kCheckConfig, kVersion, kHelp, kNetworkProvider,
         kMetricsAddress, kIntrospectionAddress };
   static const option options[] = {
