@@ -9,9 +9,10 @@ meson install -C "$build_root" --no-rebuild --quiet --destdir "$stage" >/dev/nul
 prefix=$(meson introspect "$build_root" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
 p="$stage$prefix"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-for f in bin/vpcrid bin/vpcrictl libexec/vpcri/pause; do
+for f in bin/vpcrid bin/vpcrictl libexec/vpcri/pause libexec/vpcri/vpcri-monitor libexec/vpcri/vpcri-init; do
   [ -x "$p/$f" ] || fail "$f not installed as an executable"
 done
+[ -f "$p/libexec/vpcri/pause-image.tar" ] || fail "pause-image.tar not installed"
 unit=$(find "$stage" -name vpcri.service)
 [ -n "$unit" ] || fail "vpcri.service not installed"
 grep -q "^Type=notify$" "$unit" || fail "unit is not Type=notify"
