@@ -183,6 +183,27 @@ TEST_CASE("runtime-container: the filter a container runs under is its profile's
   CHECK(contains(run(c, spec), "Not a directory"));
 }
 
+TEST_CASE("runtime-container: a profile that cannot be read or compiled fails the launch before anything runs") {
+  Container c;
+  TempDir host;
+  InitSpec spec = spec_for(c.mount(), "true");
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "gone.json", ""};
+  try {
+    launch(binaries(), c.state_dir, c.log_path, spec, "");
+    FAIL("launched without its profile");
+  } catch (const vpcri::Error& e) {
+    CHECK(e.code() == vpcri::Errc::not_found);
+    CHECK(contains(e.what(), "seccomp profile: "));
+  }
+  vpcri::fs::write_file_atomic(host / "bad.json", R"({"defaultAction": "SCMP_ACT_BOGUS"})");
+  spec.process.seccomp.profile_path = host / "bad.json";
+  CHECK_THROWS_WITH(launch(binaries(), c.state_dir, c.log_path, spec, ""),
+                    doctest::Contains("seccomp: seccomp profile: defaultAction has unknown action"));
+  // No monitor was started: nothing in the state directory.
+  CHECK(!vpcri::fs::exists(c.state_dir + "/monitor"));
+  CHECK(!vpcri::fs::exists(c.state_dir + "/init.json"));
+}
+
 TEST_CASE("runtime-container: vpcri-init refuses a confined spec without a compiled filter") {
   // Whoever wrote the spec, a profile never silently turns into no filter at all.
   TempDir dir;
