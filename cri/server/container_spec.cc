@@ -36,7 +36,7 @@ container::SeccompSpec localhost_profile(const std::string& path) {
   }
   std::string problem = runtime::security::check_profile_json(text);
   if (!problem.empty()) throw Error(Errc::invalid_argument, "seccomp: profile " + path + ": " + problem);
-  return {container::SeccompSpec::Mode::localhost, path};
+  return {container::SeccompSpec::Mode::localhost, path, ""};
 }
 
 // The deprecated string form, which kubelet still sends to older runtimes.
@@ -80,16 +80,16 @@ runtime::cgroup::LinuxResources to_linux_resources(const v1::LinuxContainerResou
 container::SeccompSpec seccomp_spec(const v1::LinuxContainerSecurityContext& sc) {
   if (sc.has_seccomp()) {
     switch (sc.seccomp().profile_type()) {
-      case v1::SecurityProfile::RuntimeDefault: return {container::SeccompSpec::Mode::runtime_default, ""};
-      case v1::SecurityProfile::Unconfined: return {container::SeccompSpec::Mode::unconfined, ""};
+      case v1::SecurityProfile::RuntimeDefault: return {container::SeccompSpec::Mode::runtime_default, "", ""};
+      case v1::SecurityProfile::Unconfined: return {container::SeccompSpec::Mode::unconfined, "", ""};
       case v1::SecurityProfile::Localhost: return localhost_profile(sc.seccomp().localhost_ref());
       default: throw Error(Errc::invalid_argument, "seccomp: unknown profile type " + std::to_string(sc.seccomp().profile_type()) +
                                                        "; use RuntimeDefault, Unconfined or Localhost");
     }
   }
   const std::string path = legacy_seccomp_profile_path(sc);
-  if (path.empty() || path == "unconfined") return {container::SeccompSpec::Mode::unconfined, ""};
-  if (path == "runtime/default" || path == "docker/default") return {container::SeccompSpec::Mode::runtime_default, ""};
+  if (path.empty() || path == "unconfined") return {container::SeccompSpec::Mode::unconfined, "", ""};
+  if (path == "runtime/default" || path == "docker/default") return {container::SeccompSpec::Mode::runtime_default, "", ""};
   if (path.rfind("localhost/", 0) == 0) return localhost_profile(path.substr(std::strlen("localhost")));
   throw Error(Errc::invalid_argument, "seccomp: unknown profile \"" + path + "\"");
 }

@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "runtime/snapshot/fs_at.h"
 
 namespace vpcri::cri {
@@ -201,13 +202,7 @@ std::string new_id() {
     }
     got += static_cast<size_t>(n);
   }
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 int64_t now_ns() {

@@ -35,7 +35,7 @@
 #include "runtime/container/init_rootfs.h"
 #include "runtime/container/spec.h"
 #include "runtime/container/sysctl.h"
-#include "runtime/security/seccomp.h"
+#include "runtime/security/seccomp_load.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -119,24 +119,13 @@ void enter_namespaces(const InitSpec& spec, bool exec_mode) {
   }
 }
 
-std::string seccomp_profile(const SeccompSpec& seccomp) {
-  switch (seccomp.mode) {
-    case SeccompSpec::Mode::unconfined: return "";
-    case SeccompSpec::Mode::runtime_default: return security::runtime_default_profile_json();
-    case SeccompSpec::Mode::localhost:
-      try {
-        return fs::read_file(seccomp.profile_path);
-      } catch (const Error& e) {
-        throw InitError(errno_of(e.code()), std::string("seccomp profile: ") + e.what());
-      }
-  }
-  return "";
-}
-
-void load_seccomp(const std::string& profile, const std::vector<std::string>& caps) {
-  if (profile.empty()) return;
+// The filter vpcrid compiled from the profile (seccomp_filter.h): a confined process never runs
+// without one.
+void load_seccomp(const SeccompSpec& seccomp) {
+  if (seccomp.mode == SeccompSpec::Mode::unconfined) return;
+  if (seccomp.filter.empty()) throw InitError(EINVAL, "seccomp: the spec has no compiled filter for its profile");
   try {
-    security::load_profile_json(profile, caps);
+    security::load_filter(seccomp.filter);
   } catch (const Error& e) {
     throw InitError(errno_of(e.code()), std::string("seccomp: ") + e.what());
   }
@@ -188,7 +177,6 @@ void fork_into_pidns() {
   }
   const ProcessSpec& process = spec.process;
   bool exec_mode = spec.mnt.mode == NamespaceSpec::Mode::join;
-  std::string profile = seccomp_profile(process.seccomp);  // a host file: read it while we can
 
   join_cgroups(spec.cgroup_dirs);
   enter_namespaces(spec, exec_mode);
@@ -202,13 +190,13 @@ void fork_into_pidns() {
   if (process.oom_score_adj) apply_oom_score_adj(*process.oom_score_adj);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may drop:
   // load it first then (as runc does); with no_new_privs, as late as possible.
-  if (!process.no_new_privs) load_seccomp(profile, process.capabilities);
+  if (!process.no_new_privs) load_seccomp(process.seccomp);
   switch_user(process);
   if (::chdir(process.cwd.c_str()) != 0) init_failed("chdir " + process.cwd);
   std::string path = find_executable(process.args[0], process.env);
   if (process.no_new_privs) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) init_failed("prctl(PR_SET_NO_NEW_PRIVS)");
-    load_seccomp(profile, process.capabilities);
+    load_seccomp(process.seccomp);
   }
   // The user switch cleared the parent-death signal: an exec whose waiter died must not linger.
   if (exec_mode && spec.pid.mode == NamespaceSpec::Mode::join && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {

@@ -9,6 +9,7 @@
 
 #include "common/child_signals.h"
 #include "common/error.h"
+#include "runtime/container/seccomp_filter.h"
 
 namespace vpcri::runtime::container {
 
@@ -25,6 +26,7 @@ UniqueFd above_init_child_fds(UniqueFd fd, const char* what) {
 
 UniqueFd init_spec_memfd(InitSpec spec, bool ns_pidfd_given) {
   spec.ns_pidfd = ns_pidfd_given ? kInitNsPidfdFd : -1;
+  compile_seccomp(spec);
   std::string json = init_spec_to_json(spec);
   UniqueFd memfd = above_init_child_fds(UniqueFd(::memfd_create("vpcri-exec-spec", MFD_CLOEXEC)),
                                         "memfd_create for the exec spec");

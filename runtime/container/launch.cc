@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "runtime/container/init_child.h"
+#include "runtime/container/seccomp_filter.h"
 
 namespace vpcri::runtime::container {
 namespace {
@@ -66,8 +67,10 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
                      const InitSpec& spec, const std::string& oom_cgroup_dir, const std::string& log_dir,
                      const StdioSpec& stdio) {
   require_init_fd(bin);
+  InitSpec init_spec = spec;
+  compile_seccomp(init_spec);
   std::string spec_path = state_dir + "/init.json";
-  fs::replace_file(spec_path, init_spec_to_json(spec), 0600);  // runtime state: no fsync
+  fs::replace_file(spec_path, init_spec_to_json(init_spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
   m.monitor_path = bin.monitor;
   m.state_dir = state_dir;

@@ -27,7 +27,8 @@ struct Binaries {
 // rest and execs spec.process.args. Returns once the user's command runs. Any failure on the way
 // (a missing executable, a mount that fails, a bad user) throws vpcri::Error with the step and
 // the kernel's reason (e.g. `exec "foo": executable file not found in $PATH`), and
-// <state_dir>/exit then records StartError with the same message.
+// <state_dir>/exit then records StartError with the same message. A seccomp profile that cannot
+// be read or compiled throws before anything starts (seccomp_filter.h).
 // `oom_cgroup_dir`: the memory cgroup directory the monitor checks for OOM kills ("" = none).
 // `log_dir`: the trusted directory `log_path` lies beneath ("" = the one it is in); below it the
 // monitor follows no symlink (MonitorSpec::log_dir). `stdio`: what the monitor keeps for Attach.

@@ -3,6 +3,7 @@
 #include "runtime/container/launch.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,8 @@
 #include "runtime/container/pod_namespaces.h"
 #include "runtime/container/test_support.h"
 #include "runtime/security/capabilities.h"
+#include "runtime/security/seccomp.h"
+#include "runtime/security/test_support.h"
 
 using namespace vpcri::runtime;
 using namespace vpcri::runtime::container;
@@ -150,6 +153,84 @@ TEST_CASE("runtime-container: seccomp RuntimeDefault blocks unshare, unconfined 
   spec.process.seccomp.mode = SeccompSpec::Mode::runtime_default;
   out = run(c2, spec);
   CHECK(contains(out, "blocked\nSeccomp:\t2\n"));
+}
+
+TEST_CASE("runtime-container: the filter a container runs under is its profile's, compiled for its capabilities") {
+  // vpcrid compiles the profile and vpcri-init only loads the program: the kernel must hold
+  // exactly what libseccomp makes of RuntimeDefault for this capability set (a capability-gated
+  // rule in or out would differ).
+  for (const auto& caps : {security::default_capabilities(), security::all_capabilities()}) {
+    Container c;
+    InitSpec spec = spec_for(c.mount(), "exec sleep 1000");
+    spec.process.capabilities = caps;
+    spec.process.seccomp.mode = SeccompSpec::Mode::runtime_default;
+    Reaper reaper;
+    MonitorHandle h = launch(binaries(), c.state_dir, c.log_path, spec, "");
+    reaper.add(h);
+    std::string installed = security::testing::installed_seccomp_filter(h.container().pid);
+    CHECK(installed == security::compile_profile_json(security::runtime_default_profile_json(), caps));
+    h.signal_container(SIGKILL);
+    wait_exit(h);
+  }
+
+  // An ERRNO rule returns the profile's errno (ENOTDIR here, not the default EPERM).
+  Container c;
+  TempDir host;
+  vpcri::fs::write_file_atomic(host / "profile.json", R"({"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 20}]})");
+  InitSpec spec = spec_for(c.mount(), "mkdir /newdir 2>&1; true");
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "profile.json", ""};
+  CHECK(contains(run(c, spec), "Not a directory"));
+}
+
+TEST_CASE("runtime-container: a profile that cannot be read or compiled fails the launch before anything runs") {
+  Container c;
+  TempDir host;
+  InitSpec spec = spec_for(c.mount(), "true");
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "gone.json", ""};
+  try {
+    launch(binaries(), c.state_dir, c.log_path, spec, "");
+    FAIL("launched without its profile");
+  } catch (const vpcri::Error& e) {
+    CHECK(e.code() == vpcri::Errc::not_found);
+    CHECK(contains(e.what(), "seccomp profile: "));
+  }
+  vpcri::fs::write_file_atomic(host / "bad.json", R"({"defaultAction": "SCMP_ACT_BOGUS"})");
+  spec.process.seccomp.profile_path = host / "bad.json";
+  CHECK_THROWS_WITH(launch(binaries(), c.state_dir, c.log_path, spec, ""),
+                    doctest::Contains("seccomp: seccomp profile: defaultAction has unknown action"));
+  // No monitor was started: nothing in the state directory.
+  CHECK(!vpcri::fs::exists(c.state_dir + "/monitor"));
+  CHECK(!vpcri::fs::exists(c.state_dir + "/init.json"));
+}
+
+TEST_CASE("runtime-container: vpcri-init refuses a confined spec without a compiled filter") {
+  // Whoever wrote the spec, a profile never silently turns into no filter at all.
+  TempDir dir;
+  InitSpec spec;
+  spec.process.args = {"/bin/true"};
+  spec.process.seccomp.mode = SeccompSpec::Mode::runtime_default;
+  vpcri::fs::write_file_atomic(dir / "init.json", init_spec_to_json(spec));
+  int errors[2];
+  REQUIRE(::pipe2(errors, O_CLOEXEC) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(errors[1], 3);
+    ::execl(VPCRI_INIT_PATH, VPCRI_INIT_PATH, "--spec", (dir / "init.json").c_str(), nullptr);
+    ::_exit(127);
+  }
+  ::close(errors[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(errors[0], buf, sizeof buf)) > 0;) message.append(buf, static_cast<size_t>(n));
+  ::close(errors[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  REQUIRE(message.size() > sizeof(int));
+  CHECK(message.substr(sizeof(int)) == "seccomp: the spec has no compiled filter for its profile");
 }
 
 TEST_CASE("runtime-container: rlimits, oom_score_adj and sysctls") {
@@ -391,7 +472,7 @@ TEST_CASE("runtime-container: a Localhost seccomp profile; a privileged containe
   vpcri::fs::write_file_atomic(host / "profile.json", R"({"defaultAction": "SCMP_ACT_ALLOW",
     "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]})");
   InitSpec spec = spec_for(c.mount(), "mkdir /newdir 2>/dev/null || echo denied");
-  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "profile.json"};
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, host / "profile.json", ""};
   CHECK(run(c, spec) == "denied\n");
 
   // Privileged: /sys read-write, the host's devices, nothing masked, every capability.

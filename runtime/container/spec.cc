@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace vpcri::runtime::container {
 namespace {
@@ -170,6 +171,9 @@ ProcessSpec read_process(const json& obj) {
     } else {
       bad("process.seccomp.mode", "\"" + mode + "\" is not unconfined, runtime_default or localhost");
     }
+    std::string filter_hex;
+    read(*s, "process.seccomp", "filter", filter_hex);
+    if (!hex_decode(filter_hex, out.seccomp.filter)) bad("process.seccomp.filter", "not hex digits in pairs");
   }
   read_array(p, f, "rlimits", [&](const json& v, const std::string& name) {
     if (!v.is_object()) bad(name, "not an object");
@@ -252,6 +256,7 @@ std::string init_spec_to_json(const InitSpec& spec) {
       {"no_new_privs", p.no_new_privs},
       {"seccomp", {{"mode", seccomp_name(p.seccomp.mode)}, {"profile_path", p.seccomp.profile_path}}},
   };
+  if (!p.seccomp.filter.empty()) process["seccomp"]["filter"] = hex_encode(p.seccomp.filter);
   json rlimits = json::array();
   for (const auto& r : p.rlimits) rlimits.push_back({{"name", r.name}, {"soft", r.soft}, {"hard", r.hard}});
   process["rlimits"] = std::move(rlimits);

@@ -47,6 +47,10 @@ struct SeccompSpec {
   enum class Mode { unconfined, runtime_default, localhost };
   Mode mode = Mode::unconfined;
   std::string profile_path;  // localhost: absolute path of a JSON profile (docker/OCI format)
+  // The profile compiled for the process's capabilities: classic BPF, sock_filter instructions
+  // back to back. vpcrid sets it (seccomp_filter.h) in the spec it hands vpcri-init, which only
+  // loads it; stored records leave it empty.
+  std::string filter;
   bool operator==(const SeccompSpec&) const = default;
 };
 

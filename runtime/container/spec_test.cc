@@ -17,7 +17,8 @@ TEST_CASE("runtime-container: an InitSpec survives a JSON round trip") {
   spec.process.additional_gids = {10, 4294967295U};
   spec.process.capabilities = {"CAP_CHOWN", "CAP_KILL"};
   spec.process.no_new_privs = true;
-  spec.process.seccomp = {SeccompSpec::Mode::localhost, "/var/lib/kubelet/seccomp/p.json"};
+  spec.process.seccomp = {SeccompSpec::Mode::localhost, "/var/lib/kubelet/seccomp/p.json",
+                          std::string("\x15\0\x01\xff", 4)};  // a compiled filter is binary
   spec.process.rlimits = {{"RLIMIT_NOFILE", 1024, UINT64_MAX}};
   spec.process.oom_score_adj = -998;
   spec.net = {NamespaceSpec::Mode::join, "/run/netns/x"};
@@ -70,6 +71,10 @@ TEST_CASE("runtime-container: a bad init spec names the field") {
   CHECK(error_of(R"({"process": {"args": ["x"], "cwd": "rel"}})") == "init spec: process.cwd: \"rel\" is not absolute");
   CHECK(error_of(R"({"process": {"args": ["x"], "seccomp": {"mode": "bogus"}}})") ==
         "init spec: process.seccomp.mode: \"bogus\" is not unconfined, runtime_default or localhost");
+  CHECK(error_of(R"({"process": {"args": ["x"], "seccomp": {"mode": "runtime_default", "filter": "a"}}})") ==
+        "init spec: process.seccomp.filter: not hex digits in pairs");
+  CHECK(error_of(R"({"process": {"args": ["x"], "seccomp": {"mode": "runtime_default", "filter": "0g"}}})") ==
+        "init spec: process.seccomp.filter: not hex digits in pairs");
   CHECK(error_of(R"({"process": {"args": ["x"]}, "net": {"mode": "join"}})") ==
         "init spec: net.path: join needs an absolute path");
   CHECK(error_of(R"({"process": {"args": ["x"]}, "mounts": [{"source": "/a", "destination": "b"}]})") ==

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace vpcri::runtime::image {
 
@@ -35,13 +36,7 @@ std::string digest_hex(std::string_view digest) {
 std::string random_hex(size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw Error(Errc::internal, "OpenSSL: RAND_bytes failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += hex[b >> 4];
-    out += hex[b & 0xf];
-  }
-  return out;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 
 }  // namespace vpcri::runtime::image

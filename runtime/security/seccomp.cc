@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "runtime/security/capabilities.h"
+#include "runtime/security/seccomp_load.h"
 
 namespace vpcri::runtime::security {
 namespace {
@@ -329,9 +330,9 @@ Ctx build(const Profile& p, const std::vector<std::string>& caps) {
   return ctx;
 }
 
-// The filter as a classic BPF program, so the context is freed before the filter is in force:
-// nothing runs between loading and returning that the profile could forbid.
-std::vector<sock_filter> export_bpf(void* ctx) {
+// The filter as a classic BPF program (so the context is freed before the filter is in force:
+// nothing runs between loading and returning that the profile could forbid).
+std::string export_bpf(void* ctx) {
   UniqueFd fd(::memfd_create("vpcri-seccomp", MFD_CLOEXEC));
   if (!fd) throw_errno("memfd_create");
   if (int rc = seccomp_export_bpf(ctx, fd.get()); rc < 0) throw_errno("seccomp_export_bpf", -rc);
@@ -339,8 +340,8 @@ std::vector<sock_filter> export_bpf(void* ctx) {
   if (size < 0) throw_errno("lseek");
   if (size == 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0)
     throw Error(Errc::internal, "seccomp_export_bpf wrote " + std::to_string(size) + " bytes");
-  std::vector<sock_filter> prog(static_cast<size_t>(size) / sizeof(sock_filter));
-  if (::pread(fd.get(), prog.data(), static_cast<size_t>(size), 0) != size) throw_errno("pread");
+  std::string prog(static_cast<size_t>(size), '\0');
+  if (::pread(fd.get(), prog.data(), prog.size(), 0) != size) throw_errno("pread");
   return prog;
 }
 
@@ -356,23 +357,13 @@ std::string check_profile_json(const std::string& json) {
   return "";
 }
 
-// Without no_new_privs the kernel lets only a process with CAP_SYS_ADMIN load a filter (EACCES
-// otherwise): a caller that does not set no_new_privs loads the profile before it drops its
-// capabilities, as runc does, and the profile must then allow what it does until execve.
+std::string compile_profile_json(const std::string& json, const std::vector<std::string>& caps) {
+  Ctx ctx = build(parse(json), caps);
+  return export_bpf(ctx.get());
+}
+
 void load_profile_json(const std::string& json, const std::vector<std::string>& caps) {
-  auto prog = [&] {
-    Ctx ctx = build(parse(json), caps);
-    return export_bpf(ctx.get());
-  }();
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
-  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
-    int err = errno;
-    if (err == EACCES)
-      throw Error(Errc::failed_precondition,
-                  "loading the seccomp filter: no_new_privs is not set and the process lacks "
-                  "CAP_SYS_ADMIN");
-    throw_errno("loading the seccomp filter", err);
-  }
+  load_filter(compile_profile_json(json, caps));
 }
 
 }  // namespace vpcri::runtime::security

@@ -15,6 +15,12 @@ const std::string& runtime_default_profile_json();
 // action or architecture). Unknown syscall names are skipped, as other runtimes do.
 std::string check_profile_json(const std::string& json);
 
+// The filter load_profile_json loads, compiled but not loaded: a classic BPF program
+// (sock_filter instructions back to back) for seccomp_load.h's load_filter. It depends only on
+// the profile text, `caps`, the native architecture and the kernel version (minKernel), so
+// vpcrid compiles each profile once (filter_cache.h). Throws as load_profile_json does.
+std::string compile_profile_json(const std::string& json, const std::vector<std::string>& caps);
+
 // In the calling process, just before exec: builds the filter from `json` for the native
 // architecture (plus the profile's "architectures" and the archMap sub-architectures of the native
 // one, e.g. x86 and x32 on x86_64) and loads it. `caps` is the process's final capability set
