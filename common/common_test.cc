@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/fs_sync.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/trash.h"
@@ -61,9 +62,12 @@ TEST_CASE("log level names parse") {
   CHECK_FALSE(log::parse_level("loud").has_value());
 }
 
-TEST_CASE("write_file_atomic and replace_file replace content and set the mode") {
+TEST_CASE("write_file_atomic, write_file_contents_synced and replace_file replace content and set the mode") {
   using Writer = void (*)(const std::string&, std::string_view, mode_t);
-  for (Writer write : {Writer{fs::write_file_atomic}, Writer{fs::replace_file}}) {
+  auto contents_synced = [](const std::string& path, std::string_view data, mode_t mode) {
+    fs::write_file_contents_synced(path, data, mode, "");
+  };
+  for (Writer write : {Writer{fs::write_file_atomic}, Writer{fs::replace_file}, Writer{contents_synced}}) {
     TempDir dir;
     std::string p = dir.path + "/f";
     write(p, "one", 0600);

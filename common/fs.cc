@@ -1,4 +1,5 @@
 #include "common/fs.h"
+#include "common/fs_sync.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -55,7 +56,9 @@ std::string read_file(const std::string& path) {
 
 namespace {
 
-void replace(const std::string& path, std::string_view data, mode_t mode, bool durable,
+enum class Sync { none, contents, contents_and_name };
+
+void replace(const std::string& path, std::string_view data, mode_t mode, Sync sync,
              std::string_view failpoint_before_rename = {}) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
@@ -63,7 +66,7 @@ void replace(const std::string& path, std::string_view data, mode_t mode, bool d
   try {
     write_all(fd.get(), data, tmp);
     if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + tmp);
-    if (durable && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
+    if (sync != Sync::none && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
     fd.reset();
     if (!failpoint_before_rename.empty()) failpoint(failpoint_before_rename);
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp + " to " + path);
@@ -71,7 +74,7 @@ void replace(const std::string& path, std::string_view data, mode_t mode, bool d
     ::unlink(tmp.c_str());
     throw;
   }
-  if (!durable) return;
+  if (sync != Sync::contents_and_name) return;
   UniqueFd dfd(::open(dirname_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) ::fsync(dfd.get());
 }
@@ -79,15 +82,20 @@ void replace(const std::string& path, std::string_view data, mode_t mode, bool d
 }  // namespace
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  replace(path, data, mode, true);
+  replace(path, data, mode, Sync::contents_and_name);
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
                        std::string_view failpoint_before_rename) {
-  replace(path, data, mode, true, failpoint_before_rename);
+  replace(path, data, mode, Sync::contents_and_name, failpoint_before_rename);
 }
 
-void replace_file(const std::string& path, std::string_view data, mode_t mode) { replace(path, data, mode, false); }
+void write_file_contents_synced(const std::string& path, std::string_view data, mode_t mode,
+                                std::string_view failpoint_before_rename) {
+  replace(path, data, mode, Sync::contents, failpoint_before_rename);
+}
+
+void replace_file(const std::string& path, std::string_view data, mode_t mode) { replace(path, data, mode, Sync::none); }
 
 void mkdir_p(const std::string& path, mode_t mode) {
   if (path.empty()) return;

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/fs_sync.h"
 #include "common/log.h"
 
 namespace vpcri::net::ipam::checkpoint {
@@ -204,7 +205,16 @@ void save(const std::string& path, const DatastoreState& state, PersistCause cau
   // them to another instance) or be refused at start (load() never guesses an empty pool), leaving
   // the node without pod networking. The cost is kept off the datastore lock instead
   // (Datastore::persist_through): concurrent pod starts share one write.
-  fs::write_file_atomic(path, encode(state), 0600, failpoint_name);
+  // An allocation or release leaves the inventory as the previous write made it durable (inventory
+  // changes are written as such, and one whose write failed makes the next write an inventory
+  // one: Datastore::write_locked), so the rename need not survive a power loss: the older file
+  // names the same ENIs and IPs, and its allocations are released at restore (no pod survives a
+  // reboot). Only the contents are synced, so the name never points at a torn file.
+  if (cause == PersistCause::inventory) {
+    fs::write_file_atomic(path, encode(state), 0600, failpoint_name);
+  } else {
+    fs::write_file_contents_synced(path, encode(state), 0600, failpoint_name);
+  }
 }
 
 RestoreReport restore(Datastore& datastore, const DatastoreState& state,

@@ -488,8 +488,22 @@ DatastoreState Datastore::snapshot_locked() const {
 
 void Datastore::persist_locked(PersistCause cause) {
   const uint64_t change = ++changed_seq_;
-  if (persist_) persist_(snapshot_locked(), cause);
+  write_locked(snapshot_locked(), cause);
   written_seq_ = change;
+}
+
+void Datastore::write_locked(const DatastoreState& state, PersistCause cause) {
+  if (!persist_) return;
+  // An inventory change whose write failed rides on the next write, which is then as durable as
+  // an inventory write (checkpoint::save syncs less for allocations and releases).
+  if (inventory_unwritten_) cause = PersistCause::inventory;
+  try {
+    persist_(state, cause);
+  } catch (...) {
+    if (cause == PersistCause::inventory) inventory_unwritten_ = true;
+    throw;
+  }
+  inventory_unwritten_ = false;
 }
 
 void Datastore::persist_through(uint64_t change, PersistCause cause) {
@@ -504,7 +518,7 @@ void Datastore::persist_through(uint64_t change, PersistCause cause) {
   }
   // Writes are serialised by write_mu_ and each takes its snapshot under it: a newer state is
   // never overwritten by an older one.
-  if (persist_) persist_(state, cause);
+  write_locked(state, cause);
   written_seq_ = newest;
 }
 

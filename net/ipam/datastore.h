@@ -217,7 +217,9 @@ class Datastore {
   // Without mu_: returns once a write that carries change number `change` is done (by this call,
   // or by another since); throws what the hook throws.
   void persist_through(uint64_t change, PersistCause cause);
-  void persist_or_log_locked();  // inventory changes: the provider already changed, nothing to undo
+  void persist_or_log_locked();
+  // Under write_mu_: hands `state` to the hook (see inventory_unwritten_).
+  void write_locked(const DatastoreState& state, PersistCause cause);  // inventory changes: the provider already changed, nothing to undo
   void queue_flush_locked(const IpAddress& ip, FlushRequest::Reason reason, const std::string& sandbox_id);
   // Why the pool is empty: a short cause for the metrics and the message for the caller.
   struct Exhaustion {
@@ -229,6 +231,7 @@ class Datastore {
   const Options options_;
   std::mutex write_mu_;       // one checkpoint write at a time; taken before mu_
   uint64_t written_seq_ = 0;  // under write_mu_: the newest change on disk
+  bool inventory_unwritten_ = false;  // under write_mu_: an inventory write failed since the last success
   mutable std::mutex mu_;
   uint64_t changed_seq_ = 0;  // under mu_: the newest change in memory
   PersistFn persist_;         // set under both locks

@@ -457,3 +457,27 @@ TEST_CASE("allocations are written without the datastore lock; concurrent ones s
   CHECK(allocations_per_write == std::vector<size_t>{1, 3});
   CHECK(ds.snapshot().allocations.size() == 3);
 }
+
+TEST_CASE("each write says whether it changes the inventory; an inventory write that failed makes the next write one") {
+  Datastore ds;
+  bool fail = false;
+  std::vector<PersistCause> causes;
+  ds.set_persist([&](const DatastoreState&, PersistCause cause) {
+    if (fail) throw Error(Errc::resource_exhausted, "write /var/lib/vpcri/ipam.json: No space left on device");
+    causes.push_back(cause);
+  });
+  ds.add_eni(make_eni(0, 3));  // logged, not thrown: the provider made the ENI already
+  ds.allocate("sb-1", "ns", "p");
+  ds.release("sb-1");
+  CHECK(causes == std::vector<PersistCause>{PersistCause::inventory, PersistCause::allocation, PersistCause::release});
+
+  // checkpoint::save syncs allocation and release writes less (not the directory): an inventory
+  // change that was never written must not ride on one of those.
+  causes.clear();
+  fail = true;
+  ds.add_eni(make_eni(1, 2));
+  fail = false;
+  ds.allocate("sb-2", "ns", "p");
+  ds.allocate("sb-3", "ns", "p");
+  CHECK(causes == std::vector<PersistCause>{PersistCause::inventory, PersistCause::allocation});
+}

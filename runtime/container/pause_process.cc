@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,13 +49,27 @@ struct ChildPlan {
   // no step ever keeps another one waiting for an EOF.
   std::vector<int> keep;
   int netns = -1, ipc = -1, uts = -1;
-  std::vector<int> cgroup_procs;
+  std::vector<int> cgroup_tasks;  // v1 hierarchies' `tasks` files (see join_cgroups)
   std::vector<std::pair<const char*, const std::string*>> sysctls;  // path under /proc/sys, value
   const char* root = nullptr;
   bool new_pid_ns = true;
   uid_t uid = 0;
   gid_t gid = 0;
 };
+
+// fork() without glibc's fork handlers: the step is cloned by the raw syscall (to pass
+// CLONE_INTO_CGROUP), so glibc's locks in it may be held by threads that do not exist there and
+// its own fork() could block on them forever. `cgroup2_dir` >= 0: the child starts in that cgroup2
+// directory, which costs no cgroup migration (see join_cgroups).
+pid_t raw_fork(int cgroup2_dir) {
+  clone_args args{};
+  args.exit_signal = SIGCHLD;
+  if (cgroup2_dir >= 0) {
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup2_dir);
+  }
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
 
 [[noreturn]] void fail(const ChildPlan& plan, const char* step) {
   StepFailure f;
@@ -131,8 +148,12 @@ bool write_all(int fd, const char* data, size_t size) {
     ::close(fd);
     if (!ok) fail(plan, "write a pod sysctl");
   }
-  for (int procs : plan.cgroup_procs) {
-    if (!write_all(procs, "0", 1)) fail(plan, "join the pod cgroup");
+  // The v1 hierarchies through `tasks`, not `cgroup.procs`: moving a whole process write-locks
+  // the kernel's global cgroup_threadgroup_rwsem, which first waits for an RCU grace period
+  // (10-25 ms here, serialising concurrent pod starts); moving just the calling thread skips that
+  // lock, and this step has one thread. Its fork (pause) inherits every cgroup.
+  for (int tasks : plan.cgroup_tasks) {
+    if (!write_all(tasks, "0", 1)) fail(plan, "join the pod cgroup");
   }
   // A cgroup namespace rooted at the pod cgroup too, as every container gets.
   if (::unshare(CLONE_NEWNS | CLONE_NEWCGROUP | (plan.new_pid_ns ? CLONE_NEWPID : 0)) != 0) {
@@ -143,7 +164,7 @@ bool write_all(int fd, const char* data, size_t size) {
   if (::mount("tmpfs", plan.root, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0) {
     fail(plan, "mount pause's empty root");
   }
-  pid_t pause = ::fork();
+  pid_t pause = raw_fork(-1);
   if (pause < 0) fail(plan, "fork pause");
   if (pause == 0) become_pause(plan);
   if (!write_all(plan.pid_out, reinterpret_cast<const char*>(&pause), sizeof pause)) ::_exit(1);
@@ -221,8 +242,22 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   if (!spec.ipc.empty()) ipc = open_or_throw(spec.ipc, O_RDONLY, "the pod's IPC namespace");
   if (!spec.uts.empty()) uts = open_or_throw(spec.uts, O_RDONLY, "the pod's UTS namespace");
   if (!spec.sysctls.empty()) proc_sys = open_or_throw("/proc/sys", O_PATH | O_DIRECTORY, "");
-  std::vector<UniqueFd> procs;
-  for (const auto& dir : spec.cgroup_dirs) procs.push_back(open_or_throw(dir + "/cgroup.procs", O_WRONLY, "cgroup file"));
+  // cgroup2 (the unified hierarchy of a hybrid host, or the only one): the step is cloned
+  // straight into it (CLONE_INTO_CGROUP); v1 hierarchies: joined through their `tasks` file.
+  std::vector<UniqueFd> tasks;
+  UniqueFd cgroup2_dir;
+  for (const auto& dir : spec.cgroup_dirs) {
+    UniqueFd fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY, "cgroup directory");
+    struct statfs fs {};
+    if (::fstatfs(fd.get(), &fs) != 0) throw_errno("statfs cgroup directory " + dir);
+    if (fs.f_type != CGROUP2_SUPER_MAGIC) {
+      tasks.push_back(open_or_throw(dir + "/tasks", O_WRONLY, "cgroup file"));
+    } else if (!cgroup2_dir) {
+      cgroup2_dir = std::move(fd);
+    } else {
+      throw Error(Errc::invalid_argument, "pause: more than one cgroup2 directory to join (" + dir + ")");
+    }
+  }
   UniqueFd devnull = open_or_throw("/dev/null", O_RDWR, "");
   Pipe report = make_pipe(), pid_pipe = make_pipe(), release = make_pipe();
 
@@ -236,7 +271,7 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   plan.netns = netns.get();
   plan.ipc = ipc.get();
   plan.uts = uts.get();
-  for (const auto& fd : procs) plan.cgroup_procs.push_back(fd.get());
+  for (const auto& fd : tasks) plan.cgroup_tasks.push_back(fd.get());
   size_t i = 0;
   for (const auto& [key, value] : spec.sysctls) plan.sysctls.emplace_back(sysctl_paths[i++].c_str(), &value);
   plan.root = spec.root_mount_point.c_str();
@@ -247,11 +282,11 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
                  plan.uts}) {
     if (fd >= 3) plan.keep.push_back(fd);
   }
-  for (int fd : plan.cgroup_procs) plan.keep.push_back(fd);
+  for (int fd : plan.cgroup_tasks) plan.keep.push_back(fd);
   std::sort(plan.keep.begin(), plan.keep.end());
 
-  pid_t step = ::fork();
-  if (step < 0) throw_errno("fork for pause");
+  pid_t step = raw_fork(cgroup2_dir ? cgroup2_dir.get() : -1);
+  if (step < 0) throw_errno(cgroup2_dir ? "clone3 into the pod's cgroup2 directory for pause" : "clone3 for pause");
   if (step == 0) spawn_step(plan);
   report.write.reset();
   pid_pipe.write.reset();

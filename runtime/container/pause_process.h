@@ -26,7 +26,8 @@ struct PauseSpec {
   // An existing directory: in pause's own mount namespace an empty read-only tmpfs is mounted
   // here and becomes its root (pivot_root), so pause sees nothing of the host's files.
   std::string root_mount_point;
-  std::vector<std::string> cgroup_dirs;  // joined before pause exists (cgroup.procs)
+  // Joined before pause exists: a cgroup2 one by cloning the step into it, v1 ones through `tasks`.
+  std::vector<std::string> cgroup_dirs;
   // Namespaced sysctls, written inside the pod's network/IPC namespaces (checked again here).
   std::map<std::string, std::string> sysctls;
   uint32_t uid = 0, gid = 0;  // no supplementary groups; every capability dropped either way

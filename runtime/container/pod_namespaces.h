@@ -29,7 +29,7 @@ struct PodNamespaces {
   std::string pid;  // always "" (see PodNamespacesSpec::pid)
 };
 
-// Creates the namespaces in a short-lived child and bind-mounts each on <dir>/<kind> (dir is
+// Creates the namespaces in a short-lived thread and bind-mounts each on <dir>/<kind> (dir is
 // created). On failure nothing is left mounted. Throws vpcri::Error.
 PodNamespaces pin_pod_namespaces(const std::string& dir, const PodNamespacesSpec& spec);
 
