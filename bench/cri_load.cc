@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "bench/bench_stats.h"
+#include "bench/proc_files.h"
 #include "bench/rpc_latency.h"
 #include "cri/ctl/client.h"
 
@@ -47,6 +48,7 @@ using json = nlohmann::json;
 using vpcri::bench::Clock;
 using vpcri::bench::histogram;
 using vpcri::bench::ms_since;
+using vpcri::bench::read_file;
 using vpcri::bench::summarize;
 namespace rt = runtime::v1;
 
@@ -173,14 +175,6 @@ Options parse(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 // /proc
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return {};
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 struct ProcInfo {
   int pid = 0;
   int ppid = 0;
@@ -217,21 +211,10 @@ bool read_stat(int pid, ProcInfo& p) {
   return true;
 }
 
-long long field_kb(const std::string& text, const std::string& key) {
-  auto at = text.find("\n" + key + ":");
-  if (at == std::string::npos) {
-    if (text.rfind(key + ":", 0) != 0) return 0;
-    at = 0;
-  } else {
-    at += 1;
-  }
-  return std::atoll(text.c_str() + at + key.size() + 1);
-}
-
 void read_memory(ProcInfo& p) {
-  std::string base = "/proc/" + std::to_string(p.pid);
-  p.rss_kb = field_kb(read_file(base + "/status"), "VmRSS");
-  p.pss_kb = field_kb(read_file(base + "/smaps_rollup"), "Pss");
+  const vpcri::bench::ProcMemory m = vpcri::bench::proc_memory(p.pid);
+  p.rss_kb = m.rss_kb;
+  p.pss_kb = m.pss_kb;
 }
 
 std::vector<int> all_pids() {

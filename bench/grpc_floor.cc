@@ -11,6 +11,7 @@
 //   vpcri-grpc-floor --socket PATH --out FILE [--calls N]
 // The generated CRI header first: its Signal enum's values would collide with <signal.h>'s macros.
 #include "api.grpc.pb.h"
+#include "bench/proc_files.h"
 
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -24,7 +25,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -53,16 +53,6 @@ class VersionOnly final : public v1::RuntimeService::Service {
   ::close(ready_fd);
   server->Wait();  // until the parent kills us
   std::_Exit(0);
-}
-
-// "VmRSS:   1234 kB" from /proc/<pid>/status, or "Pss:" from smaps_rollup.
-long kb_field(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
-  }
-  return -1;
 }
 
 }  // namespace
@@ -113,9 +103,9 @@ int main(int argc, char** argv) {
       }
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    const std::string proc = "/proc/" + std::to_string(child);
-    doc["rss_kb"] = kb_field(proc + "/status", "VmRSS:");
-    doc["pss_kb"] = kb_field(proc + "/smaps_rollup", "Pss:");
+    const vpcri::bench::ProcMemory memory = vpcri::bench::proc_memory(child);
+    doc["rss_kb"] = memory.rss_kb;
+    doc["pss_kb"] = memory.pss_kb;
   } else {
     doc["error"] = "the server did not start on " + socket;
     rc = 1;
