@@ -217,9 +217,9 @@ class Datastore {
   // Without mu_: returns once a write that carries change number `change` is done (by this call,
   // or by another since); throws what the hook throws.
   void persist_through(uint64_t change, PersistCause cause);
-  void persist_or_log_locked();
+  void persist_or_log_locked();  // inventory changes: the provider already changed, nothing to undo
   // Under write_mu_: hands `state` to the hook (see inventory_unwritten_).
-  void write_locked(const DatastoreState& state, PersistCause cause);  // inventory changes: the provider already changed, nothing to undo
+  void write_locked(const DatastoreState& state, PersistCause cause);
   void queue_flush_locked(const IpAddress& ip, FlushRequest::Reason reason, const std::string& sandbox_id);
   // Why the pool is empty: a short cause for the metrics and the message for the caller.
   struct Exhaustion {
