@@ -48,7 +48,7 @@ std::unique_ptr<ExecProcess> ExecProcess::start(const Binaries& bin, const InitS
   std::unique_ptr<ExecProcess> p(new ExecProcess());
   p->tty_ = io.tty;
   require_init_fd(bin);
-  UniqueFd memfd = init_spec_memfd(spec, ns_pidfd >= 0);
+  InitChildSpec prepared = prepare_init_child(spec, ns_pidfd >= 0);
   UniqueFd init = above_child_fds(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 0), "dup the read-only vpcri-init");
   UniqueFd pidfd;
   if (ns_pidfd >= 0) pidfd = above_child_fds(::fcntl(ns_pidfd, F_DUPFD_CLOEXEC, 0), "dup the container's pidfd");
@@ -69,7 +69,7 @@ std::unique_ptr<ExecProcess> ExecProcess::start(const Binaries& bin, const InitS
     if (io.stderr) make_pipe(p->stderr_, child_err, "exec stderr");
   }
   auto pick = [&](const UniqueFd& fd) { return io.tty ? slave.get() : fd ? fd.get() : devnull.get(); };
-  const int fds[kInitChildFds] = {pick(child_in), pick(child_out), pick(child_err), start_write.get(), memfd.get(),
+  const int fds[kInitChildFds] = {pick(child_in), pick(child_out), pick(child_err), start_write.get(), prepared.memfd.get(),
                                   pidfd ? pidfd.get() : -1, init.get()};
 
   std::vector<std::string> args = init_child_args(bin);
@@ -79,7 +79,7 @@ std::unique_ptr<ExecProcess> ExecProcess::start(const Binaries& bin, const InitS
   std::string path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   char* envp[] = {path_env.data(), nullptr};
 
-  p->pid_ = ::fork();
+  p->pid_ = fork_init_child(prepared);
   if (p->pid_ < 0) throw_errno("fork for exec");
   if (p->pid_ == 0) exec_init_child(argv.data(), envp, fds, io.tty);
   if (!io.tty) ::setpgid(p->pid_, p->pid_);  // (the child does it too: whichever runs first)

@@ -65,10 +65,14 @@ int errno_of(Errc code) {
   }
 }
 
+// v1 hierarchies through `tasks`: "0" there moves only this thread, the whole of vpcri-init,
+// without the kernel's global threadgroup lock that `cgroup.procs` takes (cgroup_entry.h). The
+// cgroup2 directory normally is not here: the monitor or exec spawner cloned us into it; one that
+// is (it has no `tasks`) is joined through cgroup.procs.
 void join_cgroups(const std::vector<std::string>& dirs) {
   for (const std::string& dir : dirs) {
-    std::string path = dir + "/cgroup.procs";
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    UniqueFd fd(::open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT) fd = UniqueFd(::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd || ::write(fd.get(), "0", 1) != 1) init_failed("join cgroup " + dir);
   }
 }

@@ -9,6 +9,7 @@
 
 #include "common/child_signals.h"
 #include "common/error.h"
+#include "runtime/container/cgroup_entry.h"
 #include "runtime/container/seccomp_filter.h"
 
 namespace vpcri::runtime::container {
@@ -24,7 +25,11 @@ UniqueFd above_init_child_fds(UniqueFd fd, const char* what) {
   return moved;
 }
 
-UniqueFd init_spec_memfd(InitSpec spec, bool ns_pidfd_given) {
+InitChildSpec prepare_init_child(InitSpec spec, bool ns_pidfd_given) {
+  InitChildSpec prepared;
+  CgroupEntry entry = plan_cgroup_entry(spec.cgroup_dirs);
+  prepared.cgroup2_dir = open_cgroup2_dir(entry.cgroup2_dir);
+  spec.cgroup_dirs = std::move(entry.v1_dirs);
   spec.ns_pidfd = ns_pidfd_given ? kInitNsPidfdFd : -1;
   compile_seccomp(spec);
   std::string json = init_spec_to_json(spec);
@@ -33,7 +38,12 @@ UniqueFd init_spec_memfd(InitSpec spec, bool ns_pidfd_given) {
   if (::write(memfd.get(), json.data(), json.size()) != static_cast<ssize_t>(json.size())) {
     throw_errno("write the exec spec");
   }
-  return memfd;
+  prepared.memfd = std::move(memfd);
+  return prepared;
+}
+
+pid_t fork_init_child(const InitChildSpec& prepared) {
+  return clone_into_cgroup(prepared.cgroup2_dir ? prepared.cgroup2_dir.get() : -1);
 }
 
 std::vector<std::string> init_child_args(const Binaries& bin) {

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "runtime/container/cgroup_entry.h"
 #include "runtime/container/init_child.h"
 #include "runtime/container/seccomp_filter.h"
 
@@ -69,6 +70,8 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
   require_init_fd(bin);
   InitSpec init_spec = spec;
   compile_seccomp(init_spec);
+  CgroupEntry cgroups = plan_cgroup_entry(init_spec.cgroup_dirs);
+  init_spec.cgroup_dirs = std::move(cgroups.v1_dirs);
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(init_spec), 0600);  // runtime state: no fsync
   MonitorSpec m;
@@ -80,6 +83,7 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
   m.exec_fd = bin.init_fd;
   m.env = {kDefaultPath};
   m.cgroup_dir = oom_cgroup_dir;
+  m.clone_into_cgroup = cgroups.cgroup2_dir;
   m.pidns = pidns_option(spec.pid);
   m.init_pipe = true;
   m.stdio = stdio;
@@ -95,7 +99,7 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& spec, milliseconds tim
 
 ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecOptions& options) {
   require_init_fd(bin);
-  UniqueFd memfd = init_spec_memfd(exec_spec, options.ns_pidfd >= 0);
+  InitChildSpec prepared = prepare_init_child(exec_spec, options.ns_pidfd >= 0);
   UniqueFd devnull = above_init_child_fds(UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)), "open /dev/null");
   UniqueFd init = above_init_child_fds(UniqueFd(::fcntl(bin.init_fd, F_DUPFD_CLOEXEC, 0)), "dup the read-only vpcri-init");
   Pipe out = make_pipe("exec stdout"), err = make_pipe("exec stderr"), start = make_pipe("exec start errors");
@@ -108,10 +112,10 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecO
   char* envp[] = {path_env.data(), nullptr};
   UniqueFd ns_pidfd;
   if (options.ns_pidfd >= 0) ns_pidfd = above_init_child_fds(UniqueFd(::fcntl(options.ns_pidfd, F_DUPFD_CLOEXEC, 0)), "dup the container's pidfd");
-  const int fds[kInitChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(), memfd.get(),
-                                  ns_pidfd ? ns_pidfd.get() : -1, init.get()};
+  const int fds[kInitChildFds] = {devnull.get(), out.write.get(), err.write.get(), start.write.get(),
+                                  prepared.memfd.get(), ns_pidfd ? ns_pidfd.get() : -1, init.get()};
 
-  pid_t child = ::fork();
+  pid_t child = fork_init_child(prepared);
   if (child < 0) throw_errno("fork for exec");
   if (child == 0) exec_init_child(argv.data(), envp, fds, false);
   ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)

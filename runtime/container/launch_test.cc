@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -419,26 +421,91 @@ TEST_CASE("runtime-container: exec_sync ends when cancelled and reports truncate
   wait_exit(h);
 }
 
+namespace {
+
+// A cgroup of our own, removed again whatever happens.
+struct OwnCgroup {
+  std::string dir;
+  explicit OwnCgroup(std::string parent) : dir(std::move(parent) + "/vpcri-container-test-" + std::to_string(::getpid())) {
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  }
+  ~OwnCgroup() {
+    for (int i = 0; i < 500 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; i++) std::this_thread::sleep_for(10ms);
+  }
+};
+
+// The cgroup2 mount: the unified hierarchy of a hybrid host, or the only one.
+std::string cgroup2_mount() {
+  for (const char* dir : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    struct statfs fs {};
+    if (::statfs(dir, &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) return dir;
+  }
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("runtime-container: the process is in its cgroups before the command runs") {
-  // A pids cgroup of our own (v1), removed again whatever happens.
-  struct OwnCgroup {
-    std::string dir = "/sys/fs/cgroup/pids/vpcri-container-test-" + std::to_string(::getpid());
-    OwnCgroup() { REQUIRE(::mkdir(dir.c_str(), 0755) == 0); }
-    ~OwnCgroup() {
-      for (int i = 0; i < 500 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; i++) std::this_thread::sleep_for(10ms);
-    }
-  } cgroup;
-  Container c;
-  InitSpec spec = spec_for(c.mount(), "grep pids: /proc/self/cgroup");
-  spec.cgroup_dirs = {cgroup.dir};
-  // In a private cgroup namespace (the default), unshared after joining: its cgroup is its "/".
-  CHECK(contains(run(c, spec), ":pids:/\n"));
-  // Seen from the host's cgroup namespace: the cgroup it was given.
-  Container host_ns;
-  spec = spec_for(host_ns.mount(), "grep pids: /proc/self/cgroup");
-  spec.cgroup_dirs = {cgroup.dir};
-  spec.cgroup = {NamespaceSpec::Mode::host, ""};
-  CHECK(contains(run(host_ns, spec), ":pids:/vpcri-container-test-" + std::to_string(::getpid()) + "\n"));
+  // Whichever of a v1 pids hierarchy and a cgroup2 one this host has (hybrid: both). The cgroup2
+  // directory is entered by the clone itself (CLONE_INTO_CGROUP), the v1 one by vpcri-init.
+  std::vector<std::unique_ptr<OwnCgroup>> cgroups;
+  std::vector<std::string> expected;  // lines of /proc/self/cgroup seen from the host's namespace
+  std::string name = "/vpcri-container-test-" + std::to_string(::getpid());
+  struct statfs v1 {};
+  if (::statfs("/sys/fs/cgroup/pids", &v1) == 0 && v1.f_type == CGROUP_SUPER_MAGIC) {
+    cgroups.push_back(std::make_unique<OwnCgroup>("/sys/fs/cgroup/pids"));
+    expected.push_back(":pids:" + name + "\n");
+  }
+  if (std::string unified = cgroup2_mount(); !unified.empty()) {
+    cgroups.push_back(std::make_unique<OwnCgroup>(unified));
+    expected.push_back("0::" + name + "\n");
+  }
+  REQUIRE(!cgroups.empty());
+  std::vector<std::string> dirs;
+  for (const auto& c : cgroups) dirs.push_back(c->dir);
+
+  SUBCASE("a private cgroup namespace (the default), unshared after joining: its cgroups are its \"/\"") {
+    Container c;
+    InitSpec spec = spec_for(c.mount(), "cat /proc/self/cgroup");
+    spec.cgroup_dirs = dirs;
+    std::string out = run(c, spec);
+    if (expected.size() == 2) CHECK(contains(out, ":pids:/\n"));
+    CHECK(contains(out, "0::/\n"));
+  }
+  SUBCASE("seen from the host's cgroup namespace: the cgroups it was given, for the container and an exec") {
+    Container c;
+    InitSpec spec = spec_for(c.mount(), "cat /proc/self/cgroup; sleep 1000");
+    spec.cgroup_dirs = dirs;
+    spec.cgroup = {NamespaceSpec::Mode::host, ""};
+    Reaper reaper;
+    MonitorHandle h = launch(binaries(), c.state_dir, c.log_path, spec, "");
+    reaper.add(h);
+    std::string out;
+    for (int i = 0; i < 500 && !contains(out = log_text(c.log_path), "0::"); i++) std::this_thread::sleep_for(10ms);
+    for (const auto& line : expected) CHECK_MESSAGE(contains(out, line), line << " in " << out);
+
+    vpcri::UniqueFd pidfd = open_pidfd(h.container());
+    REQUIRE(pidfd);
+    InitSpec exec = spec_for("", "cat /proc/self/cgroup");
+    for (auto* ns : {&exec.ipc, &exec.uts, &exec.net, &exec.pid, &exec.mnt}) *ns = {NamespaceSpec::Mode::join, "/nonexistent"};
+    exec.cgroup = {NamespaceSpec::Mode::host, ""};
+    exec.cgroup_dirs = dirs;
+    ExecOptions options;
+    options.ns_pidfd = pidfd.get();
+    ExecResult r = exec_sync(binaries(), exec, options);
+    CHECK_MESSAGE(r.exit_code == 0, r.stderr_data);
+    for (const auto& line : expected) CHECK_MESSAGE(contains(r.stdout_data, line), line << " in " << r.stdout_data);
+    h.signal_container(SIGKILL);
+    wait_exit(h);
+  }
+  SUBCASE("a cgroup2 directory that does not exist fails the start and names it") {
+    if (cgroup2_mount().empty()) return;
+    Container c;
+    InitSpec spec = spec_for(c.mount(), "true");
+    spec.cgroup_dirs = {cgroup2_mount() + "/vpcri-container-test-missing"};
+    CHECK_THROWS_WITH(launch(binaries(), c.state_dir, c.log_path, spec, ""),
+                      doctest::Contains("vpcri-container-test-missing"));
+  }
 }
 
 TEST_CASE("runtime-container: a hard limit above ours or a lower oom_score_adj without CAP_SYS_RESOURCE") {

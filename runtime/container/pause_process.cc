@@ -2,14 +2,11 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/magic.h>
 #include <linux/openat2.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +18,7 @@
 
 #include "common/child_signals.h"
 #include "common/error.h"
+#include "runtime/container/cgroup_entry.h"
 #include "runtime/container/init_error.h"
 #include "runtime/container/spec.h"
 #include "runtime/container/sysctl.h"
@@ -56,20 +54,6 @@ struct ChildPlan {
   uid_t uid = 0;
   gid_t gid = 0;
 };
-
-// fork() without glibc's fork handlers: the step is cloned by the raw syscall (to pass
-// CLONE_INTO_CGROUP), so glibc's locks in it may be held by threads that do not exist there and
-// its own fork() could block on them forever. `cgroup2_dir` >= 0: the child starts in that cgroup2
-// directory, which costs no cgroup migration (see join_cgroups).
-pid_t raw_fork(int cgroup2_dir) {
-  clone_args args{};
-  args.exit_signal = SIGCHLD;
-  if (cgroup2_dir >= 0) {
-    args.flags = CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cgroup2_dir);
-  }
-  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-}
 
 [[noreturn]] void fail(const ChildPlan& plan, const char* step) {
   StepFailure f;
@@ -164,7 +148,7 @@ bool write_all(int fd, const char* data, size_t size) {
   if (::mount("tmpfs", plan.root, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") != 0) {
     fail(plan, "mount pause's empty root");
   }
-  pid_t pause = raw_fork(-1);
+  pid_t pause = clone_into_cgroup(-1);
   if (pause < 0) fail(plan, "fork pause");
   if (pause == 0) become_pause(plan);
   if (!write_all(plan.pid_out, reinterpret_cast<const char*>(&pause), sizeof pause)) ::_exit(1);
@@ -244,20 +228,10 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   if (!spec.sysctls.empty()) proc_sys = open_or_throw("/proc/sys", O_PATH | O_DIRECTORY, "");
   // cgroup2 (the unified hierarchy of a hybrid host, or the only one): the step is cloned
   // straight into it (CLONE_INTO_CGROUP); v1 hierarchies: joined through their `tasks` file.
+  CgroupEntry entry = plan_cgroup_entry(spec.cgroup_dirs);
   std::vector<UniqueFd> tasks;
-  UniqueFd cgroup2_dir;
-  for (const auto& dir : spec.cgroup_dirs) {
-    UniqueFd fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY, "cgroup directory");
-    struct statfs fs {};
-    if (::fstatfs(fd.get(), &fs) != 0) throw_errno("statfs cgroup directory " + dir);
-    if (fs.f_type != CGROUP2_SUPER_MAGIC) {
-      tasks.push_back(open_or_throw(dir + "/tasks", O_WRONLY, "cgroup file"));
-    } else if (!cgroup2_dir) {
-      cgroup2_dir = std::move(fd);
-    } else {
-      throw Error(Errc::invalid_argument, "pause: more than one cgroup2 directory to join (" + dir + ")");
-    }
-  }
+  for (const auto& dir : entry.v1_dirs) tasks.push_back(open_or_throw(dir + "/tasks", O_WRONLY, "cgroup file"));
+  UniqueFd cgroup2_dir = open_cgroup2_dir(entry.cgroup2_dir);
   UniqueFd devnull = open_or_throw("/dev/null", O_RDWR, "");
   Pipe report = make_pipe(), pid_pipe = make_pipe(), release = make_pipe();
 
@@ -285,7 +259,7 @@ PauseProcess spawn_pause(const PauseSpec& spec) {
   for (int fd : plan.cgroup_tasks) plan.keep.push_back(fd);
   std::sort(plan.keep.begin(), plan.keep.end());
 
-  pid_t step = raw_fork(cgroup2_dir ? cgroup2_dir.get() : -1);
+  pid_t step = clone_into_cgroup(cgroup2_dir ? cgroup2_dir.get() : -1);
   if (step < 0) throw_errno(cgroup2_dir ? "clone3 into the pod's cgroup2 directory for pause" : "clone3 for pause");
   if (step == 0) spawn_step(plan);
   report.write.reset();

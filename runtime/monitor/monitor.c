@@ -3,6 +3,7 @@
  * reopens that file on SIGUSR1, and records how the process ended in <state>/exit.
  *
  *   vpcri-monitor --state DIR [--log PATH [--log-dir DIR]] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]
+ *                 [--into-cgroup DIR] [--detach]
  *                 [--pidns new|PATH] [--init-pipe] [--exec-fd N] [--stdin] [--tty] [--stdin-once] -- ARGV...
  *
  * State files (key=value lines, each replaced atomically):
@@ -26,6 +27,15 @@
  * write end the monitor keeps open (the process waits for input rather than seeing EOF). Without
  * --stdin, stdin is /dev/null (with a tty: the pty, which nobody writes to). --stdin-once: the
  * container's stdin is closed when the first attacher that sent stdin leaves.
+ *
+ * --detach: the monitor leaves the process that started it first thing (a session of its own,
+ * then a fork whose parent exits), so init or the nearest subreaper is its parent and it outlives
+ * the daemon. The daemon starts it by vfork and exec (posix_spawn), which copies nothing of the
+ * daemon's memory, and reaps the parent that exits here.
+ *
+ * --into-cgroup: the cgroup2 directory the container process is cloned into (clone3 with
+ * CLONE_INTO_CGROUP): it never runs outside it, and no write to cgroup.procs makes it wait on the
+ * kernel's global threadgroup lock (runtime/container/cgroup_entry.h).
  *
  * --pidns: the container process is forked into a new PID namespace ("new": it is that
  * namespace's pid 1) or into the one at PATH (a pinned pod namespace, or /proc/<pid>/ns/pid).
@@ -89,6 +99,15 @@ const char *__asan_default_options(void) { return "detect_leaks=0"; }
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+/* clone3's ABI, which musl's headers lack (no kernel uapi headers there). */
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define MONITOR_CLONE_INTO_CGROUP 0x200000000ULL
+struct monitor_clone_args {
+  unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+      cgroup;
+};
 
 /* The exit code CRI runtimes report when the command could not be started (containerd: StartError). */
 enum { START_ERROR_EXIT_CODE = 128, DEFAULT_MAX_LINE = 16 * 1024, SPAWNER_WAIT_MS = 60 * 1000 };
@@ -100,11 +119,13 @@ struct options {
   const char *log;
   const char *log_dir;
   const char *cgroup;
+  const char *into_cgroup;
   const char *pidns; /* NULL: the monitor's own; "new"; or a namespace file */
   int init_pipe;
   int stdin_open; /* --stdin */
   int tty;
   int stdin_once;
+  int detach;
   int exec_fd;
   int sync_fd;
   size_t max_line;
@@ -140,7 +161,7 @@ static void usage_error(const char *what) {
   report_error(0, what);
   fprintf(stderr,
           "usage: vpcri-monitor --state DIR [--log PATH] [--sync-fd N] [--max-line BYTES] [--cgroup DIR]"
-          " [--pidns new|PATH] [--init-pipe] [--exec-fd N] [--stdin] [--tty] [--stdin-once] -- ARGV...\n");
+          " [--into-cgroup DIR] [--detach] [--pidns new|PATH] [--init-pipe] [--exec-fd N] [--stdin] [--tty] [--stdin-once] -- ARGV...\n");
   exit(2);
 }
 
@@ -175,6 +196,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
                 : strcmp(a, "--stdin") == 0      ? &o->stdin_open
                 : strcmp(a, "--tty") == 0        ? &o->tty
                 : strcmp(a, "--stdin-once") == 0 ? &o->stdin_once
+                : strcmp(a, "--detach") == 0     ? &o->detach
                                                  : NULL;
     if (flag != NULL) { /* options without a value */
       *flag = 1;
@@ -190,6 +212,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
       o->log_dir = v;
     } else if (strcmp(a, "--cgroup") == 0) {
       o->cgroup = v;
+    } else if (strcmp(a, "--into-cgroup") == 0) {
+      o->into_cgroup = v;
     } else if (strcmp(a, "--pidns") == 0) {
       o->pidns = v;
     } else if (strcmp(a, "--sync-fd") == 0) {
@@ -319,6 +343,32 @@ fail:;
   _exit(127);
 }
 
+/* --detach (see the top of this file). Returns in the detached process. */
+static void detach(void) {
+  if (setsid() < 0) {
+    report_error(errno, "setsid");
+    exit(1);
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    report_error(errno, "fork to detach");
+    exit(1);
+  }
+  if (pid > 0) _exit(0);
+}
+
+/* fork(), into the cgroup2 directory open at `cgroup_fd` when >= 0. The monitor is
+ * single-threaded, so the raw syscall's child may use libc as a fork's would. */
+static pid_t fork_child(int cgroup_fd) {
+  if (cgroup_fd < 0) return fork();
+  struct monitor_clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = MONITOR_CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = (unsigned long long)cgroup_fd;
+  return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
 /* Joins or creates the PID namespace the next fork's child lands in (the monitor itself stays
  * where it is: CLONE_NEWPID only affects children). Returns 0, or -1 after reporting. */
 static int enter_pidns(const char *pidns) {
@@ -442,6 +492,7 @@ int main(int argc, char **argv) {
   for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR)) {
   }
   parse_options(argc, argv, &opt);
+  if (opt.detach) detach();
   if (chdir("/") != 0) {
     /* not fatal: only keeps a mount point busy */
   }
@@ -527,18 +578,30 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  int cgroup_fd = -1;
+  if (opt.into_cgroup != NULL && (cgroup_fd = open(opt.into_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+    snprintf(what, sizeof what, "open cgroup directory %s", opt.into_cgroup);
+    report_error(errno, what);
+    return 1;
+  }
   if (enter_pidns(opt.pidns) != 0) return 1;
 
   char started[RFC3339NANO_LEN];
   long long started_ns;
   now_rfc3339(started, &started_ns);
-  pid_t child = fork();
+  pid_t child = fork_child(cgroup_fd);
   if (child < 0) {
-    report_error(errno, "fork the container process");
+    if (cgroup_fd >= 0) {
+      snprintf(what, sizeof what, "clone the container process into cgroup %s", opt.into_cgroup);
+      report_error(errno, what);
+    } else {
+      report_error(errno, "fork the container process");
+    }
     return 1;
   }
   if (child == 0) exec_child(opt.argv, opt.exec_fd, io.child_in, io.child_out, io.child_err, opt.tty, exec_err[1], opt.init_pipe);
   if (opt.exec_fd >= 0) close(opt.exec_fd);
+  if (cgroup_fd >= 0) close(cgroup_fd);
   close_child_ends(&io);
   close(exec_err[1]);
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -13,7 +14,6 @@
 #include <cstring>
 #include <thread>
 
-#include "common/child_signals.h"
 #include "common/error.h"
 #include "common/fs.h"
 
@@ -42,52 +42,37 @@ UniqueFd above_stdio(UniqueFd fd) {
   return moved;
 }
 
-// write(2) of a decimal number, async-signal-safe.
-void write_number(int fd, int value) {
-  char digits[16];
-  int n = 0;
-  unsigned v = value < 0 ? 0U : static_cast<unsigned>(value);
-  do {
-    digits[sizeof digits - 1 - static_cast<size_t>(n++)] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  if (::write(fd, digits + sizeof digits - n, static_cast<size_t>(n)) < 0) return;
-}
-
-// Runs in the forked child of a possibly multi-threaded daemon: async-signal-safe calls only.
-// A new session, then a second fork so the monitor is nobody's session leader and is reparented
-// away from us (to init or the nearest subreaper) as soon as the intermediate child exits.
-[[noreturn]] void start_detached(const char* path, char* const argv[], char* const envp[], int devnull, int sync,
-                                 int exec_fd) {
-  if (::setsid() < 0) ::_exit(1);
-  pid_t pid = ::fork();
-  if (pid != 0) ::_exit(pid < 0 ? 1 : 0);
-  if (::dup2(devnull, 0) < 0 || ::dup2(devnull, 1) < 0 || ::dup2(devnull, 2) < 0 || ::dup2(sync, kSyncFd) < 0) {
-    ::_exit(1);
+// Starts vpcri-monitor by vfork and exec (posix_spawn): nothing of the daemon's memory is copied
+// (a fork of it and the exec's teardown of that copy cost milliseconds), and the monitor detaches
+// itself (--detach). Its stdio is /dev/null, `sync` is its kSyncFd and `exec_fd` its kExecFd;
+// every other fd is closed, every signal default and unblocked. Returns the pid of the process
+// that detaches and exits.
+pid_t spawn_detached(const char* path, char* const argv[], char* const envp[], int devnull, int sync, int exec_fd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  if (int err = ::posix_spawn_file_actions_init(&actions); err != 0) throw_errno("posix_spawn_file_actions_init", err);
+  if (int err = ::posix_spawnattr_init(&attr); err != 0) {
+    ::posix_spawn_file_actions_destroy(&actions);
+    throw_errno("posix_spawnattr_init", err);
   }
-  int keep = kSyncFd;
-  if (exec_fd >= 0) {
-    if (::dup2(exec_fd, kExecFd) < 0) ::_exit(1);
-    keep = kExecFd;
-  }
-  if (::syscall(SYS_close_range, keep + 1, ~0U, 0) != 0) {
-    for (int fd = keep + 1; fd < 65536; fd++) ::close(fd);
-  }
-  reset_signals_for_exec();  // nor through the monitor into the container
-  ::execve(path, argv, envp);
-  int err = errno;
-  static const char kPrefix[] = "error ";
-  static const char kWhat[] = " exec vpcri-monitor: ";
-  // strerrordesc_np only indexes a static table: safe here, unlike strerror.
-  const char* reason = ::strerrordesc_np(err);
-  if (reason == nullptr) reason = "unknown error";
-  if (::write(kSyncFd, kPrefix, sizeof kPrefix - 1) < 0) ::_exit(127);
-  write_number(kSyncFd, err);
-  if (::write(kSyncFd, kWhat, sizeof kWhat - 1) < 0 || ::write(kSyncFd, reason, ::strlen(reason)) < 0 ||
-      ::write(kSyncFd, "\n", 1) < 0) {
-    ::_exit(127);
-  }
-  ::_exit(127);
+  int keep = exec_fd >= 0 ? kExecFd : kSyncFd;
+  int err = 0;
+  for (int fd : {0, 1, 2}) err = err ? err : ::posix_spawn_file_actions_adddup2(&actions, devnull, fd);
+  if (!err) err = ::posix_spawn_file_actions_adddup2(&actions, sync, kSyncFd);
+  if (!err && exec_fd >= 0) err = ::posix_spawn_file_actions_adddup2(&actions, exec_fd, kExecFd);
+  if (!err) err = ::posix_spawn_file_actions_addclosefrom_np(&actions, keep + 1);
+  sigset_t all, none;
+  ::sigfillset(&all);
+  ::sigemptyset(&none);
+  if (!err) err = ::posix_spawnattr_setsigdefault(&attr, &all);
+  if (!err) err = ::posix_spawnattr_setsigmask(&attr, &none);
+  if (!err) err = ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  if (!err) err = ::posix_spawn(&pid, path, &actions, &attr, argv, envp);
+  ::posix_spawnattr_destroy(&attr);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) throw Error(errc_from_errno(err), std::string("exec vpcri-monitor ") + path + ": " + std::strerror(err));
+  return pid;
 }
 
 // The monitor's one-line answer on the sync socket ("ok" or "error <errno> <message>").
@@ -177,6 +162,9 @@ void validate(const MonitorSpec& spec) {
   if (!spec.pidns.empty() && spec.pidns != "new" && spec.pidns[0] != '/') {
     bad("PID namespace \"" + spec.pidns + "\" is neither \"new\" nor an absolute path");
   }
+  if (!spec.clone_into_cgroup.empty() && spec.clone_into_cgroup[0] != '/') {
+    bad("cgroup directory \"" + spec.clone_into_cgroup + "\" is not absolute");
+  }
   if (!fs::exists(spec.state_dir)) throw Error(Errc::not_found, "state directory " + spec.state_dir + " does not exist");
 }
 
@@ -201,10 +189,12 @@ bool MonitorHandle::signal_container(int sig) const {
 
 MonitorHandle spawn_monitor(const MonitorSpec& spec) {
   validate(spec);
-  std::vector<std::string> args = {spec.monitor_path, "--state", spec.state_dir, "--sync-fd", std::to_string(kSyncFd)};
+  std::vector<std::string> args = {spec.monitor_path, "--detach", "--state", spec.state_dir,
+                                   "--sync-fd", std::to_string(kSyncFd)};
   if (!spec.log_path.empty()) args.insert(args.end(), {"--log", spec.log_path});
   if (!spec.log_path.empty() && !spec.log_dir.empty()) args.insert(args.end(), {"--log-dir", spec.log_dir});
   if (!spec.cgroup_dir.empty()) args.insert(args.end(), {"--cgroup", spec.cgroup_dir});
+  if (!spec.clone_into_cgroup.empty()) args.insert(args.end(), {"--into-cgroup", spec.clone_into_cgroup});
   if (!spec.pidns.empty()) args.insert(args.end(), {"--pidns", spec.pidns});
   if (spec.init_pipe) args.emplace_back("--init-pipe");
   if (spec.stdio.stdin_open) args.emplace_back("--stdin");
@@ -227,9 +217,7 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
     throw_errno("fcntl(F_DUPFD_CLOEXEC) of the program for vpcri-monitor");
   }
 
-  pid_t child = ::fork();
-  if (child < 0) throw_errno("fork for vpcri-monitor");
-  if (child == 0) start_detached(argv[0], argv.data(), envp.data(), devnull.get(), theirs.get(), exec_fd.get());
+  pid_t child = spawn_detached(argv[0], argv.data(), envp.data(), devnull.get(), theirs.get(), exec_fd.get());
   theirs.reset();
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -37,6 +37,9 @@ struct MonitorSpec {
   int exec_fd = -1;
   std::vector<std::string> env;    // environment of the monitor and the process; empty: a default PATH
   std::string cgroup_dir;          // optional: whose memory.events / memory.oom_control tells an OOM kill
+  // Optional: the cgroup2 directory the process is cloned into (CLONE_INTO_CGROUP), so it never
+  // runs outside it and pays no migration (runtime/container/cgroup_entry.h).
+  std::string clone_into_cgroup;
   // The PID namespace the process is forked into: "" the monitor's (the node's), "new" a fresh
   // one (the process is its pid 1), or the path of a namespace file to join.
   std::string pidns;
