@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,8 +72,14 @@ TEST_CASE("write_file_atomic, write_file_contents_synced and replace_file replac
     TempDir dir;
     std::string p = dir.path + "/f";
     write(p, "one", 0600);
+    int reader = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);  // a reader of the old version keeps it whole
+    REQUIRE(reader >= 0);
     write(p, "two", 0640);
     CHECK(fs::read_file(p) == "two");
+    char old[8] = {};
+    CHECK(::read(reader, old, sizeof old) == 3);
+    CHECK(std::string(old) == "one");
+    ::close(reader);
     struct stat st {};
     REQUIRE(::stat(p.c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == 0640);

@@ -58,6 +58,18 @@ namespace {
 
 enum class Sync { none, contents, contents_and_name };
 
+// An unsynced replacement swaps the new file with the existing one (RENAME_EXCHANGE), then
+// unlinks the old content: a plain rename over an existing file makes ext4 (auto_da_alloc) start
+// writing the new file's data back inside the rename, 0.24 ms per record here against 0.02 ms,
+// which buys nothing without an fsync. A crash between the swap and the unlink leaves the old
+// content under the temp name, which the start-up sweep removes (remove_stale_temp_files).
+// False when there is nothing to swap with yet, or the filesystem cannot swap.
+bool exchange_with_existing(const std::string& tmp, const std::string& path) {
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) return true;
+  if (errno == ENOENT || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) return false;
+  throw_errno("exchange " + tmp + " with " + path);
+}
+
 void replace(const std::string& path, std::string_view data, mode_t mode, Sync sync,
              std::string_view failpoint_before_rename = {}) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
@@ -69,6 +81,10 @@ void replace(const std::string& path, std::string_view data, mode_t mode, Sync s
     if (sync != Sync::none && ::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
     fd.reset();
     if (!failpoint_before_rename.empty()) failpoint(failpoint_before_rename);
+    if (sync == Sync::none && exchange_with_existing(tmp, path)) {
+      ::unlink(tmp.c_str());  // the old content now
+      return;
+    }
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp + " to " + path);
   } catch (...) {
     ::unlink(tmp.c_str());
