@@ -109,6 +109,17 @@ void check_no_trace(Testbed& bed, const Pod& pod) {
   CHECK(bed.rules_for(pod.spec.pod_ip).empty());
 }
 
+// The error of a setup that must fail.
+Error failed_setup(Testbed& bed, const Pod& pod) {
+  try {
+    bed.setup(pod);
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("setup succeeded");
+  return Error(Errc::internal, "unreachable");
+}
+
 }  // namespace
 
 TEST_CASE("setup wires the pod side: eth0 with IP/32, gateway routes, permanent neighbour") {
@@ -386,15 +397,11 @@ TEST_CASE("a failed setup leaves nothing behind and says why") {
   Testbed bed;
   Pod pod = bed.make_pod("taken", "10.99.1.61", 5);
   t::run_ok({"ip", "-n", pod.netns.name(), "link", "add", "eth0", "type", "veth", "peer", "name", "spare"});
-  try {
-    bed.setup(pod);
-    FAIL("setup succeeded although the pod netns already has eth0");
-  } catch (const Error& e) {
-    CHECK(e.code() == Errc::already_exists);
-    std::string what = e.what();
-    CHECK(what.find(pod.spec.host_veth) != std::string::npos);
-    CHECK(what.find("eth0") != std::string::npos);
-  }
+  Error e = failed_setup(bed, pod);
+  CHECK(e.code() == Errc::already_exists);
+  std::string what = e.what();
+  CHECK(what.find(pod.spec.host_veth) != std::string::npos);
+  CHECK(what.find("eth0") != std::string::npos);
   check_no_trace(bed, pod);
 }
 
@@ -405,9 +412,47 @@ TEST_CASE("a setup failing after the veth exists rolls the veth back") {
   Pod pod = bed.make_pod("rollback", "10.99.1.71", 6);
   t::run_ok({"ip", "-n", pod.netns.name(), "link", "set", "lo", "up"});
   t::run_ok({"ip", "-n", pod.netns.name(), "route", "add", "169.254.1.1/32", "dev", "lo"});
-  CHECK_THROWS_AS(bed.setup(pod), Error);
+  CHECK(std::string(failed_setup(bed, pod).what()).find("adding pod route 169.254.1.1 dev eth0") != std::string::npos);
   check_no_trace(bed, pod);
   CHECK(t::ip_json(pod.netns.name(), {"link", "show"}).size() == 1);  // only lo: eth0 went with the veth
+}
+
+// The pod side goes to the kernel as one batch: a step in the middle of it failing must still
+// be named, and what the steps before it made must not outlive the failure.
+TEST_CASE("a step failing in the middle of the pod-side batch is named and nothing is left") {
+  Testbed bed;
+  Pod pod = bed.make_pod("midbatch", "10.99.1.73", 7);
+  // A default route already there: the EXCL add of the pod's default route (after the address
+  // and the gateway route succeeded) is refused.
+  t::run_ok({"ip", "-n", pod.netns.name(), "link", "set", "lo", "up"});
+  t::run_ok({"ip", "-n", pod.netns.name(), "route", "add", "default", "dev", "lo"});
+  Error e = failed_setup(bed, pod);
+  CHECK(e.code() == Errc::already_exists);
+  std::string what = e.what();
+  CHECK(what.find("adding pod default route via 169.254.1.1") != std::string::npos);
+  CHECK(what.find(pod.spec.host_veth) != std::string::npos);
+  check_no_trace(bed, pod);
+  CHECK(t::ip_json(pod.netns.name(), {"link", "show"}).size() == 1);
+  json addrs = t::ip_json(pod.netns.name(), {"-4", "addr", "show"});
+  for (const auto& link : addrs) {
+    for (const auto& a : link["addr_info"]) CHECK(a["local"] != "10.99.1.73");
+  }
+  // The pod's own default route did not replace the one that was there.
+  json routes = t::ip_json(pod.netns.name(), {"route", "show"});
+  REQUIRE(routes.size() == 1);
+  CHECK(routes[0]["dev"] == "lo");
+}
+
+// The node side is one batch too: a rule already there answers EEXIST inside it, which means
+// "correct as is", not a failure of the batch.
+TEST_CASE("a rule already there does not fail the node-side batch") {
+  Testbed bed;
+  Pod pod = bed.make_pod("nodebatch", "10.99.1.75", 8);
+  t::run_ok({"ip", "-n", bed.node.name(), "rule", "add", "priority", "1536", "from", "10.99.1.75/32", "lookup", "8"});
+  bed.setup(pod);
+  CHECK(bed.rules_for(pod.spec.pod_ip).size() == 2);
+  bed.teardown(pod);
+  check_no_trace(bed, pod);
 }
 
 TEST_CASE("teardown of an old pod keeps the rules of a newer pod that reuses its IP") {

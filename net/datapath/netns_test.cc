@@ -3,11 +3,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/error.h"
 #include "common/fs.h"
 #include "net/datapath/named_netns.h"
+#include "net/datapath/netns_file.h"
 #include "net/datapath/test_support.h"
 
 using vpcri::Errc;
@@ -102,4 +104,33 @@ TEST_CASE("NetNsGuard enters a namespace and returns even when unwinding") {
   } catch (const std::runtime_error&) {
   }
   CHECK(NetNs::current().same_as(before));
+}
+
+TEST_CASE("a pod's netns file comes with lo up; a plain one with lo down") {
+  char dir_template[] = "/tmp/vpcri-t-netnsfile-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  std::string dir = dir_template;
+  std::string pod = dir + "/pod", plain = dir + "/plain";
+  auto lo_flags = [](const std::string& path) {
+    auto links = nlohmann::json::parse(t::run_ok({"nsenter", "--net=" + path, "ip", "-j", "link", "show", "lo"}));
+    return links.at(0).at("flags");
+  };
+  auto has_up = [](const nlohmann::json& flags) {
+    return std::find(flags.begin(), flags.end(), "UP") != flags.end();
+  };
+  try {
+    vpcri::net::create_pod_netns_file(pod);
+    vpcri::net::create_netns_file(plain);
+    CHECK(has_up(lo_flags(pod)));
+    CHECK_FALSE(has_up(lo_flags(plain)));
+  } catch (...) {
+    vpcri::net::remove_netns_file(pod);
+    vpcri::net::remove_netns_file(plain);
+    ::rmdir(dir.c_str());
+    throw;
+  }
+  vpcri::net::remove_netns_file(pod);
+  vpcri::net::remove_netns_file(plain);
+  CHECK_FALSE(vpcri::fs::exists(pod));
+  ::rmdir(dir.c_str());
 }
