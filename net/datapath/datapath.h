@@ -1,7 +1,8 @@
 // The AWS-VPC-CNI-style pod datapath: a veth pair per pod, the pod end as eth0 with its IP as
 // /32 behind a fake gateway 169.254.1.1, the node end routed with a /32 and steered by ip rules.
-// Everything is done in-process over netlink (libnl-route-3), in the calling thread's network
-// namespace, which must be the NODE's (use run_in_netns to target another one).
+// Everything is done in-process over netlink, in the calling thread's network namespace, which
+// must be the NODE's (use run_in_netns to target another one): setup and teardown send raw
+// rtnetlink batches (rtnl_batch.h: 4 round trips per pod, 2 per teardown), the rest uses libnl.
 #pragma once
 
 #include <cstdint>
