@@ -1,6 +1,7 @@
 /* pause: the first process of every pod. It holds the pod's namespaces open for as long as the
  * pod lives, exits 0 on SIGTERM/SIGINT, and reaps zombies when it is pid 1 of a pod-wide PID
- * namespace. Static, no allocation, no output: it must cost next to nothing per pod. */
+ * namespace. Static, no allocation, no output: it must cost next to nothing per pod. vpcrid runs
+ * it with --setup (setup.c), which joins the pod and forks pause itself. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "setup.h"
 
 static void on_stop(int sig) {
   (void)sig;
@@ -28,6 +31,8 @@ int main(int argc, char **argv) {
   /* Non-dumpable first: a container sharing pause's PID namespace (pause is its pid 1) must not
    * reach pause's memory or files through ptrace or /proc/1/{mem,exe,root,fd}. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return 2;
+  /* How vpcrid starts it: only pause itself comes back from here. */
+  if (argc > 1 && strcmp(argv[1], "--setup") == 0 && pause_setup(argc, argv) != 0) return 2;
   struct sigaction stop = {0}, child = {0};
   stop.sa_handler = on_stop;
   sigemptyset(&stop.sa_mask);

@@ -1,6 +1,7 @@
 // A pod's pause process, started the cheap way (docs/ARCHITECTURE.md, "Pods"): no monitor, no
-// vpcri-init, no image rootfs. vpcrid forks a short-lived step that joins the pod's pinned
-// namespaces and cgroup and forks pause into a new PID and mount namespace, then leaves: pause
+// vpcri-init, no image rootfs. vpcrid spawns `pause --setup` (pause/setup.c) by vfork and exec: a
+// short-lived step that joins the pod's pinned namespaces and cgroup and forks pause (itself, no
+// second exec) into a new PID and mount namespace, then leaves: pause
 // outlives vpcrid (init reaps it), and vpcrid watches it through a pidfd, named by pid + start
 // time so a restarted vpcrid finds it again and never mistakes a recycled pid for it.
 #pragma once
@@ -17,7 +18,7 @@
 namespace vpcri::runtime::container {
 
 struct PauseSpec {
-  // The read-only pause binary (ReadOnlyBinary::fd): executed with execveat, so a container
+  // The read-only pause binary (ReadOnlyBinary::fd): executed through /proc/self/fd, so a container
   // sharing pause's PID namespace cannot open /proc/1/exe for writing (CVE-2019-5736).
   int binary_fd = -1;
   // Namespace files to join; "" keeps the node's (host network / host IPC).
@@ -26,7 +27,7 @@ struct PauseSpec {
   // An existing directory: in pause's own mount namespace an empty read-only tmpfs is mounted
   // here and becomes its root (pivot_root), so pause sees nothing of the host's files.
   std::string root_mount_point;
-  // Joined before pause exists: a cgroup2 one by cloning the step into it, v1 ones through `tasks`.
+  // Joined before pause exists: a cgroup2 one by cloning pause into it, v1 ones through `tasks`.
   std::vector<std::string> cgroup_dirs;
   // Namespaced sysctls, written inside the pod's network/IPC namespaces (checked again here).
   std::map<std::string, std::string> sysctls;

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/spawn_program.h"
 
 namespace vpcri::runtime {
 namespace {
@@ -40,39 +40,6 @@ UniqueFd above_stdio(UniqueFd fd) {
   UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
   if (!moved) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
   return moved;
-}
-
-// Starts vpcri-monitor by vfork and exec (posix_spawn): nothing of the daemon's memory is copied
-// (a fork of it and the exec's teardown of that copy cost milliseconds), and the monitor detaches
-// itself (--detach). Its stdio is /dev/null, `sync` is its kSyncFd and `exec_fd` its kExecFd;
-// every other fd is closed, every signal default and unblocked. Returns the pid of the process
-// that detaches and exits.
-pid_t spawn_detached(const char* path, char* const argv[], char* const envp[], int devnull, int sync, int exec_fd) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  if (int err = ::posix_spawn_file_actions_init(&actions); err != 0) throw_errno("posix_spawn_file_actions_init", err);
-  if (int err = ::posix_spawnattr_init(&attr); err != 0) {
-    ::posix_spawn_file_actions_destroy(&actions);
-    throw_errno("posix_spawnattr_init", err);
-  }
-  int keep = exec_fd >= 0 ? kExecFd : kSyncFd;
-  int err = 0;
-  for (int fd : {0, 1, 2}) err = err ? err : ::posix_spawn_file_actions_adddup2(&actions, devnull, fd);
-  if (!err) err = ::posix_spawn_file_actions_adddup2(&actions, sync, kSyncFd);
-  if (!err && exec_fd >= 0) err = ::posix_spawn_file_actions_adddup2(&actions, exec_fd, kExecFd);
-  if (!err) err = ::posix_spawn_file_actions_addclosefrom_np(&actions, keep + 1);
-  sigset_t all, none;
-  ::sigfillset(&all);
-  ::sigemptyset(&none);
-  if (!err) err = ::posix_spawnattr_setsigdefault(&attr, &all);
-  if (!err) err = ::posix_spawnattr_setsigmask(&attr, &none);
-  if (!err) err = ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = -1;
-  if (!err) err = ::posix_spawn(&pid, path, &actions, &attr, argv, envp);
-  ::posix_spawnattr_destroy(&attr);
-  ::posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) throw Error(errc_from_errno(err), std::string("exec vpcri-monitor ") + path + ": " + std::strerror(err));
-  return pid;
 }
 
 // The monitor's one-line answer on the sync socket ("ok" or "error <errno> <message>").
@@ -217,7 +184,14 @@ MonitorHandle spawn_monitor(const MonitorSpec& spec) {
     throw_errno("fcntl(F_DUPFD_CLOEXEC) of the program for vpcri-monitor");
   }
 
-  pid_t child = spawn_detached(argv[0], argv.data(), envp.data(), devnull.get(), theirs.get(), exec_fd.get());
+  // By vfork and exec (common/spawn_program.h); the monitor detaches itself (--detach). Its stdio is
+  // /dev/null, the sync socket its kSyncFd, the program its kExecFd, nothing else.
+  SpawnFds fds;
+  fds.stdio = devnull.get();
+  fds.fds = {{theirs.get(), kSyncFd}};
+  if (exec_fd) fds.fds.emplace_back(exec_fd.get(), kExecFd);
+  fds.close_from = (exec_fd ? kExecFd : kSyncFd) + 1;
+  pid_t child = spawn_program(argv[0], argv.data(), envp.data(), fds, std::string("exec vpcri-monitor ") + argv[0]);
   theirs.reset();
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -552,6 +552,13 @@ TEST_CASE("security: sysctl injection is refused, RuntimeDefault seccomp blocks 
   (*config.mutable_linux()->mutable_sysctls())["kernel.core_pattern"] = "core";
   CHECK(run_pod(d, config, &id).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(list_pods(d, {}).empty());
+  // A value the kernel refuses fails pause's setup step, which names it; no pod is left.
+  config.mutable_linux()->mutable_sysctls()->clear();
+  (*config.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "not-a-number";
+  s = run_pod(d, config, &id);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_MESSAGE(s.error_message().find("starting pause: write a pod sysctl") != std::string::npos, s.error_message());
+  CHECK(list_pods(d, {}).empty());
 
   Pod pod(d, pod_config("confined"));
   auto cc = container_config("confined", {"exec sleep 1000"});
