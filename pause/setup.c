@@ -70,7 +70,8 @@ struct setup_cap_data {
   uint32_t effective, permitted, inheritable;
 };
 
-enum { MAX_TASKS = 32, MAX_SYSCTLS = 64 };
+/* At most as many as vpcrid accepts (cri/server/request_validation.h: max_sysctls). */
+enum { MAX_TASKS = 32, MAX_SYSCTLS = 1024 };
 
 struct plan {
   int report, pid_out, release;

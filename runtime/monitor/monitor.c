@@ -358,7 +358,8 @@ static void detach(void) {
 }
 
 /* fork(), into the cgroup2 directory open at `cgroup_fd` when >= 0. The monitor is
- * single-threaded, so the raw syscall's child may use libc as a fork's would. */
+ * single-threaded, and the raw syscall's child (exec_child) makes no call that needs the thread
+ * id libc caches, which only libc's own fork would update. */
 static pid_t fork_child(int cgroup_fd) {
   if (cgroup_fd < 0) return fork();
   struct monitor_clone_args args;
