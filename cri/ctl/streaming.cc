@@ -20,6 +20,7 @@
 #include "cri/streaming/client.h"
 #include "cri/streaming/port_forward.h"
 #include "cri/streaming/remote_command.h"
+#include "cri/streaming/tls.h"
 
 namespace vpcri::ctl {
 namespace {
@@ -118,6 +119,7 @@ int run_remote_session(const std::string& url, bool in, bool tty, const char* co
   if (outcome.exit_code != 0 && outcome.status.find("NonZeroExitCode") == std::string::npos) {
     std::cerr << "vpcrictl " << command << ": " << outcome.status << "\n";
   }
+  streaming::tls::wait_for_client_relays(std::chrono::seconds(3));  // the session is closed by now
   return outcome.exit_code;
 }
 

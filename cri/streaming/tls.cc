@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -91,6 +93,14 @@ std::pair<UniqueFd, UniqueFd> socket_pair() {
 // EOF passed on as close_notify + a TCP half-close, or a half-close of `plain`), an error, or
 // `linger` after our side ended without the peer closing. Non-blocking both ways, so a peer that
 // does not read never stops the other direction.
+// The client relays `connect` started that have not ended yet (wait_for_client_relays).
+struct ClientRelays {
+  std::mutex mu;
+  std::condition_variable ended;
+  int running = 0;
+};
+ClientRelays g_client_relays;
+
 void relay(SSL* ssl, int tcp, UniqueFd plain, std::chrono::milliseconds linger) {
   constexpr size_t kBufferCap = 256 * 1024;
   set_nonblocking(tcp);
@@ -285,11 +295,30 @@ UniqueFd connect(UniqueFd tcp, const std::string& host) {
   }
   set_io_timeouts(tcp.get(), std::chrono::minutes(1));
   auto [session_end, relay_end] = socket_pair();
+  {
+    std::lock_guard lock(g_client_relays.mu);
+    g_client_relays.running++;
+  }
   std::thread([ssl = std::move(ssl), tcp = std::move(tcp), fd = std::move(relay_end)]() mutable {
-    SigpipeBlocked no_sigpipe;
-    relay(ssl.get(), tcp.get(), std::move(fd), std::chrono::seconds(2));
+    {
+      SigpipeBlocked no_sigpipe;
+      relay(ssl.get(), tcp.get(), std::move(fd), std::chrono::seconds(2));
+    }
+    // Everything freed before the count drops: a client that exits right after must not find
+    // this thread in the middle of it.
+    ssl.reset();
+    tcp.reset();
+    OPENSSL_thread_stop();
+    std::lock_guard lock(g_client_relays.mu);
+    g_client_relays.running--;
+    g_client_relays.ended.notify_all();
   }).detach();
   return std::move(session_end);
+}
+
+void wait_for_client_relays(std::chrono::milliseconds limit) {
+  std::unique_lock lock(g_client_relays.mu);
+  g_client_relays.ended.wait_for(lock, limit, [] { return g_client_relays.running == 0; });
 }
 
 }  // namespace vpcri::streaming::tls

@@ -48,4 +48,9 @@ void set_client_options(ClientOptions options);
 // naming OpenSSL's reason.
 UniqueFd connect(UniqueFd tcp, const std::string& host);
 
+// Waits, up to `limit`, until every relay `connect` started has ended (its session end closed)
+// and freed its TLS state. A short-lived client (vpcrictl) calls it before it exits, so that no
+// relay is cut off half-way through freeing OpenSSL's objects (which LeakSanitizer reports).
+void wait_for_client_relays(std::chrono::milliseconds limit);
+
 }  // namespace vpcri::streaming::tls
