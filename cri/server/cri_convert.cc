@@ -81,27 +81,27 @@ bool labels_match(const Labels& selector, const Labels& labels) {
   return true;
 }
 
-std::vector<SandboxRecord> select_sandboxes(Store& store, const std::string& id, const Labels& selector) {
+void for_each_sandbox(Store& store, const std::string& id, const Labels& selector,
+                      const std::function<void(const SandboxRecord&)>& visit) {
   std::vector<std::shared_ptr<Sandbox>> pods;
   if (id.empty()) {
     pods = store.sandboxes.all();
   } else if (auto pod = store.sandboxes.find(id)) {
     pods.push_back(pod);
   }
-  std::vector<SandboxRecord> out;
   for (const auto& pod : pods) {
-    SandboxRecord r = pod->get();
-    if (labels_match(selector, r.config.labels())) out.push_back(std::move(r));
+    pod->read([&](const SandboxRecord& r) {
+      if (labels_match(selector, r.config.labels())) visit(r);
+    });
   }
-  return out;
 }
 
-std::vector<ContainerRecord> select_containers(Store& store, const std::string& id, const std::string& pod_id,
-                                               const Labels& selector) {
+void for_each_container(Store& store, const std::string& id, const std::string& pod_id, const Labels& selector,
+                        const std::function<void(const ContainerRecord&)>& visit) {
   std::string full_pod_id;
   if (!pod_id.empty()) {
     auto pod = store.sandboxes.find(pod_id);
-    if (!pod) return {};
+    if (!pod) return;
     full_pod_id = pod->id();
   }
   std::vector<std::shared_ptr<Container>> containers;
@@ -110,12 +110,24 @@ std::vector<ContainerRecord> select_containers(Store& store, const std::string& 
   } else if (auto c = store.containers.find(id)) {
     containers.push_back(c);
   }
-  std::vector<ContainerRecord> out;
   for (const auto& c : containers) {
-    ContainerRecord r = c->get();
-    if (!full_pod_id.empty() && r.sandbox_id != full_pod_id) continue;
-    if (labels_match(selector, r.config.labels())) out.push_back(std::move(r));
+    c->read([&](const ContainerRecord& r) {
+      if (!full_pod_id.empty() && r.sandbox_id != full_pod_id) return;
+      if (labels_match(selector, r.config.labels())) visit(r);
+    });
   }
+}
+
+std::vector<SandboxRecord> select_sandboxes(Store& store, const std::string& id, const Labels& selector) {
+  std::vector<SandboxRecord> out;
+  for_each_sandbox(store, id, selector, [&](const SandboxRecord& r) { out.push_back(r); });
+  return out;
+}
+
+std::vector<ContainerRecord> select_containers(Store& store, const std::string& id, const std::string& pod_id,
+                                               const Labels& selector) {
+  std::vector<ContainerRecord> out;
+  for_each_container(store, id, pod_id, selector, [&](const ContainerRecord& r) { out.push_back(r); });
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Records turned into the CRI messages the List/Status/Stats RPCs answer with.
 #pragma once
 
+#include <functional>
+
 #include <google/protobuf/map.h>
 
 #include <string>
@@ -22,6 +24,11 @@ bool labels_match(const Labels& selector, const Labels& labels);
 std::vector<SandboxRecord> select_sandboxes(Store& store, const std::string& id, const Labels& selector);
 std::vector<ContainerRecord> select_containers(Store& store, const std::string& id, const std::string& pod_id,
                                                const Labels& selector);
+// The same selections, each record read in place under its object's short lock (no copies).
+void for_each_sandbox(Store& store, const std::string& id, const Labels& selector,
+                      const std::function<void(const SandboxRecord&)>& visit);
+void for_each_container(Store& store, const std::string& id, const std::string& pod_id, const Labels& selector,
+                        const std::function<void(const ContainerRecord&)>& visit);
 
 void to_cri(const SandboxRecord& r, v1::PodSandbox* out);
 void to_cri(const SandboxRecord& r, v1::PodSandboxStatus* out);

@@ -8,11 +8,11 @@ grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::List
                                             v1::ListContainersResponse* resp) {
   return handle_rpc("ListContainers", [&] {
     const auto& filter = req->filter();
-    for (const auto& r :
-         select_containers(state_.store(), filter.id(), filter.pod_sandbox_id(), filter.label_selector())) {
-      if (filter.has_state() && filter.state().state() != r.state) continue;
-      to_cri(r, resp->add_containers());
-    }
+    for_each_container(state_.store(), filter.id(), filter.pod_sandbox_id(), filter.label_selector(),
+                       [&](const ContainerRecord& r) {
+                         if (filter.has_state() && filter.state().state() != r.state) return;
+                         to_cri(r, resp->add_containers());
+                       });
   });
 }
 

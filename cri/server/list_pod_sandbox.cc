@@ -8,10 +8,10 @@ grpc::Status RuntimeService::ListPodSandbox(grpc::ServerContext*, const v1::List
                                             v1::ListPodSandboxResponse* resp) {
   return handle_rpc("ListPodSandbox", [&] {
     const auto& filter = req->filter();
-    for (const auto& r : select_sandboxes(state_.store(), filter.id(), filter.label_selector())) {
-      if (filter.has_state() && filter.state().state() != r.state) continue;
+    for_each_sandbox(state_.store(), filter.id(), filter.label_selector(), [&](const SandboxRecord& r) {
+      if (filter.has_state() && filter.state().state() != r.state) return;
       to_cri(r, resp->add_items());
-    }
+    });
   });
 }
 

@@ -85,6 +85,13 @@ class Object {
     std::lock_guard lock(mu_);
     return record_;
   }
+  // Reads the record under the lock without copying it (List*: a copy of every record, its
+  // config and spec, cost more than the answer itself). `read` must be short.
+  template <class F>
+  void read(F&& f) const {
+    std::lock_guard lock(mu_);
+    f(static_cast<const Record&>(record_));
+  }
   // Changes the record under the lock and returns the new value.
   Record update(const std::function<void(Record&)>& change) {
     std::lock_guard lock(mu_);
