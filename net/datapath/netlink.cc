@@ -1,8 +1,5 @@
 #include "net/datapath/netlink.h"
 
-#include <net/if.h>
-// after <net/if.h>: linux/if.h then only adds what glibc lacks (IF_OPER_*)
-#include <linux/if.h>
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <sys/random.h>
@@ -10,7 +7,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <thread>
 
 namespace vpcri::net::nl {
 
@@ -52,12 +48,6 @@ Addr ip_addr(const IpAddress& ip, int prefix_len) {
   return a;
 }
 
-Addr mac_addr(const Mac& mac) {
-  Addr a(nl_addr_build(AF_LLC, mac.data(), mac.size()));
-  if (!a) throw Error(Errc::resource_exhausted, "allocating a netlink address");
-  return a;
-}
-
 std::string format_mac(const Mac& mac) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
@@ -69,35 +59,6 @@ Mac random_mac() {
   if (::getrandom(mac.data(), mac.size(), 0) != static_cast<ssize_t>(mac.size())) throw_errno("getrandom for a MAC");
   mac[0] = static_cast<uint8_t>((mac[0] & 0xfe) | 0x02);  // unicast, locally administered
   return mac;
-}
-
-Link find_link(nl_sock* sk, const std::string& name) {
-  rtnl_link* raw = nullptr;
-  int err = rtnl_link_get_kernel(sk, 0, name.c_str(), &raw);
-  Link link(raw);
-  if (is_not_found(err)) return nullptr;
-  check(err, "looking up interface " + name);
-  return link;
-}
-
-void set_link_up(nl_sock* sk, const std::string& name) {
-  Link current = find_link(sk, name);
-  if (!current) throw Error(Errc::not_found, "setting " + name + " up: no such interface");
-  Link change(rtnl_link_alloc());
-  if (!change) throw Error(Errc::resource_exhausted, "allocating a netlink link");
-  rtnl_link_set_flags(change.get(), IFF_UP);
-  check(rtnl_link_change(sk, current.get(), change.get(), 0), "setting " + name + " up");
-}
-
-bool wait_until_oper_up(nl_sock* sk, const std::string& name, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    Link link = find_link(sk, name);
-    if (!link) throw Error(Errc::not_found, "waiting for " + name + " to come up: the interface is gone");
-    if (rtnl_link_get_operstate(link.get()) == IF_OPER_UP) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
 bool delete_link(nl_sock* sk, const std::string& name) {

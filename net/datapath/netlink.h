@@ -15,7 +15,6 @@
 #include <netlink/socket.h>
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,18 +56,11 @@ bool is_not_found(int nl_error);
 Socket connect(int protocol);
 
 Addr ip_addr(const IpAddress& ip, int prefix_len);
-Addr mac_addr(const Mac& mac);
 std::string format_mac(const Mac& mac);
 // A random unicast, locally administered MAC (as the AWS CNI gives host veths).
 Mac random_mac();
 
 // Link helpers (NETLINK_ROUTE socket).
-Link find_link(nl_sock* sk, const std::string& name);  // null if missing
-void set_link_up(nl_sock* sk, const std::string& name);
-// Polls until the kernel reports the link operationally up; false on timeout. The kernel
-// activates a link's transmit queue asynchronously (linkwatch) when its carrier comes on, after
-// setting the operstate; until then packets sent through it are silently dropped.
-bool wait_until_oper_up(nl_sock* sk, const std::string& name, std::chrono::milliseconds timeout);
 // Deletes the link; returns false if it did not exist.
 bool delete_link(nl_sock* sk, const std::string& name);
 
