@@ -23,13 +23,34 @@ namespace stdfs = std::filesystem;
 namespace pbutil = google::protobuf::util;
 using nlohmann::json;
 
-json proto_to_json(const google::protobuf::Message& message) {
+std::string proto_json_text(const google::protobuf::Message& message) {
   std::string text;
   pbutil::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   auto status = pbutil::MessageToJsonString(message, &text, options);
   if (!status.ok()) throw Error(Errc::internal, "serializing " + message.GetTypeName() + ": " + status.ToString());
-  return json::parse(text);
+  return text;
+}
+
+// The config's JSON text, converted on the record's first save (or kept from its load).
+const std::string& config_json(const google::protobuf::Message& config, std::shared_ptr<const std::string>& cache) {
+  if (!cache) cache = std::make_shared<const std::string>(proto_json_text(config));
+  return *cache;
+}
+
+// The record file: `fields` plus messages already in JSON text, spliced in (a parse into a tree
+// and a dump of it again cost more than the rest of the save).
+std::string record_text(const json& fields, std::initializer_list<std::pair<const char*, const std::string&>> messages) {
+  std::string text = fields.dump();  // "{...}", never empty: every record has an id
+  text.pop_back();
+  for (const auto& [key, value] : messages) {
+    text += ",\"";
+    text += key;
+    text += "\":";
+    text += value;
+  }
+  text += "}\n";
+  return text;
 }
 
 template <class Message>
@@ -257,7 +278,6 @@ void set_init_spec(ContainerRecord& r, const runtime::container::InitSpec& spec)
 
 void Store::save(const SandboxRecord& r) const {
   json j{{"id", r.id},
-         {"config", proto_to_json(r.config)},
          {"runtime_handler", r.runtime_handler},
          {"state", v1::PodSandboxState_Name(r.state)},
          {"created_at", r.created_at},
@@ -269,13 +289,12 @@ void Store::save(const SandboxRecord& r) const {
          {"pause", process_to_json(r.pause)},
          {"creating", r.creating}};
   fs::mkdir_p(pod_root(r.id), 0700);
-  fs::replace_file(pod_root(r.id) + "/pod.json", j.dump() + "\n", 0600);
+  fs::replace_file(pod_root(r.id) + "/pod.json", record_text(j, {{"config", config_json(r.config, r.config_json)}}), 0600);
 }
 
 void Store::save(const ContainerRecord& r) const {
   json j{{"id", r.id},
          {"sandbox_id", r.sandbox_id},
-         {"config", proto_to_json(r.config)},
          {"image_id", r.image_id},
          {"state", v1::ContainerState_Name(r.state)},
          {"created_at", r.created_at},
@@ -289,10 +308,11 @@ void Store::save(const ContainerRecord& r) const {
          {"cgroup_path", r.cgroup_path},
          {"stop_signal", r.stop_signal},
          {"process", process_to_json(r.process)},
-         {"resources", proto_to_json(r.resources)},
          {"creating", r.creating}};
   fs::mkdir_p(container_root(r.id), 0700);
-  fs::replace_file(container_root(r.id) + "/container.json", j.dump() + "\n", 0600);
+  const std::string resources = proto_json_text(r.resources);
+  fs::replace_file(container_root(r.id) + "/container.json",
+                   record_text(j, {{"config", config_json(r.config, r.config_json)}, {"resources", resources}}), 0600);
 }
 
 // The <root> directory goes last and whole, record included (one rename): until then a restarted
@@ -313,6 +333,7 @@ std::vector<SandboxRecord> Store::load_sandboxes() const {
     SandboxRecord r;
     r.id = j.at("id").get<std::string>();
     r.config = proto_from_json<v1::PodSandboxConfig>(j.at("config"));
+    r.config_json = std::make_shared<const std::string>(j.at("config").dump());
     r.runtime_handler = j.at("runtime_handler").get<std::string>();
     if (!v1::PodSandboxState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
     r.created_at = j.at("created_at").get<int64_t>();
@@ -333,6 +354,7 @@ std::vector<ContainerRecord> Store::load_containers() const {
     r.id = j.at("id").get<std::string>();
     r.sandbox_id = j.at("sandbox_id").get<std::string>();
     r.config = proto_from_json<v1::ContainerConfig>(j.at("config"));
+    r.config_json = std::make_shared<const std::string>(j.at("config").dump());
     r.image_id = j.at("image_id").get<std::string>();
     if (!v1::ContainerState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
     r.created_at = j.at("created_at").get<int64_t>();

@@ -44,6 +44,10 @@ struct SandboxRecord {
   // Intent record: saved before RunPodSandbox makes anything, cleared when the pod is READY. A
   // record still "creating" at start is rolled back (recovery.cc).
   bool creating = false;
+  // The config as the record file holds it (JSON text), converted once: a config never changes
+  // after creation, and its conversion cost more than the rest of a save. Derived, not saved;
+  // copies of the record share it.
+  mutable std::shared_ptr<const std::string> config_json;
 };
 
 struct ContainerRecord {
@@ -70,6 +74,7 @@ struct ContainerRecord {
   // Intent record: saved before CreateContainer mounts anything, cleared once it is complete.
   // A record still "creating" at start is rolled back (recovery.cc).
   bool creating = false;
+  mutable std::shared_ptr<const std::string> config_json;  // as SandboxRecord::config_json
 };
 
 // One object. `op()` is held through long operations (start, stop, remove) so they do not
