@@ -15,8 +15,9 @@ SAMPLE = re.compile(r'^vpcri_operation_phase_seconds_(sum|count)\{operation="([^
 ORDER = ["RunPodSandbox", "CreateContainer", "StartContainer"]
 # The phases in the order the handlers run them (/metrics sorts them by name); others go last.
 PHASES = {
-    "RunPodSandbox": ["validate", "intent_record", "network", "namespaces", "files_and_shm", "cgroup", "rootfs",
-                      "spec", "launch_pause", "pin_pid_ns", "ready_record", "publish"],
+    # "network" runs beside namespaces .. pin_pid_ns; its phase is the wait left after them.
+    "RunPodSandbox": ["validate", "intent_record", "namespaces", "files_and_shm", "cgroup", "rootfs",
+                      "spec", "launch_pause", "pin_pid_ns", "network", "ready_record", "publish"],
     "CreateContainer": ["validate", "intent_record", "rootfs", "spec", "created_record", "publish"],
     "StartContainer": ["validate", "cgroup", "spec", "launch", "running_record", "publish"],
 }

@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 
 #include <csignal>
+#include <future>
 #include <map>
 
 #include "common/failpoint.h"
@@ -91,22 +92,19 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     // Every later step is undone by the one idempotent teardown.
     undo.push("tearing down", [&] { teardown_sandbox(state_, r); });
 
+    // The pod network (IP, veth, routes: the largest step) needs only the netns file: it is set
+    // up on a second thread while this one makes the rest of the pod, and joined before the pod
+    // is READY. Declared after `undo`, so a failure here waits for it before anything is undone.
+    std::future<std::string> network_ip;
     if (!host_network) {
       net::create_pod_netns_file(paths.netns);
-      // The pod's IP, veth and host ports; teardown_sandbox (above) detaches it again on failure.
-      auto network = state_.network();
-      if (network) {
-        try {
-          r.ip = network->attach({r.id, meta.namespace_(), meta.name(), paths.netns, host_ports}).ip.to_string();
-        } catch (const Error& e) {
-          throw Error(e.code(), std::string("RunPodSandbox: attaching the pod network: ") + e.what());
-        }
+      if (auto network = state_.network()) {
+        net::AttachRequest attach{r.id, meta.namespace_(), meta.name(), paths.netns, host_ports};
+        network_ip = std::async(std::launch::async, [network, attach] { return network->attach(attach).ip.to_string(); });
       } else if (!state_.pod_networking_off()) {
         throw Error(Errc::unavailable, "RunPodSandbox: pod network is not ready: " + state_.network_problem());
       }
     }
-    failpoint("run_pod.network");
-    spans.mark("network");
     container::PodNamespacesSpec ns_spec;
     ns_spec.ipc = !host_ipc;
     ns_spec.uts = !host_network;
@@ -170,6 +168,15 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     if (!host_pid) container::pin_pid_namespace(paths.ns_dir, r.pause);
     failpoint("run_pod.pid_ns");
     spans.mark("pin_pid_ns");
+    if (network_ip.valid()) {
+      try {
+        r.ip = network_ip.get();
+      } catch (const Error& e) {
+        throw Error(e.code(), std::string("RunPodSandbox: attaching the pod network: ") + e.what());
+      }
+    }
+    failpoint("run_pod.network");
+    spans.mark("network");  // what the pod still waited for the network after the steps above
     r.state = v1::SANDBOX_READY;
     r.creating = false;
     store.save(r);
