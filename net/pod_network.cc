@@ -203,21 +203,6 @@ SnatConfig PodNetworks::snat() const {
   return nat_->snat();
 }
 
-void PodNetworks::flush_released() {
-  for (const auto& request : ipam_->drain_flush_requests()) {
-    try {
-      size_t n = flush_conntrack(request.ip);
-      if (n > 0) {
-        log::info("conntrack entries flushed", {{"ip", request.ip.to_string()}, {"entries", std::to_string(n)},
-                                                {"sandbox", request.sandbox_id}});
-      }
-    } catch (const std::exception& e) {
-      // Stale entries only disturb a later pod with this IP: not worth failing the RPC over.
-      log::warn("conntrack flush failed", {{"ip", request.ip.to_string()}, {"error", e.what()}});
-    }
-  }
-}
-
 RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   if (restored_) throw Error(Errc::failed_precondition, "pod network: already restored");
   primary_ = resolve_primary(config_);
@@ -286,7 +271,9 @@ RestoreSummary PodNetworks::restore(const std::vector<LiveSandbox>& live) {
   nat_ = std::move(nat);
   apply_connmark_rule(snat.enabled);  // with the nft connmark chain: removed again under external_snat
 
-  flush_released();
+  conntrack_ = std::make_unique<ConntrackFlusher>([this] { return ipam_->drain_flush_requests(); },
+                                                  [](const std::vector<IpAddress>& ips) { return flush_conntrack(ips); });
+  conntrack_->flush_now();
   ipam_->start();
   restored_ = true;
   log::info("pod network restored",
@@ -309,9 +296,11 @@ AttachResult PodNetworks::attach(const AttachRequest& request) {
   UndoStack undo;
   undo.push("releasing " + a.ip.to_string(), [this, id] {
     ipam_->release(id);
-    flush_released();
+    conntrack_->wake();
   });
-  flush_released();  // a reused IP: the previous holder's conntrack entries must not steer this pod
+  // A reused IP: the previous holder's conntrack entries (or ones made while it cooled down)
+  // must not steer this pod.
+  if (a.reused) conntrack_->flush_now();
 
   NetNs pod = NetNs::open(request.netns_path);
   PodNetwork spec;
@@ -344,7 +333,7 @@ void PodNetworks::detach(const std::string& sandbox_id) {
     ipam_->release(sandbox_id);
     log::info("pod detached", {{"sandbox", sandbox_id}, {"ip", a->ip.to_string()}});
   }
-  flush_released();
+  conntrack_->wake();
 }
 
 std::optional<AttachResult> PodNetworks::lookup(const std::string& sandbox_id) const {

@@ -22,6 +22,7 @@
 
 #include "metrics/registry.h"
 #include "net/cidr.h"
+#include "net/conntrack_flusher.h"
 #include "net/datapath/datapath.h"
 #include "net/datapath/eni_link.h"
 #include "net/datapath/nat_table.h"
@@ -143,8 +144,9 @@ class PodNetworks : public PodNetworkService {
   // Allocates an IP (never waits for the provider), wires the pod's veth in its netns, adds its
   // host ports. On any failure everything done is undone (the IP is released) and the error passed on.
   AttachResult attach(const AttachRequest& request) override;
-  // Removes the host ports, the veth/routes/rules, releases the IP (cooldown) and flushes
-  // conntrack for released IPs. Idempotent; also completes a detach interrupted by a crash.
+  // Removes the host ports, the veth/routes/rules, releases the IP (cooldown); its conntrack
+  // entries are flushed in the background (a reused IP again before its next pod uses it).
+  // Idempotent; also completes a detach interrupted by a crash.
   void detach(const std::string& sandbox_id) override;
   std::optional<AttachResult> lookup(const std::string& sandbox_id) const override;
 
@@ -163,7 +165,6 @@ class PodNetworks : public PodNetworkService {
  private:
   std::string veth_of(const ipam::Allocation& allocation) const;
   bool local_provider() const { return local_provider_; }
-  void flush_released();
   void collect_metrics(metrics::Collection& out);  // vpcri_ipam_* at each scrape
 
   const bool local_provider_;  // no provider was given: LocalProvider over node_range
@@ -173,6 +174,8 @@ class PodNetworks : public PodNetworkService {
   std::unique_ptr<EniLinks> eni_links_;
   std::unique_ptr<ipam::Ipam> ipam_;
   std::unique_ptr<NatTable> nat_;  // made at restore(), once the primary interface is known
+  // Made at restore(), in the node's network namespace; after ipam_, so it stops first.
+  std::unique_ptr<ConntrackFlusher> conntrack_;
   PrimaryInterface primary_;
   // attach/detach of different sandboxes run concurrently (the CRI layer serialises calls per
   // sandbox); only restore() must finish before them.

@@ -220,9 +220,19 @@ TEST_CASE("two pods get different IPs, reach each other and the node, TCP keeps 
   CHECK(bed.in_node([] { return read_net_sysctl("ipv4/ip_forward"); }) == "1");
   CHECK(bed.in_node([] { return read_net_sysctl("ipv4/conf/up0/rp_filter"); }) == "2");
 
+  // The node tracked a's connections (its nft table needs conntrack); detach flushes them in
+  // the background.
+  auto tracked = [&](const IpAddress& ip) {
+    return t::run_ok(t::in_netns(bed.node.name(), {"conntrack", "-L"})).find("=" + ip.to_string() + " ") != std::string::npos;
+  };
+  REQUIRE(ping(b.ns.name(), kNodeIp));  // an entry of b's alone
+  REQUIRE(tracked(ra.ip));
   bed.detach(a);
   bed.detach(a);  // idempotent
   bed.in_node([&] { bed.net->detach("never-attached"); });
+  for (int i = 0; i < 500 && tracked(ra.ip); ++i) std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(tracked(ra.ip));
+  CHECK(tracked(rb.ip));  // b's own entries stay
   CHECK_FALSE(bed.node_has_link(ra.host_veth));
   CHECK_FALSE(bed.net->lookup(a.id));
   CHECK(bed.net->status()["pool"]["assigned"] == 1);
@@ -430,7 +440,13 @@ TEST_CASE("a released IP is not reused before its cooldown") {
   AttachResult rb = bed.attach(b);
   CHECK(rb.ip != ra.ip);
   std::this_thread::sleep_for(2200ms);
+  // Traffic for the cooling IP made an entry after its release flush: the reuse must not wait
+  // for the background flush, the IP is clean when attach returns.
+  t::run_ok(t::in_netns(bed.node.name(), {"conntrack", "-I", "-p", "udp", "-s", "10.0.9.9", "-d", ra.ip.to_string(),
+                                          "-r", ra.ip.to_string(), "-q", "10.0.9.9", "--sport", "4242", "--dport", "53",
+                                          "--reply-port-src", "53", "--reply-port-dst", "4242", "-t", "120"}));
   Pod& d = bed.make_pod("d");
   AttachResult rd = bed.attach(d);
   CHECK(rd.ip == ra.ip);  // lowest free again once cooled down
+  CHECK(t::run_ok(t::in_netns(bed.node.name(), {"conntrack", "-L"})).find("sport=4242") == std::string::npos);
 }

@@ -8,14 +8,15 @@
 #include <netlink/netlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <exception>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "common/error.h"
-#include "common/log.h"
 #include "net/datapath/netlink.h"
 
 namespace vpcri::net {
@@ -31,7 +32,8 @@ struct DumpedEntry {
 };
 
 struct DumpState {
-  IpAddress ip;
+  int family = AF_INET;
+  std::vector<IpAddress> ips;  // of `family`
   std::vector<DumpedEntry> matches;
   std::exception_ptr error;
 };
@@ -70,16 +72,16 @@ int on_dumped_entry(nl_msg* msg, void* arg) {
     if (nlmsg_parse(nlmsg_hdr(msg), sizeof(nfgenmsg), tb, CTA_MAX, nullptr) < 0) return NL_SKIP;
     if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY]) return NL_SKIP;
     DumpedEntry d;
-    int family = state->ip.family;
+    int family = state->family;
     int reply_protocol = 0;
     if (!parse_tuple(tb[CTA_TUPLE_ORIG], family, d.entry.orig_src, d.entry.orig_dst, d.entry.protocol) ||
         !parse_tuple(tb[CTA_TUPLE_REPLY], family, d.entry.reply_src, d.entry.reply_dst, reply_protocol)) {
       return NL_SKIP;
     }
-    const IpAddress& ip = state->ip;
-    if (d.entry.orig_src != ip && d.entry.orig_dst != ip && d.entry.reply_src != ip && d.entry.reply_dst != ip) {
-      return NL_OK;
-    }
+    auto named = [&](const IpAddress& ip) {
+      return d.entry.orig_src == ip || d.entry.orig_dst == ip || d.entry.reply_src == ip || d.entry.reply_dst == ip;
+    };
+    if (std::none_of(state->ips.begin(), state->ips.end(), named)) return NL_OK;
     d.orig_tuple = payload(tb[CTA_TUPLE_ORIG]);
     if (tb[CTA_ZONE]) d.zone = payload(tb[CTA_ZONE]);
     if (tb[CTA_ID]) d.id = payload(tb[CTA_ID]);
@@ -107,16 +109,17 @@ void check_ip(const IpAddress& ip, const char* what) {
   }
 }
 
-std::vector<DumpedEntry> dump_matching(nl_sock* sk, const IpAddress& ip) {
-  DumpState state{ip, {}, nullptr};
+std::vector<DumpedEntry> dump_matching(nl_sock* sk, int family, const std::vector<IpAddress>& ips) {
+  DumpState state{family, ips, {}, nullptr};
   // A callback set local to this dump, so nothing on the socket points at `state` afterwards.
   std::unique_ptr<nl_cb, nl::Deleter<nl_cb, nl_cb_put>> cb(nl_socket_get_cb(sk));
   if (!cb) throw Error(Errc::internal, "getting the netlink socket's callbacks");
   std::unique_ptr<nl_cb, nl::Deleter<nl_cb, nl_cb_put>> local(nl_cb_clone(cb.get()));
   if (!local) throw Error(Errc::resource_exhausted, "allocating netlink callbacks");
   nl::check(nl_cb_set(local.get(), NL_CB_VALID, NL_CB_CUSTOM, on_dumped_entry, &state), "setting a netlink callback");
-  auto msg = ctnetlink_request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, ip.family);
-  std::string what = "dumping conntrack entries for " + ip.to_string();
+  auto msg = ctnetlink_request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, family);
+  std::string what = "dumping conntrack entries for " + ips.front().to_string() +
+                     (ips.size() > 1 ? " and " + std::to_string(ips.size() - 1) + " more" : "");
   nl::check(nl_send_auto(sk, msg.get()), what);
   int err = nl_recvmsgs(sk, local.get());
   if (state.error) std::rethrow_exception(state.error);
@@ -136,28 +139,35 @@ std::vector<ConntrackEntry> list_conntrack(const IpAddress& ip) {
   check_ip(ip, "listing conntrack entries");
   auto sk = connect_ctnetlink();
   std::vector<ConntrackEntry> entries;
-  for (auto& d : dump_matching(sk.get(), ip)) entries.push_back(d.entry);
+  for (auto& d : dump_matching(sk.get(), ip.family, {ip})) entries.push_back(d.entry);
   return entries;
 }
 
-size_t flush_conntrack(const IpAddress& ip) {
-  check_ip(ip, "flushing conntrack entries");
+size_t flush_conntrack(const IpAddress& ip) { return flush_conntrack(std::vector<IpAddress>{ip}); }
+
+size_t flush_conntrack(const std::vector<IpAddress>& ips) {
+  for (const auto& ip : ips) check_ip(ip, "flushing conntrack entries");
+  if (ips.empty()) return 0;
   auto sk = connect_ctnetlink();
   size_t deleted = 0;
-  for (const auto& d : dump_matching(sk.get(), ip)) {
-    auto msg = ctnetlink_request(IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, ip.family);
-    nl::check(nla_put(msg.get(), CTA_TUPLE_ORIG | NLA_F_NESTED, static_cast<int>(d.orig_tuple.size()), d.orig_tuple.data()),
-              "building a conntrack delete");
-    if (d.zone) nl::check(nla_put(msg.get(), CTA_ZONE, static_cast<int>(d.zone->size()), d.zone->data()), "building a conntrack delete");
-    if (d.id) nl::check(nla_put(msg.get(), CTA_ID, static_cast<int>(d.id->size()), d.id->data()), "building a conntrack delete");
-    std::string what = "deleting conntrack entry " + d.entry.orig_src.to_string() + " -> " + d.entry.orig_dst.to_string();
-    nl::check(nl_send_auto(sk.get(), msg.get()), what);
-    int err = nl_wait_for_ack(sk.get());
-    if (nl::is_not_found(err)) continue;  // expired or deleted meanwhile
-    nl::check(err, what);
-    ++deleted;
+  for (int family : {AF_INET, AF_INET6}) {
+    std::vector<IpAddress> of_family;
+    std::copy_if(ips.begin(), ips.end(), std::back_inserter(of_family), [&](const IpAddress& ip) { return ip.family == family; });
+    if (of_family.empty()) continue;
+    for (const auto& d : dump_matching(sk.get(), family, of_family)) {
+      auto msg = ctnetlink_request(IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, family);
+      nl::check(nla_put(msg.get(), CTA_TUPLE_ORIG | NLA_F_NESTED, static_cast<int>(d.orig_tuple.size()), d.orig_tuple.data()),
+                "building a conntrack delete");
+      if (d.zone) nl::check(nla_put(msg.get(), CTA_ZONE, static_cast<int>(d.zone->size()), d.zone->data()), "building a conntrack delete");
+      if (d.id) nl::check(nla_put(msg.get(), CTA_ID, static_cast<int>(d.id->size()), d.id->data()), "building a conntrack delete");
+      std::string what = "deleting conntrack entry " + d.entry.orig_src.to_string() + " -> " + d.entry.orig_dst.to_string();
+      nl::check(nl_send_auto(sk.get(), msg.get()), what);
+      int err = nl_wait_for_ack(sk.get());
+      if (nl::is_not_found(err)) continue;  // expired or deleted meanwhile
+      nl::check(err, what);
+      ++deleted;
+    }
   }
-  if (deleted > 0) log::info("flushed conntrack entries", {{"ip", ip.to_string()}, {"count", std::to_string(deleted)}});
   return deleted;
 }
 

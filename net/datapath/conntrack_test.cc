@@ -51,6 +51,21 @@ TEST_CASE("flush_conntrack deletes entries whose original or reply tuple names t
   CHECK(run_in_netns(ns, [] { return flush_conntrack(ip("10.99.2.5")); }) == 0);  // nothing left: fine
 }
 
+TEST_CASE("flush_conntrack of several IPs deletes each one's entries in one call, and only theirs") {
+  NamedNetNs node = NamedNetNs::create("vpcri-t-" + t::random_tag() + "-node");
+  NetNs ns = node.open();
+  inject(node.name(), "10.99.5.1", "10.99.9.9", "10.99.9.9", "10.99.5.1", "2001");
+  inject(node.name(), "10.99.9.8", "10.99.5.2", "10.99.5.2", "10.99.9.8", "2002");
+  inject(node.name(), "10.99.5.3", "10.99.9.9", "10.99.9.9", "10.99.5.3", "2003");  // not asked for
+  size_t deleted = run_in_netns(ns, [] { return flush_conntrack(std::vector<IpAddress>{ip("10.99.5.1"), ip("10.99.5.2")}); });
+  CHECK(deleted == 2);
+  std::string after = conntrack_list(node.name());
+  CHECK(after.find("sport=2001") == std::string::npos);
+  CHECK(after.find("sport=2002") == std::string::npos);
+  CHECK(after.find("sport=2003") != std::string::npos);
+  CHECK(run_in_netns(ns, [] { return flush_conntrack(std::vector<IpAddress>{}); }) == 0);
+}
+
 TEST_CASE("flush_conntrack removes the entries real pod traffic created on the node") {
   std::string tag = t::random_tag();
   NamedNetNs node = NamedNetNs::create("vpcri-t-" + tag + "-node");
