@@ -1,5 +1,6 @@
 #include "runtime/cgroup/freeze.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "common/error.h"
@@ -26,13 +27,15 @@ FreezeGuard::FreezeGuard(Kind kind, std::string dir, std::chrono::milliseconds w
   write_cgroup_file(dir_, file, kind_ == Kind::v1_freezer ? "FROZEN" : "1");
   engaged_ = true;
   auto deadline = std::chrono::steady_clock::now() + wait;
-  for (;;) {
+  // A few tasks freeze in well under a millisecond: start polling fast (a flat 5 ms step made
+  // every StopContainer and StopPodSandbox wait 5 ms), back off for a busy cgroup.
+  for (auto pause = std::chrono::microseconds(50);; pause = std::min(pause * 2, std::chrono::microseconds(5000))) {
     if (is_frozen(kind_, dir_)) {
       confirmed_ = true;
       return;
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(pause);
   }
   log::warn("cgroup did not report frozen in time; signalling its processes anyway", {{"cgroup", dir_}});
 }
