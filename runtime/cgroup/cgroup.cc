@@ -190,7 +190,7 @@ void Cgroup::apply_devices(const DevicePolicy& policy) const {
   std::string v2 = unified_dir();
   if (!v1.empty()) apply_devices_v1(v1, policy);
   if (policy.allow_all) return;
-  if (!v2.empty()) DeviceFilter(policy.allowed).attach(v2);
+  if (!v2.empty()) DeviceFilter::shared(policy.allowed)->attach(v2);
   if (v1.empty() && v2.empty())
     throw Error(Errc::failed_precondition,
                 "cannot restrict the devices of cgroup " + path_ + ": the host has neither a v1 devices hierarchy nor cgroup2");

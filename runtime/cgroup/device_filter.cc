@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
 
 #include "common/error.h"
 
@@ -106,6 +109,25 @@ DeviceFilter::DeviceFilter(const std::vector<DeviceRule>& allowed) {
   UniqueFd again(load(log.data(), static_cast<uint32_t>(log.size())));
   log.resize(std::strlen(log.c_str()));
   throw_errno("load the cgroup device filter (BPF_PROG_LOAD)" + (log.empty() ? std::string() : ": " + log), err);
+}
+
+std::shared_ptr<const DeviceFilter> DeviceFilter::shared(const std::vector<DeviceRule>& allowed) {
+  constexpr size_t kKept = 16;
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const DeviceFilter>> loaded;  // by program bytes
+  static std::deque<std::string> order;  // oldest first
+  std::vector<bpf_insn> program = device_filter_program(allowed);
+  std::string key(reinterpret_cast<const char*>(program.data()), program.size() * sizeof(bpf_insn));
+  std::lock_guard lock(mu);
+  if (auto it = loaded.find(key); it != loaded.end()) return it->second;
+  auto filter = std::make_shared<const DeviceFilter>(allowed);
+  if (order.size() >= kKept) {
+    loaded.erase(order.front());  // cgroups it is attached to keep their own reference
+    order.pop_front();
+  }
+  loaded.emplace(key, filter);
+  order.push_back(std::move(key));
+  return filter;
 }
 
 void DeviceFilter::attach(const std::string& cgroup_dir) const {

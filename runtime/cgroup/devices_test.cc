@@ -178,6 +178,31 @@ TEST_CASE("cgroup2: the BPF filter lets through exactly the allowed accesses") {
   CHECK(open_errno(full_node, O_RDONLY) == 0);
 }
 
+TEST_CASE("one loaded filter per policy, attached to many cgroups") {
+  const std::vector<DeviceRule> policy = {{'c', 1, 3, "rw"}, {'c', 1, 5, "r"}};
+  auto a = DeviceFilter::shared(policy);
+  auto b = DeviceFilter::shared(policy);
+  CHECK(a == b);
+  auto other = DeviceFilter::shared({{'c', 1, 3, "rw"}});
+  CHECK(other != a);
+  CHECK(other->fd() != a->fd());
+
+  auto host = discover_cgroup_root();
+  REQUIRE_MESSAGE(!host.unified_mount.empty(), "this test needs a cgroup2 mount (unified or hybrid)");
+  CgroupRoot unified_only;
+  unified_only.mode = CgroupMode::hybrid;
+  unified_only.unified_mount = host.unified_mount;
+  ScratchCgroupParent scratch(unified_only);
+  const std::string parent = host.unified_mount + scratch.path();
+  REQUIRE(::mkdir(parent.c_str(), 0755) == 0);
+  for (const char* name : {"/one", "/two"}) {
+    REQUIRE(::mkdir((parent + name).c_str(), 0755) == 0);
+    CHECK_NOTHROW(a->attach(parent + name));
+  }
+  // The same program twice on one cgroup is refused by the kernel: the caller learns of it.
+  CHECK_THROWS_AS(a->attach(parent + "/one"), Error);
+}
+
 TEST_CASE("the program ends at a rule that allows everything") {
   auto all = device_filter_program({DeviceRule{}, {'c', 1, 3, "r"}});
   auto none = device_filter_program({});
