@@ -230,9 +230,9 @@ void pod_stats(RuntimeState& state, const SandboxRecord& r, const std::vector<ne
     set_uint(linux->mutable_process()->mutable_process_count(), s.pids_current);
   }
   fill_network(interfaces, ts, linux);
-  for (const auto& c : state.store().containers.all()) {
+  for (const auto& c : state.store().containers_of(r.id)) {
     const ContainerRecord cr = c->get();
-    if (cr.sandbox_id != r.id || cr.state != v1::CONTAINER_RUNNING) continue;
+    if (cr.state != v1::CONTAINER_RUNNING) continue;
     container_stats(state, cr, linux->add_containers());
   }
 }

@@ -112,12 +112,15 @@ NewCgroup create_sandbox_cgroup(RuntimeState& state, SandboxRecord& pod,
     // It exists because vpcri made it for another pod: this pod shares the duty to remove it,
     // so whichever of them goes last takes it along.
     if (pod.created_cgroup_parent.empty()) {
+      // Read in place: kubelet's pod cgroups exist, so every pod start of a node takes this path.
       for (const auto& other : state.store().sandboxes.all()) {
-        const std::string top = other->get().created_cgroup_parent;
-        if (!top.empty() && (pod.cgroup_parent == top || pod.cgroup_parent.starts_with(top + "/"))) {
-          pod.created_cgroup_parent = top;
-          break;
-        }
+        other->read([&](const SandboxRecord& r) {
+          const std::string& top = r.created_cgroup_parent;
+          if (!top.empty() && (pod.cgroup_parent == top || pod.cgroup_parent.starts_with(top + "/"))) {
+            pod.created_cgroup_parent = top;
+          }
+        });
+        if (!pod.created_cgroup_parent.empty()) break;
       }
     }
     if (!pod.created_cgroup_parent.empty()) state.store().save(pod);  // intent: recorded before it exists
@@ -250,8 +253,7 @@ void remove_container(RuntimeState& state, const std::shared_ptr<Container>& con
 }
 
 void stop_sandbox(RuntimeState& state, const std::shared_ptr<Sandbox>& pod) {
-  for (const auto& c : state.store().containers.all()) {
-    if (c->get().sandbox_id != pod->id()) continue;
+  for (const auto& c : state.store().containers_of(pod->id())) {
     std::lock_guard op(c->op());
     stop_container(state, *c, std::chrono::seconds(0));
   }

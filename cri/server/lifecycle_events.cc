@@ -16,9 +16,8 @@ void publish_event(RuntimeState& state, const std::string& container_id, const s
     if (auto pod = state.store().sandboxes.find(sandbox_id); pod && pod->id() == sandbox_id) {
       to_cri(pod->get(), event.mutable_pod_sandbox_status());
     }
-    for (const auto& c : state.store().containers.all()) {
-      ContainerRecord r = c->get();
-      if (r.sandbox_id == sandbox_id) to_cri(r, event.add_containers_statuses());
+    for (const auto& c : state.store().containers_of(sandbox_id)) {
+      c->read([&](const ContainerRecord& r) { to_cri(r, event.add_containers_statuses()); });
     }
     state.events().publish(event);
   } catch (const std::exception& e) {

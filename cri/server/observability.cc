@@ -23,13 +23,17 @@ std::string container_state_name(v1::ContainerState s) {
 void collect_objects(Store& store, metrics::Collection& out) {
   // Every state appears, zero included, so a rate or an alert never sees a series vanish.
   std::map<std::string, int> pods{{"ready", 0}, {"notready", 0}};
-  for (const auto& pod : store.sandboxes.all()) ++pods[pod_state_name(pod->get().state)];
+  for (const auto& pod : store.sandboxes.all()) {
+    pod->read([&](const SandboxRecord& r) { ++pods[pod_state_name(r.state)]; });
+  }
   for (const auto& [state, n] : pods) {
     out.gauge("vpcri_pod_sandboxes", "Pod sandboxes by CRI state (as ListPodSandbox lists them).",
               {{"state", state}}, n);
   }
   std::map<std::string, int> containers{{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
-  for (const auto& c : store.containers.all()) ++containers[container_state_name(c->get().state)];
+  for (const auto& c : store.containers.all()) {
+    c->read([&](const ContainerRecord& r) { ++containers[container_state_name(r.state)]; });
+  }
   // The vpcri-monitor processes (one per running container; pause runs without one) and their memory:
   // what vpcri costs the node beyond vpcrid itself.
   int monitors = 0;

@@ -16,8 +16,7 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*, const v1::Re
     std::lock_guard op(pod->op());
     if (!state_.store().sandboxes.find(pod->id())) return;  // removed while we waited
     stop_sandbox(state_, pod);
-    for (const auto& c : state_.store().containers.all()) {
-      if (c->get().sandbox_id != pod->id()) continue;
+    for (const auto& c : state_.store().containers_of(pod->id())) {
       std::lock_guard container_op(c->op());
       if (state_.store().containers.find(c->id())) remove_container(state_, c);
     }

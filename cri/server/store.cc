@@ -242,6 +242,16 @@ Store::Store(std::string root, std::string state) : root_(std::move(root)), stat
 
 Store::~Store() = default;
 
+std::vector<std::shared_ptr<Object<ContainerRecord>>> Store::containers_of(const std::string& sandbox_id) const {
+  std::vector<std::shared_ptr<Object<ContainerRecord>>> out;
+  for (auto& c : containers.all()) {
+    bool in_pod = false;
+    c->read([&](const ContainerRecord& r) { in_pod = r.sandbox_id == sandbox_id; });
+    if (in_pod) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void Store::drain_trash() const {
   root_trash_->drain();
   state_trash_->drain();

@@ -189,6 +189,10 @@ class Store {
   Table<SandboxRecord> sandboxes{"pod sandbox"};
   Table<ContainerRecord> containers{"container"};
 
+  // The containers of one pod, found without copying any record (every container of the node is
+  // looked at; a copy of each, config and spec included, cost more than the rest of the caller).
+  std::vector<std::shared_ptr<Object<ContainerRecord>>> containers_of(const std::string& sandbox_id) const;
+
   // <root>/pods/<id>: the record and the pause rootfs upper dir; <state>/pods/<id>: pinned
   // namespaces, hosts/resolv.conf/hostname, the shm mount, the pause rootfs and monitor.
   std::string pod_root(const std::string& id) const { return root_ + "/pods/" + id; }
