@@ -81,6 +81,7 @@ struct Options {
   std::string out;
   int timeout_s = 120;
   int stop_timeout_s = 0;
+  std::string after_serial;  // a shell command run once the serial lifecycles are done
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -106,7 +107,9 @@ struct Options {
                "  --cgroup-parent PATH   LinuxPodSandboxConfig.cgroup_parent of every pod\n"
                "  --log-dir DIR          pod log directories go under here (default /tmp)\n"
                "  --namespace NS         pod namespace (default vpcri-bench)\n"
-               "  --timeout S            per-RPC deadline (default 120)\n";
+               "  --timeout S            per-RPC deadline (default 120)\n"
+               "  --after-serial CMD     shell command run right after the serial lifecycles (e.g. a\n"
+               "                         scrape of the daemon's metrics, so its phases are the serial ones)\n";
   std::exit(2);
 }
 
@@ -162,6 +165,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--namespace") o.ns = value();
     else if (a == "--out") o.out = value();
     else if (a == "--timeout") o.timeout_s = number();
+    else if (a == "--after-serial") o.after_serial = value();
     else if (a == "-h" || a == "--help") usage("");
     else usage("unknown option " + a);
   }
@@ -836,6 +840,9 @@ class Bench {
     // Idle: the daemon has pulled, nothing runs.
     scenario("idle", [&] { return memory_steady(tracker_, 3); });
     scenario("serial", [&] { return serial(); });
+    if (!o_.after_serial.empty() && std::system(o_.after_serial.c_str()) != 0) {
+      std::cerr << "vpcri-bench: --after-serial command failed: " << o_.after_serial << "\n";
+    }
     if (o_.rpc_calls > 0) scenario("rpcs", [&] { return rpcs(); });
     scenario("concurrency", [&] {
       json all = json::array();

@@ -274,6 +274,9 @@ write_vpcri_config() {  # $1 dir
 mkdir -p "$TMP/results"
 IFS=, read -ra RTS <<<"$RUNTIMES"
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+scrape_metrics_cmd() {  # $1 netns: a command printing vpcrid's /metrics (its default port, inside the netns)
+  printf '%s' "nsenter --net=/run/netns/$1 python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(\"http://127.0.0.1:61678/metrics\", timeout=10).read().decode())'"
+}
 log "load average at start: $(load_average)"
 for round in $(seq "$ROUNDS"); do
   order=("${RTS[@]}")
@@ -324,16 +327,18 @@ for round in $(seq "$ROUNDS"); do
     for _ in $(seq 300); do [ -S "$sock" ] && break; kill -0 $DPID || break; sleep 0.1; done
     [ -S "$sock" ] || { tail -20 "$dir/daemon.log" >&2; log "$rt did not start"; exit 1; }
     rc=0
+    # vpcri: its phase histograms scraped right after the serial lifecycles too (bench/phases.py).
+    after_serial=()
+    [ "$rt" = vpcri ] && after_serial=(--after-serial "$(scrape_metrics_cmd "$ns") >'$TMP/results/$rt-r$round.serial.metrics.txt'")
     "$BENCH" --endpoint "unix://$sock" --name "$rt" --image "$IMAGE" --pull "$PAUSE_REF" \
       --daemon-pid "$DPID" --helpers "$helpers" --cpu-cgroup "/sys/fs/cgroup/cpuacct$cg/daemon" \
       --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" --remove-image "$REMOVE_IMAGE" \
       --timeout 30 --cgroup-parent "$cg/pods" --log-dir "$dir/logs" --out "$TMP/results/$rt-r$round.json" \
-      "${LOAD_ARGS[@]}" || rc=$?
+      "${LOAD_ARGS[@]}" "${after_serial[@]}" || rc=$?
     [ $rc = 0 ] || { log "$rt round $round: vpcri-bench exited $rc; daemon log tail:"; tail -20 "$dir/daemon.log" >&2; }
     if [ "$rt" = vpcri ]; then
       # The pod start path's phases (vpcri_operation_phase_seconds), from vpcrid's default metrics port.
-      nsenter --net=/run/netns/"$ns" python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:61678/metrics", timeout=10).read().decode())' \
-        >"$TMP/results/$rt-r$round.metrics.txt" || log "could not scrape vpcrid's /metrics"
+      eval "$(scrape_metrics_cmd "$ns")" >"$TMP/results/$rt-r$round.metrics.txt" || log "could not scrape vpcrid's /metrics"
     fi
     cleanup_round "$DPID" "$REG_PID" "$ns" "$cg" "$dir"
     rm -rf "$dir"
@@ -345,8 +350,12 @@ log "load average at the end: $(load_average)"
 runc_version=$(runc --version 2>/dev/null | head -1 || true)
 phase_table() {  # the pod start path's per-phase breakdown, when vpcri ran
   compgen -G "$TMP/results/vpcri-r*.metrics.txt" >/dev/null || return 0
+  if compgen -G "$TMP/results/vpcri-r*.serial.metrics.txt" >/dev/null; then
+    printf '\n## vpcri: where serial pod start time goes (mean per phase, the serial starts and their warm-ups)\n\n'
+    python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-r*.serial.metrics.txt || true
+  fi
   printf '\n## vpcri: where pod start time goes (mean per phase, all serial and concurrent starts)\n\n'
-  python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-r*.metrics.txt || true  # a vpcrid without spans
+  python3 "$SRC/bench/phases.py" $(ls "$TMP/results"/vpcri-r*.metrics.txt | grep -v '\.serial\.') || true  # a vpcrid without spans
 }
 if [ $SMOKE != 0 ]; then
   out=${RESULTS:-$TMP/report}
