@@ -7,8 +7,8 @@
 
 namespace vpcri::net {
 
-ConntrackFlusher::ConntrackFlusher(Drain drain, Flush flush)
-    : drain_(std::move(drain)), flush_(std::move(flush)), thread_([this] { run(); }) {}
+ConntrackFlusher::ConntrackFlusher(Drain drain, Flush flush, std::chrono::milliseconds min_interval)
+    : drain_(std::move(drain)), flush_(std::move(flush)), min_interval_(min_interval), thread_([this] { run(); }) {}
 
 ConntrackFlusher::~ConntrackFlusher() {
   {
@@ -48,16 +48,20 @@ void ConntrackFlusher::flush_now() {
 }
 
 void ConntrackFlusher::run() {
+  auto next_walk = std::chrono::steady_clock::now();
   for (;;) {
     bool stop;
     {
       std::unique_lock lock(mu_);
       wake_cv_.wait(lock, [&] { return woken_ || stopping_; });
+      // What else is released meanwhile joins this walk.
+      wake_cv_.wait_until(lock, next_walk, [&] { return stopping_; });
       woken_ = false;
       stop = stopping_;
     }
     flush_now();
     if (stop) return;
+    next_walk = std::chrono::steady_clock::now() + min_interval_;
   }
 }
 

@@ -70,6 +70,23 @@ TEST_CASE("everything queued is flushed in one batch, in the background") {
   CHECK(fake.queued.empty());
 }
 
+TEST_CASE("at most one walk per interval: IPs released meanwhile join the next one") {
+  Fake fake;
+  ConntrackFlusher flusher(fake.drain(), fake.flush(), 300ms);
+  fake.queue("10.0.0.1");
+  flusher.wake();
+  REQUIRE(eventually([&] { return fake.batch_count() == 1; }));
+  fake.queue("10.0.0.2");
+  flusher.wake();
+  fake.queue("10.0.0.3");
+  flusher.wake();
+  std::this_thread::sleep_for(100ms);
+  CHECK(fake.batch_count() == 1);  // still inside the interval
+  REQUIRE(eventually([&] { return fake.batch_count() == 2; }));
+  std::lock_guard lock(fake.mu);
+  CHECK(fake.batches[1] == std::vector<IpAddress>{ip("10.0.0.2"), ip("10.0.0.3")});
+}
+
 TEST_CASE("flush_now returns only once a walk covering its requests has finished") {
   Fake fake;
   std::promise<void> walking;
