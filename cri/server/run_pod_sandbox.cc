@@ -96,6 +96,14 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     // up on a second thread while this one makes the rest of the pod, and joined before the pod
     // is READY. Declared after `undo`, so a failure here waits for it before anything is undone.
     std::future<std::string> network_ip;
+    auto join_network = [&] {
+      if (!network_ip.valid()) return;  // none, or joined already
+      try {
+        r.ip = network_ip.get();
+      } catch (const Error& e) {
+        throw Error(e.code(), std::string("RunPodSandbox: attaching the pod network: ") + e.what());
+      }
+    };
     if (!host_network) {
       net::create_pod_netns_file(paths.netns);
       if (auto network = state_.network()) {
@@ -129,6 +137,10 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     mount_shm(paths.shm, host_ipc);
     failpoint("run_pod.shm");
     spans.mark("files_and_shm");
+
+    // An attach that has failed already (an empty pool fails at once) fails the pod now, before
+    // its cgroups and pause are made only to be torn down again.
+    if (network_ip.valid() && network_ip.wait_for(std::chrono::seconds(0)) == std::future_status::ready) join_network();
 
     auto [cgroup, cgroup_hold] = create_sandbox_cgroup(
         state_, r, linux.has_resources() ? to_linux_resources(linux.resources()) : runtime::cgroup::LinuxResources{});
@@ -168,13 +180,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext*, const v1::RunPo
     if (!host_pid) container::pin_pid_namespace(paths.ns_dir, r.pause);
     failpoint("run_pod.pid_ns");
     spans.mark("pin_pid_ns");
-    if (network_ip.valid()) {
-      try {
-        r.ip = network_ip.get();
-      } catch (const Error& e) {
-        throw Error(e.code(), std::string("RunPodSandbox: attaching the pod network: ") + e.what());
-      }
-    }
+    join_network();
     failpoint("run_pod.network");
     spans.mark("network");  // what the pod still waited for the network after the steps above
     r.state = v1::SANDBOX_READY;
