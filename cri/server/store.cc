@@ -32,7 +32,7 @@ std::string proto_json_text(const google::protobuf::Message& message) {
   return text;
 }
 
-// The config's JSON text, converted on the record's first save (or kept from its load).
+// The config's JSON text, converted on the record's first save.
 const std::string& config_json(const google::protobuf::Message& config, std::shared_ptr<const std::string>& cache) {
   if (!cache) cache = std::make_shared<const std::string>(proto_json_text(config));
   return *cache;
@@ -343,7 +343,6 @@ std::vector<SandboxRecord> Store::load_sandboxes() const {
     SandboxRecord r;
     r.id = j.at("id").get<std::string>();
     r.config = proto_from_json<v1::PodSandboxConfig>(j.at("config"));
-    r.config_json = std::make_shared<const std::string>(j.at("config").dump());
     r.runtime_handler = j.at("runtime_handler").get<std::string>();
     if (!v1::PodSandboxState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
     r.created_at = j.at("created_at").get<int64_t>();
@@ -364,7 +363,6 @@ std::vector<ContainerRecord> Store::load_containers() const {
     r.id = j.at("id").get<std::string>();
     r.sandbox_id = j.at("sandbox_id").get<std::string>();
     r.config = proto_from_json<v1::ContainerConfig>(j.at("config"));
-    r.config_json = std::make_shared<const std::string>(j.at("config").dump());
     r.image_id = j.at("image_id").get<std::string>();
     if (!v1::ContainerState_Parse(j.at("state").get<std::string>(), &r.state)) throw std::runtime_error("bad state");
     r.created_at = j.at("created_at").get<int64_t>();
