@@ -329,7 +329,7 @@ for round in $(seq "$ROUNDS"); do
     rc=0
     # vpcri: its phase histograms scraped right after the serial lifecycles too (bench/phases.py).
     after_serial=()
-    [ "$rt" = vpcri ] && after_serial=(--after-serial "$(scrape_metrics_cmd "$ns") >'$TMP/results/$rt-r$round.serial.metrics.txt'")
+    [ "$rt" = vpcri ] && after_serial=(--after-serial "$(scrape_metrics_cmd "$ns") >'$TMP/results/$rt-serial-r$round.metrics.txt'")
     "$BENCH" --endpoint "unix://$sock" --name "$rt" --image "$IMAGE" --pull "$PAUSE_REF" \
       --daemon-pid "$DPID" --helpers "$helpers" --cpu-cgroup "/sys/fs/cgroup/cpuacct$cg/daemon" \
       --pod-cgroup "/sys/fs/cgroup/cpuacct$cg/pods" --remove-image "$REMOVE_IMAGE" \
@@ -350,12 +350,12 @@ log "load average at the end: $(load_average)"
 runc_version=$(runc --version 2>/dev/null | head -1 || true)
 phase_table() {  # the pod start path's per-phase breakdown, when vpcri ran
   compgen -G "$TMP/results/vpcri-r*.metrics.txt" >/dev/null || return 0
-  if compgen -G "$TMP/results/vpcri-r*.serial.metrics.txt" >/dev/null; then
+  if compgen -G "$TMP/results/vpcri-serial-r*.metrics.txt" >/dev/null; then
     printf '\n## vpcri: where serial pod start time goes (mean per phase, the serial starts and their warm-ups)\n\n'
-    python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-r*.serial.metrics.txt || true
+    python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-serial-r*.metrics.txt || true
   fi
   printf '\n## vpcri: where pod start time goes (mean per phase, all serial and concurrent starts)\n\n'
-  python3 "$SRC/bench/phases.py" $(ls "$TMP/results"/vpcri-r*.metrics.txt | grep -v '\.serial\.') || true  # a vpcrid without spans
+  python3 "$SRC/bench/phases.py" "$TMP/results"/vpcri-r*.metrics.txt || true  # a vpcrid without spans
 }
 if [ $SMOKE != 0 ]; then
   out=${RESULTS:-$TMP/report}

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <iterator>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
