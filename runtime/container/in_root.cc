@@ -53,28 +53,17 @@ UniqueFd open_in_root(int rootfd, const std::string& path, int flags) {
 
 UniqueFd mkdir_in_root(int rootfd, const std::string& path, mode_t mode) {
   std::string rel = relative(path);
-  UniqueFd dir = open_in_root(rootfd, "", O_PATH | O_DIRECTORY);
-  if (!dir) throw_errno("open the container root");
-  std::string done;
-  size_t i = 0;
-  while (i < rel.size()) {
-    size_t end = rel.find('/', i);
-    if (end == std::string::npos) end = rel.size();
-    std::string name = rel.substr(i, end - i);
-    std::string next = done.empty() ? name : done + "/" + name;
-    UniqueFd sub = open_in_root(rootfd, next, O_PATH | O_DIRECTORY);
-    if (!sub && errno == ENOENT) {
-      // A name (never a path) created in the already resolved parent: nothing to follow.
-      UniqueFd parent = open_in_root(rootfd, done, O_RDONLY | O_DIRECTORY);
-      if (!parent) throw_errno("open /" + done + " in the container root");
-      if (::mkdirat(parent.get(), name.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir /" + next);
-      sub = open_in_root(rootfd, next, O_PATH | O_DIRECTORY);
-    }
-    if (!sub) throw_errno("open directory /" + next + " in the container root");
-    dir = std::move(sub);
-    done = std::move(next);
-    i = end + 1;
-  }
+  // Mostly the directory exists, or only its last levels are missing: one openat2 of the whole
+  // path, and a walk back only as far as what is missing (a container start makes ~20 of these).
+  UniqueFd dir = open_in_root(rootfd, rel, O_PATH | O_DIRECTORY);
+  if (dir) return dir;
+  if (rel.empty() || errno != ENOENT) throw_errno("open directory /" + rel + " in the container root");
+  auto [parent_path, name] = split_last(rel);
+  UniqueFd parent = mkdir_in_root(rootfd, parent_path, mode);
+  // A name (never a path) created in the already resolved parent: nothing to follow.
+  if (::mkdirat(parent.get(), name.c_str(), mode) != 0 && errno != EEXIST) throw_errno("mkdir /" + rel);
+  dir = open_in_root(rootfd, rel, O_PATH | O_DIRECTORY);
+  if (!dir) throw_errno("open directory /" + rel + " in the container root");
   return dir;
 }
 
@@ -85,9 +74,7 @@ UniqueFd ensure_file_in_root(int rootfd, const std::string& path) {
   if (fd) return fd;
   if (errno != ENOENT) throw_errno("open /" + rel + " in the container root");
   auto [parent_path, name] = split_last(rel);
-  mkdir_in_root(rootfd, parent_path);
-  UniqueFd parent = open_in_root(rootfd, parent_path, O_RDONLY | O_DIRECTORY);
-  if (!parent) throw_errno("open /" + parent_path + " in the container root");
+  UniqueFd parent = mkdir_in_root(rootfd, parent_path);
   UniqueFd created(::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!created && errno != EEXIST) throw_errno("create /" + rel);
   fd = open_in_root(rootfd, rel, O_PATH);

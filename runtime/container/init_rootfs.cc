@@ -12,8 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "common/fs.h"
-#include "runtime/cgroup/mountinfo.h"
+#include "runtime/container/cgroupfs_layout.h"
 #include "runtime/container/in_root.h"
 #include "runtime/container/init_error.h"
 
@@ -160,58 +159,42 @@ void setup_sys(int root, const InitSpec& spec) {
   if (!spec.privileged) set_attributes(root, "/sys", true, 0, true, "/sys");
 }
 
-// v1 mount data for the same hierarchy as the host's: its controllers and name=, without the
-// options that only the first mount may set.
-std::string cgroup_v1_data(const std::vector<std::string>& super_options) {
-  std::string data;
-  for (const std::string& o : super_options) {
-    if (o == "rw" || o == "ro" || o.rfind("release_agent=", 0) == 0) continue;
-    data += (data.empty() ? "" : ",") + o;
-  }
-  return data;
-}
-
 // The container's /sys/fs/cgroup in its private cgroup namespace, laid out as the host's: a
 // cgroup2 mount (unified), or a tmpfs holding each v1 hierarchy (and hybrid's cgroup2) at the
 // host's place. Each mount shows the container's own cgroup as its root. Read-only unless
 // privileged, so a container cannot change its own limits.
 void setup_cgroupfs(int root, const InitSpec& spec) {
-  constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
-  std::vector<cgroup::CgroupMountEntry> host;
-  try {
-    host = cgroup::parse_cgroup_mounts(fs::read_file("/proc/self/mountinfo"), kCgroupRoot);
-  } catch (const Error& e) {
-    throw InitError(EIO, std::string("mount /sys/fs/cgroup: ") + e.what());
+  CgroupfsLayout read_here;
+  if (!spec.cgroupfs) {  // a spec without vpcrid's copy of the layout
+    try {
+      read_here = read_cgroupfs_layout();
+    } catch (const Error& e) {
+      throw InitError(EIO, std::string("mount /sys/fs/cgroup: ") + e.what());
+    }
   }
-  if (host.empty()) return;  // the host mounts no cgroupfs there: nothing to mirror
+  const CgroupfsLayout& layout = spec.cgroupfs ? *spec.cgroupfs : read_here;
+  if (layout.mounts.empty()) return;  // the host mounts no cgroupfs there: nothing to mirror
   const unsigned long flags = MS_NOSUID | MS_NOEXEC | MS_NODEV;
-  UniqueFd fd = dir_in(root, std::string(kCgroupRoot), "/sys/fs/cgroup");
-  if (host.front().mountpoint == kCgroupRoot && host.front().fstype == "cgroup2") {
+  UniqueFd fd = dir_in(root, kCgroupfsRoot, kCgroupfsRoot);
+  if (layout.unified()) {
     mount_on(fd.get(), "cgroup", "cgroup2", flags, nullptr, "/sys/fs/cgroup (cgroup2)");
   } else {
-    mount_on(fd.get(), "tmpfs", "tmpfs", flags, "mode=755,size=64k", "/sys/fs/cgroup");
-    for (const cgroup::CgroupMountEntry& m : host) {
-      if (m.mountpoint == kCgroupRoot) continue;
+    mount_on(fd.get(), "tmpfs", "tmpfs", flags, "mode=755,size=64k", kCgroupfsRoot);
+    for (const CgroupfsMount& m : layout.mounts) {
+      if (m.mountpoint == kCgroupfsRoot) continue;
       UniqueFd dir = dir_in(root, m.mountpoint, m.mountpoint);
-      std::string data = m.fstype == "cgroup" ? cgroup_v1_data(m.super_options) : "";
-      mount_on(dir.get(), "cgroup", m.fstype.c_str(), flags, data.empty() ? nullptr : data.c_str(), m.mountpoint);
+      mount_on(dir.get(), "cgroup", m.fstype.c_str(), flags, m.data.empty() ? nullptr : m.data.c_str(), m.mountpoint);
     }
     // Co-mounted hierarchies ("cpu,cpuacct") are reached through the host's symlinks ("cpu").
-    UniqueFd inside = open_in_root(root, std::string(kCgroupRoot), O_RDONLY | O_DIRECTORY);
+    UniqueFd inside = open_in_root(root, kCgroupfsRoot, O_RDONLY | O_DIRECTORY);
     if (!inside) init_failed("open /sys/fs/cgroup");
-    namespace stdfs = std::filesystem;
-    std::error_code ec;
-    for (const auto& entry : stdfs::directory_iterator(kCgroupRoot, ec)) {
-      if (!entry.is_symlink(ec)) continue;
-      std::string target = stdfs::read_symlink(entry.path(), ec).string();
-      if (ec || target.empty()) continue;
-      std::string name = entry.path().filename().string();
-      if (::symlinkat(target.c_str(), inside.get(), name.c_str()) != 0 && errno != EEXIST) {
-        init_failed("symlink /sys/fs/cgroup/" + name);
+    for (const CgroupfsSymlink& link : layout.symlinks) {
+      if (::symlinkat(link.target.c_str(), inside.get(), link.name.c_str()) != 0 && errno != EEXIST) {
+        init_failed("symlink /sys/fs/cgroup/" + link.name);
       }
     }
   }
-  if (!spec.privileged) set_attributes(root, std::string(kCgroupRoot), true, 0, true, "/sys/fs/cgroup");
+  if (!spec.privileged) set_attributes(root, kCgroupfsRoot, true, 0, true, "/sys/fs/cgroup");
 }
 
 uint64_t propagation_flag(Propagation p) {

@@ -62,6 +62,13 @@ bool drain(int fd, std::string& out, size_t cap, bool& dropped) {
   return true;
 }
 
+// The host's cgroup filesystems do not change under a running node: vpcrid reads them once, not
+// every vpcri-init (their mountinfo grows with every pod's mounts).
+const CgroupfsLayout& host_cgroupfs_layout() {
+  static const CgroupfsLayout layout = read_cgroupfs_layout();
+  return layout;
+}
+
 }  // namespace
 
 MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const std::string& log_path,
@@ -72,6 +79,7 @@ MonitorHandle launch(const Binaries& bin, const std::string& state_dir, const st
   compile_seccomp(init_spec);
   CgroupEntry cgroups = plan_cgroup_entry(init_spec.cgroup_dirs);
   init_spec.cgroup_dirs = std::move(cgroups.v1_dirs);
+  if (init_spec.cgroup.mode != NamespaceSpec::Mode::host) init_spec.cgroupfs = host_cgroupfs_layout();
   std::string spec_path = state_dir + "/init.json";
   fs::replace_file(spec_path, init_spec_to_json(init_spec), 0600);  // runtime state: no fsync
   MonitorSpec m;

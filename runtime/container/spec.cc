@@ -241,6 +241,31 @@ DeviceNode read_device(const json& v, const std::string& name) {
   return d;
 }
 
+CgroupfsLayout read_cgroupfs(const json& v) {
+  CgroupfsLayout layout;
+  read_array(v, "cgroupfs", "mounts", [&](const json& m, const std::string& name) {
+    if (!m.is_object()) bad(name, "not an object");
+    CgroupfsMount mount;
+    read(m, name, "mountpoint", mount.mountpoint);
+    read(m, name, "fstype", mount.fstype);
+    read(m, name, "data", mount.data);
+    if (mount.mountpoint.rfind(kCgroupfsRoot, 0) != 0) bad(name + ".mountpoint", "not under /sys/fs/cgroup");
+    if (mount.fstype != "cgroup" && mount.fstype != "cgroup2") bad(name + ".fstype", "not cgroup or cgroup2");
+    layout.mounts.push_back(std::move(mount));
+  });
+  read_array(v, "cgroupfs", "symlinks", [&](const json& l, const std::string& name) {
+    if (!l.is_object()) bad(name, "not an object");
+    CgroupfsSymlink link;
+    read(l, name, "name", link.name);
+    read(l, name, "target", link.target);
+    if (link.name.empty() || link.name.find('/') != std::string::npos || link.name == "." || link.name == "..") {
+      bad(name + ".name", "not a file name");
+    }
+    layout.symlinks.push_back(std::move(link));
+  });
+  return layout;
+}
+
 }  // namespace
 
 std::string init_spec_to_json(const InitSpec& spec) {
@@ -302,6 +327,14 @@ std::string init_spec_to_json(const InitSpec& spec) {
       {"cgroup_dirs", spec.cgroup_dirs},
       {"ns_pidfd", spec.ns_pidfd},
   };
+  if (spec.cgroupfs) {
+    json cgroup_mounts = json::array(), symlinks = json::array();
+    for (const auto& m : spec.cgroupfs->mounts) {
+      cgroup_mounts.push_back({{"mountpoint", m.mountpoint}, {"fstype", m.fstype}, {"data", m.data}});
+    }
+    for (const auto& l : spec.cgroupfs->symlinks) symlinks.push_back({{"name", l.name}, {"target", l.target}});
+    j["cgroupfs"] = {{"mounts", std::move(cgroup_mounts)}, {"symlinks", std::move(symlinks)}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -335,6 +368,7 @@ InitSpec init_spec_from_json(const std::string& text) {
     for (const auto& [key, value] : s->items()) spec.sysctls[key] = string_value(value, "sysctls." + key);
   }
   spec.cgroup_dirs = strings(j, "", "cgroup_dirs");
+  if (member(j, "cgroupfs") != nullptr) spec.cgroupfs = read_cgroupfs(object_at(j, "", "cgroupfs"));
   read(j, "", "ns_pidfd", spec.ns_pidfd);
   return spec;
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/container/cgroupfs_layout.h"
+
 namespace vpcri::runtime::container {
 
 // How the process gets one kind of namespace.
@@ -125,6 +127,9 @@ struct InitSpec {
   // cgroup directories (one per hierarchy) the process moves itself into before exec, so no
   // instruction of the user's program ever runs outside its cgroup.
   std::vector<std::string> cgroup_dirs;
+  // With a fresh cgroup namespace: the host's cgroup filesystems, mounted again at
+  // /sys/fs/cgroup (launch() fills it from vpcrid's one reading; absent, vpcri-init reads it).
+  std::optional<CgroupfsLayout> cgroupfs;
 
   // Exec only: an inherited pidfd of the container's process (>= 0). Every `join` namespace is
   // then entered with one setns(pidfd, flags) (Linux 5.8+), never through /proc/<pid>/ns paths

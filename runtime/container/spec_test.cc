@@ -38,6 +38,11 @@ TEST_CASE("runtime-container: an InitSpec survives a JSON round trip") {
   spec.sysctls = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "65536"}};
   spec.cgroup_dirs = {"/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"};
   spec.ns_pidfd = 5;
+  spec.cgroupfs = CgroupfsLayout{{{"/sys/fs/cgroup/cpu,cpuacct", "cgroup", "cpu,cpuacct"},
+                                  {"/sys/fs/cgroup/unified", "cgroup2", ""}},
+                                 {{"cpu", "cpu,cpuacct"}}};
+  CHECK(init_spec_from_json(init_spec_to_json(spec)) == spec);
+  spec.cgroupfs = CgroupfsLayout{};  // known to have none, unlike absent
   CHECK(init_spec_from_json(init_spec_to_json(spec)) == spec);
 
   InitSpec minimal;
@@ -61,6 +66,12 @@ TEST_CASE("runtime-container: a bad init spec names the field") {
     return std::string("no error");
   };
   CHECK(error_of("{").rfind("init spec: not JSON", 0) == 0);
+  CHECK(error_of(R"({"process": {"args": ["x"]}, "cgroupfs": {"mounts": [{"mountpoint": "/etc", "fstype": "cgroup"}]}})") ==
+        "init spec: cgroupfs.mounts[0].mountpoint: not under /sys/fs/cgroup");
+  CHECK(error_of(R"({"process": {"args": ["x"]}, "cgroupfs": {"mounts": [{"mountpoint": "/sys/fs/cgroup", "fstype": "ext4"}]}})") ==
+        "init spec: cgroupfs.mounts[0].fstype: not cgroup or cgroup2");
+  CHECK(error_of(R"({"process": {"args": ["x"]}, "cgroupfs": {"symlinks": [{"name": "../x", "target": "y"}]}})") ==
+        "init spec: cgroupfs.symlinks[0].name: not a file name");
   CHECK(error_of("[]") == "init spec: not a JSON object");
   CHECK(error_of("{}") == "init spec: process: missing");
   CHECK(error_of(R"({"process": {"args": []}})") == "init spec: process.args: no command");

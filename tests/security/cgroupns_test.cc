@@ -3,6 +3,9 @@
 // layout and cannot change its own limits.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 #include "tests/security/attack_pod.h"
@@ -35,6 +38,23 @@ std::string exec_cgroup_of(const std::string& proc_cgroup) {
   return "";
 }
 
+// Where the host mounts its cgroup filesystems: /sys/fs/cgroup and the cgroup mounts below it.
+std::set<std::string> host_cgroup_mountpoints() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::set<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mountpoint;
+    f >> id >> parent >> dev >> root >> mountpoint;
+    const size_t dash = line.find(" - ");
+    const std::string fstype = dash == std::string::npos ? "" : line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3);
+    if (mountpoint == "/sys/fs/cgroup" || (mountpoint.rfind("/sys/fs/cgroup/", 0) == 0 && fstype.rfind("cgroup", 0) == 0)) {
+      out.insert(mountpoint);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("cgroupns_private") {
@@ -60,15 +80,25 @@ TEST_CASE("cgroupns_private") {
   Shell mounts = pod.sh("grep ' /sys/fs/cgroup' /proc/self/mountinfo");
   CHECK(mounts.exit_code == 0);
   std::istringstream lines(mounts.out);
-  int count = 0;
-  for (std::string line; std::getline(lines, line); ++count) {
+  std::set<std::string> mountpoints;
+  for (std::string line; std::getline(lines, line);) {
     std::istringstream f(line);
     std::string id, parent, dev, root, mountpoint, options;
     f >> id >> parent >> dev >> root >> mountpoint >> options;
     CHECK_MESSAGE(options.rfind("ro,", 0) == 0, line);
     CHECK_MESSAGE((root == "/" || mountpoint == "/sys/fs/cgroup"), line);  // each hierarchy rooted at our cgroup
+    mountpoints.insert(mountpoint);
   }
-  CHECK(count > 0);
+  // Laid out as the host's: every hierarchy at its place, co-mounted ones reached by its symlinks.
+  CHECK_FALSE(mountpoints.empty());
+  CHECK(mountpoints == host_cgroup_mountpoints());
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (!entry.is_symlink()) continue;
+    const std::string name = entry.path().filename().string();
+    Shell link = pod.sh("readlink /sys/fs/cgroup/" + name);
+    CHECK_MESSAGE(link.out == std::filesystem::read_symlink(entry.path()).string() + "\n", name);
+  }
   Shell write = pod.sh("echo 1 > /sys/fs/cgroup/pids/pids.max || echo 1 > /sys/fs/cgroup/pids.max");
   CHECK(write.exit_code != 0);
   CHECK(write.all().find("Read-only file system") != std::string::npos);
