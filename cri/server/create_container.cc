@@ -115,7 +115,7 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     const std::string rootfs_path = container_rootfs(store, r.id);
     // Volatile: no sync of <root>'s whole filesystem when it is unmounted at removal; a writable
     // layer is never used after a reboot (kubelet creates new containers), nor mounted twice.
-    runtime::snapshot::RootfsOverlay rootfs(image->layer_paths, store.container_root(r.id), rootfs_path,
+    runtime::snapshot::RootfsOverlay rootfs(state_.images().rootfs_layers(*image), store.container_root(r.id), rootfs_path,
                                             runtime::snapshot::OverlayMountApi::automatic,
                                             runtime::snapshot::UpperSync::volatile_upper);
     failpoint("create_container.rootfs");

@@ -533,6 +533,17 @@ void ImageManager::release(const std::string& image_id, const std::string& holde
   if (it->second.empty()) impl_->holders.erase(it);
 }
 
+std::vector<std::string> ImageManager::rootfs_layers(const Image& image) {
+  std::vector<std::string> layers = image.layer_paths;
+  try {
+    if (auto mountpoints = impl_->snapshots.mountpoint_layer(layers)) layers.push_back(*mountpoints);
+  } catch (const Error& e) {
+    // Only a shortcut: vpcri-init makes the mount points in the container's layer instead.
+    log::warn("no mount point layer for an image", {{"image", image.id}, {"error", e.what()}});
+  }
+  return layers;
+}
+
 FsUsage ImageManager::usage() const {
   Impl& d = *impl_;
   uint64_t generation = 0;

@@ -102,6 +102,11 @@ class ImageManager {
   void hold(const std::string& image_id, const std::string& holder);
   void release(const std::string& image_id, const std::string& holder);
 
+  // The lower layers of a container's rootfs overlay, lowest first: the image's, and above them
+  // its layer of the mount points it lacks (mountpoint_layer.h), made on the first call. Call
+  // while the image is held.
+  std::vector<std::string> rootfs_layers(const Image& image);
+
   // Real allocated bytes and inodes under the root (a tree walk, hard links counted once).
   // Cached until the store changes, at most 60 s.
   FsUsage usage() const;

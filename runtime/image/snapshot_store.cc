@@ -12,13 +12,18 @@
 #include "common/log.h"
 #include "runtime/image/digest.h"
 #include "runtime/image/layer_digest.h"
+#include "runtime/image/mountpoint_layer.h"
 #include "runtime/image/tree.h"
+#include "runtime/snapshot/overlay.h"
 #include "runtime/snapshot/unpack.h"
 
 namespace vpcri::runtime::image {
 namespace {
 
 constexpr std::string_view kTempPrefix = "tmp-";
+// Beside a snapshot's fs/: its image's mount point layer, or a file saying it needs none.
+constexpr std::string_view kMountpointLayer = "mountpoints";
+constexpr std::string_view kNoMountpointLayer = "mountpoints-none";
 
 bool is_dir(const std::string& path) {
   struct stat st {};
@@ -96,6 +101,48 @@ bool SnapshotStore::ensure(const std::string& chain_id, const std::string& blob_
         }
         sync_dir(dir_);
       });
+}
+
+std::optional<std::string> SnapshotStore::mountpoint_layer(const std::vector<std::string>& layer_paths) {
+  if (layer_paths.empty()) return std::nullopt;
+  const std::string& top = layer_paths.back();
+  const std::string prefix = dir_ + "/";
+  if (!top.starts_with(prefix) || !top.ends_with("/fs")) {
+    throw Error(Errc::invalid_argument, "mount point layer: " + top + " is not a snapshot of " + dir_);
+  }
+  const std::string snapshot = top.substr(0, top.size() - 3);
+  const std::string layer = snapshot + "/" + std::string(kMountpointLayer);
+  const std::string none = snapshot + "/" + std::string(kNoMountpointLayer);
+  if (is_dir(layer)) return layer;
+  struct stat st{};
+  if (::lstat(none.c_str(), &st) == 0) return std::nullopt;
+
+  UniqueFd view = snapshot::open_layers_view(layer_paths);
+  if (!view) return std::nullopt;
+  std::vector<MountpointEntry> entries = missing_mountpoints(view.get());
+  if (entries.empty()) {
+    fs::write_file_atomic(none, "");
+    return std::nullopt;
+  }
+  // Made aside and renamed into place whole; tmp-* is removed at the next start.
+  std::string temp = dir_ + "/" + std::string(kTempPrefix) + random_hex(8);
+  fs::mkdir_p(temp, 0755);
+  try {
+    write_mountpoint_layer(view.get(), entries, temp);
+    if (::rename(temp.c_str(), layer.c_str()) != 0) {
+      if (errno != EEXIST && errno != ENOTEMPTY) throw_errno("rename " + temp + " to " + layer);
+      remove_tree(temp);  // a concurrent create made the same layer first
+    }
+    sync_dir(snapshot);
+  } catch (...) {
+    try {
+      if (is_dir(temp)) remove_tree(temp);
+    } catch (const Error& e) {
+      log::warn("could not remove an unfinished mount point layer", {{"path", temp}, {"error", e.what()}});
+    }
+    throw;
+  }
+  return layer;
 }
 
 std::vector<std::string> SnapshotStore::list() const {

@@ -3,6 +3,7 @@
 // when complete and synced, so a crash mid-unpack leaves nothing trusted (tmp-* is removed at start).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ class SnapshotStore {
   // Returns true if this call unpacked.
   bool ensure(const std::string& chain_id, const std::string& blob_path, const std::string& blob_digest,
               const std::string& diff_id, const snapshot::UnpackLimits& limits = {});
+
+  // The layer of mount points (mountpoint_layer.h) for the image whose unpacked layers are
+  // `layer_paths` (this store's paths, lowest first): <snapshot of the top layer>/mountpoints,
+  // made on first use; nullopt when the image has every mount point or the kernel cannot show
+  // the merged image (then nothing is remembered). Throws vpcri::Error.
+  std::optional<std::string> mountpoint_layer(const std::vector<std::string>& layer_paths);
 
   std::vector<std::string> list() const;  // chain ids
   void remove(const std::string& chain_id);  // absent snapshots are ignored

@@ -187,6 +187,32 @@ void check_layers(const std::vector<std::string>& layers, const std::string& tar
 
 }  // namespace
 
+UniqueFd open_layers_view(const std::vector<std::string>& layers) {
+  if (layers.empty()) return UniqueFd();
+  if (layers.size() == 1) {
+    UniqueFd dir(::open(layers[0].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw_errno("open layer " + layers[0]);
+    return dir;
+  }
+  check_layers(layers, "a view of the image");
+  if (!kernel_has_lowerdir_plus()) return UniqueFd();
+  UniqueFd fs_fd(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs_fd) throw_errno("fsopen overlay");
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {  // highest first
+    if (::fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, "lowerdir+", it->c_str(), 0) != 0) {
+      int err = errno;
+      throw_mount_error("overlay lower layer " + *it, err, kernel_log(fs_fd.get()));
+    }
+  }
+  if (::fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    int err = errno;
+    throw_mount_error("create an overlay view of the image", err, kernel_log(fs_fd.get()));
+  }
+  UniqueFd mnt(::fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!mnt) throw_errno("fsmount an overlay view of the image");
+  return mnt;
+}
+
 RootfsOverlay::RootfsOverlay(const std::vector<std::string>& layers, std::string container_dir, std::string target,
                              OverlayMountApi api, UpperSync sync)
     : container_dir_(std::move(container_dir)), target_(std::move(target)) {

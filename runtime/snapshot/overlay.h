@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
+
 namespace vpcri::runtime::snapshot {
 
 // How the overlay is mounted. `automatic` uses the mount API with one "lowerdir+" per layer
@@ -53,6 +55,12 @@ class RootfsOverlay {
   std::string target_;
   bool owned_ = true;
 };
+
+// The image's merged tree, read-only, as a directory fd of a detached overlay mount (never
+// attached anywhere: it goes away with the fd, so a crash leaves no mount). One layer: that
+// directory. An invalid fd when there is no layer or the kernel predates overlay's
+// "lowerdir+" (6.8). Throws vpcri::Error when the kernel refuses the layers.
+UniqueFd open_layers_view(const std::vector<std::string>& layers);
 
 // Unmounts everything mounted at `target` (stacked mounts too; a busy mount is detached).
 // Nothing mounted, or no `target` at all, is fine: safe to call after a crash, repeatedly.
