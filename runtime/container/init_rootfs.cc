@@ -112,6 +112,26 @@ void create_device(int root, const DeviceNode& d, bool privileged) {
   if (::fchmodat(real_dir.get(), name.c_str(), d.mode & 07777, 0) != 0) init_failed("chmod device " + d.path);
 }
 
+// runc's default nodes, made in the container's /dev as runc makes them (0666, root). Never the
+// host's nodes bound in: a chmod, chown or touch by the container's root would change those.
+void make_standard_devices(int root) {
+  struct Standard {
+    const char* name;
+    unsigned major, minor;
+  };
+  constexpr Standard kStandard[] = {{"null", 1, 3}, {"zero", 1, 5},    {"full", 1, 7},
+                                    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  UniqueFd dev = open_in_root(root, "/dev", O_RDONLY | O_DIRECTORY);
+  if (!dev) init_failed("open /dev");
+  for (const Standard& d : kStandard) {
+    if (::mknodat(dev.get(), d.name, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
+      init_failed(std::string("mknod /dev/") + d.name);
+    }
+    // mknod's mode went through the umask.
+    if (::fchmodat(dev.get(), d.name, 0666, 0) != 0) init_failed(std::string("chmod /dev/") + d.name);
+  }
+}
+
 void dev_symlink(int dev, const char* target, const char* name) {
   if (::symlinkat(target, dev, name) != 0 && errno != EEXIST) init_failed(std::string("symlink /dev/") + name);
 }
@@ -122,9 +142,7 @@ void setup_dev(int root, const InitSpec& spec) {
   if (spec.privileged) {
     bind_host_devices(root);
   } else {
-    for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
-      bind_device(root, std::string("/dev/") + name, std::string("/dev/") + name);
-    }
+    make_standard_devices(root);
   }
   for (const DeviceNode& d : spec.devices) create_device(root, d, spec.privileged);
   fd = dir_in(root, "/dev/pts", "/dev/pts");

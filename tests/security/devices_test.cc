@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -102,6 +103,37 @@ TEST_CASE("devices_mknod") {
   Shell defaults = pod.sh("head -c 4 /dev/zero | wc -c && echo x > /dev/null && head -c 4 /dev/urandom | wc -c");
   CHECK(defaults.exit_code == 0);
   CHECK(defaults.out == "4\n4\n");
+}
+
+// The container's root owns its /dev: what it does to the nodes there (chmod, chown, new
+// times) must not reach the host's nodes, as it would if they were the host's bound in. The
+// attack sets each node's mode and owner to the values the host's has, so a failure of this
+// test changes nothing on the host but the nodes' change times (which it shows).
+TEST_CASE("devices_host_nodes") {
+  Daemon d;
+  start_pods_daemon(d);
+  AttackPod pod(d, "hostnodes");
+  pod.start_or_fail(sleeper_config("attacker", false));
+  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    const std::string path = std::string("/dev/") + name;
+    struct stat before {};
+    REQUIRE(::stat(path.c_str(), &before) == 0);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%o", before.st_mode & 07777);
+    Shell attack = pod.sh("chmod " + std::string(mode) + " " + path + " && chown " + std::to_string(before.st_uid) + ":" +
+                          std::to_string(before.st_gid) + " " + path + " && touch -c " + path + " && echo done");
+    CHECK_MESSAGE(attack.out == "done\n", path << ": " << attack.all());  // the container may change its own node
+    struct stat after {};
+    REQUIRE(::stat(path.c_str(), &after) == 0);
+    CHECK_MESSAGE(after.st_ctim.tv_sec == before.st_ctim.tv_sec, "the container changed the host's " << path);
+    CHECK_MESSAGE(after.st_ctim.tv_nsec == before.st_ctim.tv_nsec, "the container changed the host's " << path);
+    CHECK_MESSAGE(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, "the container touched the host's " << path);
+  }
+  // Its nodes are still the devices they should be.
+  Shell nodes = pod.sh("stat -c '%n %t:%T %a %u:%g' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty");
+  CHECK(nodes.out ==
+        "/dev/null 1:3 666 0:0\n/dev/zero 1:5 666 0:0\n/dev/full 1:7 666 0:0\n/dev/random 1:8 666 0:0\n"
+        "/dev/urandom 1:9 666 0:0\n/dev/tty 5:0 666 0:0\n");
 }
 
 TEST_CASE("devices_requested") {
