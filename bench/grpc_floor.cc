@@ -1,5 +1,5 @@
 // vpcri-grpc-floor: the idle memory of a bare gRPC C++ server on the libraries vpcrid is built
-// on (Debian's libgrpc++, protobuf, libstdc++), so the bench table shows how much of vpcrid's
+// on (Debian's libgrpc++_unsecure, protobuf, libstdc++), so the bench table shows how much of vpcrid's
 // idle RSS is its own and how much any daemon serving the CRI this way pays.
 //
 // The server is a child that registers the CRI RuntimeService with Version answered and nothing
