@@ -127,6 +127,10 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecO
   if (child < 0) throw_errno("fork for exec");
   if (child == 0) exec_init_child(argv.data(), envp, fds, false);
   ::setpgid(child, child);  // (also in the child: whichever runs first, the group exists before a kill)
+  // Readable once the process has exited: its output pipes close before it can be reaped, so
+  // without it the loop below slept a whole poll interval after the last output (ExecSync p99
+  // 24 ms where p50 was 5). Still our unreaped child, so the pid cannot have been reused.
+  UniqueFd exit_fd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
   out.write.reset();
   err.write.reset();
   start.write.reset();
@@ -178,10 +182,12 @@ ExecResult exec_sync(const Binaries& bin, const InitSpec& exec_spec, const ExecO
       result.cancelled = true;
       kill_all();
     }
-    pollfd p[3];
+    pollfd p[4];
     for (int i = 0; i < 3; i++) p[i] = {streams[i].fd, POLLIN, 0};
-    // Short waits: the process's exit is not a poll event of its own.
-    if (::poll(p, 3, 20) < 0 && errno != EINTR) {
+    p[3] = {exited ? -1 : exit_fd.get(), POLLIN, 0};
+    // Short waits: the deadline and the caller's cancellation are checked between them (and,
+    // on a kernel without pidfds, the exit).
+    if (::poll(p, 4, 20) < 0 && errno != EINTR) {
       int e = errno;
       kill_all();
       ::waitpid(child, &status, 0);
