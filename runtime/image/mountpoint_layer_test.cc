@@ -123,5 +123,7 @@ TEST_CASE("runtime-image: an image's mount point layer is made once, above a whi
   CHECK(store.mountpoint_layer({lower, upper}) == layer);
   CHECK(stat_of(*layer).st_ino == inode);
   CHECK_THROWS_AS(store.mountpoint_layer({"/elsewhere/fs"}), vpcri::Error);
+  // An image of overlay's 500 layers has no room for one more: none, and nothing made.
+  CHECK_FALSE(store.mountpoint_layer(std::vector<std::string>(500, upper)).has_value());
   for (const auto& name : testing::names_in(root.path + "/snapshots")) CHECK(name.rfind("tmp-", 0) != 0);
 }

@@ -104,7 +104,8 @@ bool SnapshotStore::ensure(const std::string& chain_id, const std::string& blob_
 }
 
 std::optional<std::string> SnapshotStore::mountpoint_layer(const std::vector<std::string>& layer_paths) {
-  if (layer_paths.empty()) return std::nullopt;
+  // No room for one more layer: the container makes its mount points itself.
+  if (layer_paths.empty() || layer_paths.size() >= snapshot::kMaxOverlayLayers) return std::nullopt;
   const std::string& top = layer_paths.back();
   const std::string prefix = dir_ + "/";
   if (!top.starts_with(prefix) || !top.ends_with("/fs")) {

@@ -20,7 +20,6 @@
 namespace vpcri::runtime::snapshot {
 namespace {
 
-constexpr size_t kMaxLayers = 500;  // overlayfs' OVL_MAX_STACK
 constexpr const char* kOverlayDir = "overlay";
 
 struct OverlayDirs {
@@ -169,9 +168,9 @@ void mount_with_options(const std::vector<std::string>& lowers_highest_first, co
 }
 
 void check_layers(const std::vector<std::string>& layers, const std::string& target) {
-  if (layers.size() > kMaxLayers) {
+  if (layers.size() > kMaxOverlayLayers) {
     throw Error(Errc::invalid_argument, "overlay for " + target + ": " + std::to_string(layers.size()) +
-                                            " layers, overlayfs stacks at most " + std::to_string(kMaxLayers));
+                                            " layers, overlayfs stacks at most " + std::to_string(kMaxOverlayLayers));
   }
   for (const auto& layer : layers) {
     struct stat st{};

@@ -2,12 +2,15 @@
 // lowers) under a writable upper directory that belongs to the container.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "common/fd.h"
 
 namespace vpcri::runtime::snapshot {
+
+constexpr size_t kMaxOverlayLayers = 500;  // overlayfs' OVL_MAX_STACK
 
 // How the overlay is mounted. `automatic` uses the mount API with one "lowerdir+" per layer
 // (kernel 6.8+: no limit on the number of layers but overlay's own 500) and falls back to
