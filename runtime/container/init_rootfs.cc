@@ -112,26 +112,6 @@ void create_device(int root, const DeviceNode& d, bool privileged) {
   if (::fchmodat(real_dir.get(), name.c_str(), d.mode & 07777, 0) != 0) init_failed("chmod device " + d.path);
 }
 
-// runc's default nodes, made in the container's /dev as runc makes them (0666, root). Never the
-// host's nodes bound in: a chmod, chown or touch by the container's root would change those.
-void make_standard_devices(int root) {
-  struct Standard {
-    const char* name;
-    unsigned major, minor;
-  };
-  constexpr Standard kStandard[] = {{"null", 1, 3}, {"zero", 1, 5},    {"full", 1, 7},
-                                    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-  UniqueFd dev = open_in_root(root, "/dev", O_RDONLY | O_DIRECTORY);
-  if (!dev) init_failed("open /dev");
-  for (const Standard& d : kStandard) {
-    if (::mknodat(dev.get(), d.name, S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
-      init_failed(std::string("mknod /dev/") + d.name);
-    }
-    // mknod's mode went through the umask.
-    if (::fchmodat(dev.get(), d.name, 0666, 0) != 0) init_failed(std::string("chmod /dev/") + d.name);
-  }
-}
-
 void dev_symlink(int dev, const char* target, const char* name) {
   if (::symlinkat(target, dev, name) != 0 && errno != EEXIST) init_failed(std::string("symlink /dev/") + name);
 }
@@ -142,7 +122,15 @@ void setup_dev(int root, const InitSpec& spec) {
   if (spec.privileged) {
     bind_host_devices(root);
   } else {
-    make_standard_devices(root);
+    // runc's default nodes, made as runc makes them (0666, root). Never the host's nodes bound
+    // in: a chmod, chown or touch by the container's root would change those.
+    static const DeviceNode kStandard[] = {{"", "/dev/null", 'c', 1, 3, 0666, 0, 0},
+                                           {"", "/dev/zero", 'c', 1, 5, 0666, 0, 0},
+                                           {"", "/dev/full", 'c', 1, 7, 0666, 0, 0},
+                                           {"", "/dev/random", 'c', 1, 8, 0666, 0, 0},
+                                           {"", "/dev/urandom", 'c', 1, 9, 0666, 0, 0},
+                                           {"", "/dev/tty", 'c', 5, 0, 0666, 0, 0}};
+    for (const DeviceNode& d : kStandard) create_device(root, d, false);
   }
   for (const DeviceNode& d : spec.devices) create_device(root, d, spec.privileged);
   fd = dir_in(root, "/dev/pts", "/dev/pts");

@@ -444,15 +444,9 @@ Image ImageManager::pull_uncounted(const std::string& text, const registry::Cred
 }
 
 std::vector<Image> ImageManager::import_archive(const std::string& tar_path) {
-  std::vector<Image> images = import_archive_untrimmed(tar_path);
-  return_freed_memory();
-  return images;
-}
-
-std::vector<Image> ImageManager::import_archive_untrimmed(const std::string& tar_path) {
   Impl& d = *impl_;
   const std::string what = "import " + tar_path;
-  return d.with_gc([&] {
+  std::vector<Image> images = d.with_gc([&] {
     Impl::Lease lease(d);
     auto found = read_image_archive(tar_path, d.content, [&](const std::string& digest) { lease.blob(digest); });
 
@@ -496,6 +490,8 @@ std::vector<Image> ImageManager::import_archive_untrimmed(const std::string& tar
     for (const auto& id : ids) out.push_back(d.to_image_locked(d.records.at(id)));
     return out;
   });
+  return_freed_memory();
+  return images;
 }
 
 std::optional<Image> ImageManager::find(const std::string& ref) const {

@@ -113,7 +113,6 @@ class ImageManager {
 
  private:
   Image pull_uncounted(const std::string& ref, const registry::Credentials& creds, const PullProgress& progress);
-  std::vector<Image> import_archive_untrimmed(const std::string& tar_path);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -52,46 +53,45 @@ std::vector<MountpointEntry> missing_mountpoints(int image_root) {
 void write_mountpoint_layer(int image_root, const std::vector<MountpointEntry>& entries, const std::string& dir) {
   UniqueFd layer(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!layer) throw_errno("open " + dir);
-  std::vector<std::pair<UniqueFd, struct stat>> parents;  // their times are set last
+  std::map<std::string, UniqueFd> parents;  // "etc": its directory in the layer
+  auto parent_in_layer = [&](const std::string& parent) {
+    if (parent.empty()) return layer.get();
+    auto it = parents.find(parent);
+    if (it == parents.end()) {
+      if (::mkdirat(layer.get(), parent.c_str(), 0755) != 0) throw_errno("mkdir " + dir + "/" + parent);
+      UniqueFd fd(::openat(layer.get(), parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) throw_errno("open " + dir + "/" + parent);
+      it = parents.emplace(parent, std::move(fd)).first;
+    }
+    return it->second.get();
+  };
   for (const MountpointEntry& m : entries) {
     const std::string parent = parent_of(m.path);
-    UniqueFd parent_fd;
-    if (parent.empty()) {
-      parent_fd.reset(::fcntl(layer.get(), F_DUPFD_CLOEXEC, 0));
-    } else {
-      parent_fd.reset(::openat(layer.get(), parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!parent_fd && errno == ENOENT) {
-        if (::mkdirat(layer.get(), parent.c_str(), 0755) != 0) throw_errno("mkdir " + dir + "/" + parent);
-        parent_fd.reset(::openat(layer.get(), parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!parent_fd) throw_errno("open " + dir + "/" + parent);
-        struct stat like{};
-        UniqueFd in_image = snapshot::open_beneath(image_root, parent, O_PATH | O_DIRECTORY);
-        if (in_image) {
-          if (::fstat(in_image.get(), &like) != 0) throw_errno("stat /" + parent + " of the image");
-        } else {  // missing in the image too: as vpcri-init's mkdir
-          if (::fstat(parent_fd.get(), &like) != 0) throw_errno("stat " + dir + "/" + parent);
-          like.st_mode = (like.st_mode & ~07777) | 0755;
-        }
-        parents.emplace_back(UniqueFd(::fcntl(parent_fd.get(), F_DUPFD_CLOEXEC, 0)), like);
-      }
-    }
-    if (!parent_fd) throw_errno("open " + dir + "/" + parent);
+    const int parent_fd = parent_in_layer(parent);
     const std::string name = m.path.substr(parent.empty() ? 0 : parent.size() + 1);
     const std::string what = dir + "/" + m.path;
     if (m.directory) {
-      if (::mkdirat(parent_fd.get(), name.c_str(), 0755) != 0) throw_errno("mkdir " + what);
-      UniqueFd made(::openat(parent_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (::mkdirat(parent_fd, name.c_str(), 0755) != 0) throw_errno("mkdir " + what);
+      UniqueFd made(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!made || ::fchmod(made.get(), 0755) != 0) throw_errno("chmod " + what);
       sync_fd(made.get(), what);
     } else {
-      UniqueFd made(::openat(parent_fd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+      UniqueFd made(::openat(parent_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
       if (!made || ::fchmod(made.get(), 0644) != 0) throw_errno("create " + what);
       sync_fd(made.get(), what);
     }
   }
-  for (auto& [fd, like] : parents) {
-    copy_attributes(fd.get(), like, dir);
-    sync_fd(fd.get(), dir);
+  // The directories last: what was made in them changed their times.
+  for (auto& [parent, fd] : parents) {
+    const std::string what = dir + "/" + parent;
+    if (UniqueFd in_image = snapshot::open_beneath(image_root, parent, O_PATH | O_DIRECTORY); in_image) {
+      struct stat like{};
+      if (::fstat(in_image.get(), &like) != 0) throw_errno("stat /" + parent + " of the image");
+      copy_attributes(fd.get(), like, what);
+    } else if (::fchmod(fd.get(), 0755) != 0) {  // missing in the image too: as vpcri-init's mkdir
+      throw_errno("chmod " + what);
+    }
+    sync_fd(fd.get(), what);
   }
   struct stat root_like{};
   if (::fstat(image_root, &root_like) != 0) throw_errno("stat the image's root");

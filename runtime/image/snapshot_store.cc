@@ -115,8 +115,7 @@ std::optional<std::string> SnapshotStore::mountpoint_layer(const std::vector<std
   const std::string layer = snapshot + "/" + std::string(kMountpointLayer);
   const std::string none = snapshot + "/" + std::string(kNoMountpointLayer);
   if (is_dir(layer)) return layer;
-  struct stat st{};
-  if (::lstat(none.c_str(), &st) == 0) return std::nullopt;
+  if (fs::exists(none)) return std::nullopt;
 
   UniqueFd view = snapshot::open_layers_view(layer_paths);
   if (!view) return std::nullopt;

@@ -79,31 +79,51 @@ bool kernel_at_least(int want_major, int want_minor) {
 bool kernel_has_lowerdir_plus() { return kernel_at_least(6, 8); }
 bool use_volatile(UpperSync sync) { return sync == UpperSync::volatile_upper && kernel_at_least(5, 10); }
 
-// Mount API: one fsconfig call per lower layer, so no option string limit. Returns false
-// (nothing mounted) when the kernel predates "lowerdir+" or the mount API itself.
-bool mount_with_fsconfig(const std::vector<std::string>& lowers_highest_first, const OverlayDirs& dirs,
-                         const std::string& target, UpperSync sync) {
-  if (!kernel_has_lowerdir_plus()) return false;
+// An overlay filesystem context with these lower layers, through the mount API: one fsconfig
+// call per layer, so no option string limit. Invalid when the kernel predates "lowerdir+" or
+// the mount API itself.
+UniqueFd overlay_context(const std::vector<std::string>& lowers_highest_first) {
+  if (!kernel_has_lowerdir_plus()) return UniqueFd();
   UniqueFd fs_fd(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs_fd) {
-    if (errno == ENOSYS) return false;
+    if (errno == ENOSYS) return UniqueFd();
     throw_errno("fsopen overlay");
   }
+  for (size_t i = 0; i < lowers_highest_first.size(); ++i) {
+    if (::fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, "lowerdir+", lowers_highest_first[i].c_str(), 0) == 0) continue;
+    int err = errno;
+    std::string log = kernel_log(fs_fd.get());
+    if (i == 0 && err == EINVAL && log.find("lowerdir+") != std::string::npos) {
+      return UniqueFd();  // "Unknown parameter 'lowerdir+'": a kernel that lacks it after all
+    }
+    throw_mount_error("overlay lower layer " + lowers_highest_first[i], err, log);
+  }
+  return fs_fd;
+}
+
+// The detached mount of a configured context; `what` names it in errors ("overlay for /x").
+UniqueFd create_mount(int fs_fd, unsigned attributes, const std::string& what) {
+  if (::fsconfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    int err = errno;
+    throw_mount_error("create " + what, err, kernel_log(fs_fd));
+  }
+  UniqueFd mnt(::fsmount(fs_fd, FSMOUNT_CLOEXEC, attributes));
+  if (!mnt) throw_errno("fsmount " + what);
+  return mnt;
+}
+
+// The container's overlay through the mount API. Returns false (nothing mounted) when the
+// kernel cannot (overlay_context).
+bool mount_with_fsconfig(const std::vector<std::string>& lowers_highest_first, const OverlayDirs& dirs,
+                         const std::string& target, UpperSync sync) {
+  UniqueFd fs_fd = overlay_context(lowers_highest_first);
+  if (!fs_fd) return false;
   auto set = [&](const char* key, const std::string& value) {
     if (::fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0) == 0) return;
     int err = errno;
     throw_mount_error("overlay option " + std::string(key) + "=" + value, err, kernel_log(fs_fd.get()));
   };
   set("source", "overlay");  // what mountinfo shows as the device
-  for (size_t i = 0; i < lowers_highest_first.size(); ++i) {
-    if (::fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, "lowerdir+", lowers_highest_first[i].c_str(), 0) == 0) continue;
-    int err = errno;
-    std::string log = kernel_log(fs_fd.get());
-    if (i == 0 && err == EINVAL && log.find("lowerdir+") != std::string::npos) {
-      return false;  // "Unknown parameter 'lowerdir+'": a kernel that lacks it after all
-    }
-    throw_mount_error("overlay lower layer " + lowers_highest_first[i], err, log);
-  }
   set("upperdir", dirs.upper);
   set("workdir", dirs.work);
   // index=off: with the index on, an upper is tied to the exact lower layers it was first
@@ -113,12 +133,7 @@ bool mount_with_fsconfig(const std::vector<std::string>& lowers_highest_first, c
     int err = errno;
     throw_mount_error("overlay option volatile", err, kernel_log(fs_fd.get()));
   }
-  if (::fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
-    int err = errno;
-    throw_mount_error("create overlay for " + target, err, kernel_log(fs_fd.get()));
-  }
-  UniqueFd mnt(::fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, 0));
-  if (!mnt) throw_errno("fsmount overlay for " + target);
+  UniqueFd mnt = create_mount(fs_fd.get(), 0, "overlay for " + target);
   if (::move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
     throw_errno("attach overlay at " + target);
   }
@@ -194,22 +209,10 @@ UniqueFd open_layers_view(const std::vector<std::string>& layers) {
     return dir;
   }
   check_layers(layers, "a view of the image");
-  if (!kernel_has_lowerdir_plus()) return UniqueFd();
-  UniqueFd fs_fd(::fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!fs_fd) throw_errno("fsopen overlay");
-  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {  // highest first
-    if (::fsconfig(fs_fd.get(), FSCONFIG_SET_STRING, "lowerdir+", it->c_str(), 0) != 0) {
-      int err = errno;
-      throw_mount_error("overlay lower layer " + *it, err, kernel_log(fs_fd.get()));
-    }
-  }
-  if (::fsconfig(fs_fd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
-    int err = errno;
-    throw_mount_error("create an overlay view of the image", err, kernel_log(fs_fd.get()));
-  }
-  UniqueFd mnt(::fsmount(fs_fd.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
-  if (!mnt) throw_errno("fsmount an overlay view of the image");
-  return mnt;
+  UniqueFd fs_fd = overlay_context(std::vector<std::string>(layers.rbegin(), layers.rend()));
+  if (!fs_fd) return UniqueFd();
+  return create_mount(fs_fd.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                      "an overlay view of the image");
 }
 
 RootfsOverlay::RootfsOverlay(const std::vector<std::string>& layers, std::string container_dir, std::string target,
