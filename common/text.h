@@ -1,6 +1,7 @@
 // Small string helpers (the HTTP clients, ids, binary data inside JSON).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,10 @@ std::string hex_encode(std::string_view bytes);
 // hex_encode's inverse (either case); false, with `out` unspecified, when `hex` is not pairs of
 // hex digits.
 bool hex_decode(std::string_view hex, std::string& out);
+
+// Standard base64 (RFC 4648), with padding.
+std::string base64_encode(std::string_view data);
+// Standard alphabet; padding optional; whitespace ignored. nullopt when malformed.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace vpcri

@@ -20,9 +20,13 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tls_support.h"
 
 namespace vpcri::streaming::tls {
 namespace {
+
+using tls_support::SigpipeBlocked;
+using tls_support::ssl_errors;
 
 using Clock = std::chrono::steady_clock;
 
@@ -35,18 +39,6 @@ struct SslCtxFree {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 
-// OpenSSL's queued reasons (this thread's), or the errno when it queued none.
-std::string ssl_errors(int saved_errno = 0) {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  if (out.empty()) out = saved_errno != 0 ? std::strerror(saved_errno) : "the peer closed the connection";
-  return out;
-}
-
 void set_io_timeouts(int fd, std::chrono::milliseconds t) {
   timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -54,33 +46,6 @@ void set_io_timeouts(int fd, std::chrono::milliseconds t) {
 }
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-// A write to a peer that is gone raises SIGPIPE in the writing thread (OpenSSL writes without
-// MSG_NOSIGNAL); blocked, the write fails with EPIPE instead. Restores the mask, dropping a
-// SIGPIPE that became pending meanwhile, when it goes.
-class SigpipeBlocked {
- public:
-  SigpipeBlocked() {
-    sigset_t pipe;
-    ::sigemptyset(&pipe);
-    ::sigaddset(&pipe, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &pipe, &saved_);
-  }
-  ~SigpipeBlocked() {
-    sigset_t pipe;
-    ::sigemptyset(&pipe);
-    ::sigaddset(&pipe, SIGPIPE);
-    timespec zero{0, 0};
-    while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {
-    }
-    ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
-  }
-  SigpipeBlocked(const SigpipeBlocked&) = delete;
-  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
-
- private:
-  sigset_t saved_{};
-};
 
 // The pair of a unix socket: [0] for the session, [1] for the relay.
 std::pair<UniqueFd, UniqueFd> socket_pair() {

@@ -1,7 +1,6 @@
 // Parsing of WWW-Authenticate challenges (RFC 7235) as registries send them:
 //   Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:x:pull"
 //   Basic realm="Registry Realm"
-// plus the base64 the Basic scheme and Docker's `auth` field need.
 #pragma once
 
 #include <map>
@@ -9,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/text.h"
 
 namespace vpcri::runtime::registry {
 
@@ -21,8 +22,8 @@ struct Challenge {
 // All challenges in one header value; malformed parts are skipped, never thrown on.
 std::vector<Challenge> parse_www_authenticate(std::string_view header);
 
-std::string base64_encode(std::string_view data);
-// Standard alphabet; padding optional; whitespace ignored. nullopt when malformed.
-std::optional<std::string> base64_decode(std::string_view text);
+// Base64 for the Basic scheme and Docker's `auth` field: common/text.h's.
+using vpcri::base64_decode;
+using vpcri::base64_encode;
 
 }  // namespace vpcri::runtime::registry
