@@ -1,6 +1,6 @@
 #include "net/datapath/host_veth_name.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha1.h>
 
 #include <array>
 #include <cctype>
@@ -32,11 +32,12 @@ void check_prefix(std::string_view prefix) {
 std::string host_veth_name(std::string_view pod_namespace, std::string_view pod_name, std::string_view prefix) {
   check_prefix(prefix);
   std::string key = std::string(pod_namespace) + "." + std::string(pod_name);
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int digest_len = 0;
-  if (EVP_Digest(key.data(), key.size(), digest.data(), &digest_len, EVP_sha1(), nullptr) != 1) {
-    throw Error(Errc::internal, "computing sha1 for host veth name of pod " + key + " failed in OpenSSL");
-  }
+  // Nettle, as for image digests (runtime/registry/digest.cc): no OpenSSL provider to load.
+  std::array<uint8_t, SHA1_DIGEST_SIZE> digest{};
+  sha1_ctx sha1;
+  sha1_init(&sha1);
+  sha1_update(&sha1, key.size(), reinterpret_cast<const uint8_t*>(key.data()));
+  sha1_digest(&sha1, digest.size(), digest.data());
   static constexpr char kHex[] = "0123456789abcdef";
   std::string name(prefix);
   for (size_t i = 0; name.size() < prefix.size() + kHashChars; ++i) {

@@ -1,6 +1,8 @@
 #include "runtime/image/digest.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 
 #include <vector>
 
@@ -35,7 +37,12 @@ std::string digest_hex(std::string_view digest) {
 
 std::string random_hex(size_t bytes) {
   std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw Error(Errc::internal, "OpenSSL: RAND_bytes failed");
+  // The kernel's generator: OpenSSL's would load its provider (megabytes) for a file name.
+  for (size_t got = 0; got < raw.size();) {
+    ssize_t n = ::getrandom(raw.data() + got, raw.size() - got, 0);
+    if (n < 0 && errno != EINTR) throw_errno("getrandom");
+    if (n > 0) got += static_cast<size_t>(n);
+  }
   return hex_encode(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 

@@ -10,7 +10,7 @@
 
 namespace vpcri::runtime::image {
 
-// Hashing is the registry client's (one OpenSSL wrapper for the project); sha256 is its default.
+// Hashing is the registry client's (one wrapper for the project); sha256 is its default.
 using Sha256 = registry::DigestHasher;
 
 std::string sha256_digest(std::string_view data);
