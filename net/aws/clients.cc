@@ -1,4 +1,4 @@
-// The three factories of clients.h: each real client gets its own libcurl transport.
+// The three factories of clients.h: each real client gets its own HTTP transport (connection pool).
 #include "net/aws/clients.h"
 
 #include <cstdlib>
@@ -13,11 +13,11 @@ namespace vpcri::net::aws {
 namespace {
 
 std::shared_ptr<HttpTransport> transport_for(const AwsClientConfig& config, bool use_proxy) {
-  CurlTransportOptions options;
+  TransportOptions options;
   options.timeout = config.request_timeout;
   options.ca_file = config.ca_file;
   options.use_proxy = use_proxy;
-  return std::make_shared<CurlTransport>(options);
+  return std::make_shared<ClientTransport>(options);
 }
 
 std::string env_or_empty(const char* name) {

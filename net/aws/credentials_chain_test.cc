@@ -103,7 +103,7 @@ struct Fixture {
     ::close(fd);
     token_path = path;
     std::ofstream(token_path) << "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhd3Mtbm9kZSJ9.c2lnbmF0dXJl\n";
-    CurlTransportOptions transport;
+    TransportOptions transport;
     transport.timeout = 5s;
     transport.use_proxy = false;
     StsClientOptions sts_options;
@@ -118,7 +118,7 @@ struct Fixture {
     };
     options.now = [this] { return clock; };
     chain = std::make_unique<CredentialsChain>(
-        std::make_unique<StsClient>(std::make_shared<CurlTransport>(transport), sts_options), imds, options);
+        std::make_unique<StsClient>(std::make_shared<ClientTransport>(transport), sts_options), imds, options);
   }
   ~Fixture() { std::remove(token_path.c_str()); }
   void use_web_identity() {

@@ -74,7 +74,7 @@ struct Fixture {
   std::unique_ptr<Ec2Client> client;
 
   explicit Fixture(int max_retries = 3, double rate = 0) {
-    CurlTransportOptions transport;
+    TransportOptions transport;
     transport.timeout = 5s;
     transport.use_proxy = false;
     Ec2ClientOptions options;
@@ -85,7 +85,7 @@ struct Fixture {
     options.max_retries = max_retries;
     options.backoff.sleep = [this](std::chrono::milliseconds d) { backoff_sleeps.push_back(d); };
     options.throttle_sleep = [this](std::chrono::nanoseconds d) { throttle_sleeps.push_back(d); };
-    client = std::make_unique<Ec2Client>(std::make_shared<CurlTransport>(transport), credentials, options);
+    client = std::make_unique<Ec2Client>(std::make_shared<ClientTransport>(transport), credentials, options);
   }
   void answer(const std::string& action, std::vector<CannedResponse> answers) {
     script->answers[action] = std::deque<CannedResponse>(answers.begin(), answers.end());

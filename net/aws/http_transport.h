@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-namespace vpcri::curl {
-class HandlePool;
+namespace vpcri::http {
+class Client;
 }
 
 namespace vpcri::net::aws {
@@ -37,26 +37,26 @@ class HttpTransport {
   virtual HttpResponse send(const HttpRequest& request) = 0;
 };
 
-struct CurlTransportOptions {
+struct TransportOptions {
   std::chrono::milliseconds timeout{10000};  // whole request, connect included
   std::string ca_file;                       // empty: the system's CA bundle
   bool use_proxy = true;  // false for IMDS: link-local, never through an HTTP(S)_PROXY
   size_t max_body_bytes = 32 << 20;  // a larger answer is a transport failure, not an OOM
 };
 
-// libcurl; thread-safe (easy handles are pooled, each request uses one alone).
-class CurlTransport : public HttpTransport {
+// Over common/http's client; thread-safe (connections are pooled, each request uses one alone).
+class ClientTransport : public HttpTransport {
  public:
-  explicit CurlTransport(CurlTransportOptions options = {});
-  ~CurlTransport() override;
-  CurlTransport(const CurlTransport&) = delete;
-  CurlTransport& operator=(const CurlTransport&) = delete;
+  explicit ClientTransport(TransportOptions options = {});
+  ~ClientTransport() override;
+  ClientTransport(const ClientTransport&) = delete;
+  ClientTransport& operator=(const ClientTransport&) = delete;
 
   HttpResponse send(const HttpRequest& request) override;
 
  private:
-  CurlTransportOptions options_;
-  std::unique_ptr<curl::HandlePool> handles_;  // reused, so connections and TLS sessions stay warm
+  TransportOptions options_;
+  std::unique_ptr<http::Client> client_;  // its pool keeps connections (and their TLS) warm
 };
 
 // "host[:port]" of "scheme://host[:port]/path" (the HTTP Host header value).

@@ -1,4 +1,4 @@
-// CurlTransport against a loopback server: what goes on the wire, what comes back, and transport
+// ClientTransport against a loopback server: what goes on the wire, what comes back, and transport
 // failures as Ec2Error with http_status 0.
 #include "net/aws/http_transport.h"
 
@@ -17,8 +17,8 @@ using vpcri::net::aws::test::TestHttpServer;
 
 namespace {
 
-CurlTransportOptions loopback(size_t max_body_bytes = 32 << 20) {
-  CurlTransportOptions options;
+TransportOptions loopback(size_t max_body_bytes = 32 << 20) {
+  TransportOptions options;
   options.timeout = std::chrono::milliseconds(5000);
   options.use_proxy = false;
   options.max_body_bytes = max_body_bytes;
@@ -41,7 +41,7 @@ TEST_CASE("a POST carries method, path, headers and body; the answer's status, h
   TestHttpServer server([](const RecordedRequest&) {
     return answer(201, "<ok/>", {{"X-Amzn-RequestId", "r-1"}});
   });
-  CurlTransport transport(loopback());
+  ClientTransport transport(loopback());
   HttpResponse response = transport.send(make_request("POST", server.url() + "/path?q=1", "hello",
                                                       {{"Content-Type", "text/plain"}, {"X-Custom", "v"}}));
   CHECK(response.status == 201);
@@ -61,7 +61,7 @@ TEST_CASE("PUT sends its body; error statuses are answers, not exceptions") {
   TestHttpServer server([](const RecordedRequest& request) {
     return answer(request.method == "PUT" ? 404 : 500, "nope");
   });
-  CurlTransport transport(loopback());
+  ClientTransport transport(loopback());
   HttpResponse put = transport.send(make_request("PUT", server.url() + "/latest/api/token"));
   CHECK(put.status == 404);
   HttpResponse get = transport.send(make_request("GET", server.url() + "/x"));
@@ -77,7 +77,7 @@ TEST_CASE("no answer is an Ec2Error with http_status 0") {
     response.hang_up = true;
     return response;
   });
-  CurlTransport transport(loopback());
+  ClientTransport transport(loopback());
   try {
     transport.send(make_request("GET", server.url() + "/"));
     FAIL("no exception");
@@ -90,7 +90,7 @@ TEST_CASE("no answer is an Ec2Error with http_status 0") {
 
 TEST_CASE("an answer larger than the cap is a transport failure") {
   TestHttpServer server([](const RecordedRequest&) { return answer(200, std::string(4096, 'x')); });
-  CurlTransport transport(loopback(1024));
+  ClientTransport transport(loopback(1024));
   CHECK_THROWS_AS(transport.send(make_request("GET", server.url() + "/")), Ec2Error);
 }
 
@@ -107,9 +107,9 @@ TEST_CASE("a server slower than the timeout is a transport failure") {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     return answer(200, "late");
   });
-  CurlTransportOptions options = loopback();
+  TransportOptions options = loopback();
   options.timeout = std::chrono::milliseconds(200);
-  CurlTransport transport(options);
+  ClientTransport transport(options);
   try {
     transport.send(make_request("GET", server.url() + "/"));
     FAIL("no exception");

@@ -68,7 +68,7 @@ struct Fixture {
   std::unique_ptr<ImdsClient> client;
 
   Fixture() {
-    CurlTransportOptions transport;
+    TransportOptions transport;
     transport.timeout = 5s;
     transport.use_proxy = false;
     ImdsClientOptions options;
@@ -76,7 +76,7 @@ struct Fixture {
     options.token_ttl = 600s;
     options.backoff.sleep = [this](std::chrono::milliseconds d) { sleeps.push_back(d); };
     options.now = [this] { return clock; };
-    client = std::make_unique<ImdsClient>(std::make_shared<CurlTransport>(transport), options);
+    client = std::make_unique<ImdsClient>(std::make_shared<ClientTransport>(transport), options);
     auto& v = imds->values;
     v["instance-id"] = "i-0123456789abcdef0";
     v["instance-type"] = "m5.large";

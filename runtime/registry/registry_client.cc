@@ -196,17 +196,17 @@ struct RegistryClient::Impl {
       http::Request request = make_request();
       int64_t before = progress ? progress() : 0;
       http::Result result = http::perform(request, on_body);
-      bool failed = result.transport_failed() || retryable_status(result.head.status);
+      bool failed = result.failed() || retryable_status(result.head.status);
       if (!failed) return result;
       if (progress && progress() > before) failures = 0;
       ++failures;
-      std::string what = result.transport_failed()
+      std::string what = result.failed()
                              ? result.error
                              : "answered " + std::to_string(result.head.status) + " to " + request.method + " " +
                                    request.url;
       if (failures >= std::max(1, config.max_attempts)) {
         std::string attempts = std::to_string(failures) + (failures == 1 ? " attempt" : " attempts");
-        if (result.transport_failed()) {
+        if (result.failed()) {
           // A status means the server answered and the body transfer broke.
           std::string where = result.head.status != 0 ? "transfer from registry " + label + " failed: "
                                                       : "cannot reach registry " + label + ": ";
@@ -214,7 +214,7 @@ struct RegistryClient::Impl {
         }
         return result;  // the caller words the final HTTP error
       }
-      auto delay = backoff(failures, result.transport_failed() ? nullptr : &result.head);
+      auto delay = backoff(failures, result.failed() ? nullptr : &result.head);
       log::info("registry request failed, retrying",
                 {{"registry", label}, {"error", what}, {"retry_in_ms", std::to_string(delay.count())}});
       std::this_thread::sleep_for(delay);

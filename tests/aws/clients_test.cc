@@ -1,4 +1,4 @@
-// The real AWS clients of net/aws (libcurl + SigV4 + pugixml, IMDSv2, the credentials chain)
+// The real AWS clients of net/aws (common/http + SigV4 + pugixml, IMDSv2, the credentials chain)
 // against the fake EC2 + IMDS of tests/aws, from inside a node of a 1-node world: the calls the
 // aws provider makes, over HTTPS with the world's CA, with the instance role's credentials from
 // IMDS; EC2's error codes surface as Ec2Error; injected throttling is retried away.
@@ -29,9 +29,9 @@ struct Clients {
     ImdsClientOptions imds_options;
     imds_options.endpoint = kAwsImdsEndpoint;
     imds_options.backoff = quick_backoff();
-    CurlTransportOptions link_local;
+    TransportOptions link_local;
     link_local.use_proxy = false;
-    imds = std::make_unique<ImdsClient>(std::make_shared<CurlTransport>(link_local), imds_options);
+    imds = std::make_unique<ImdsClient>(std::make_shared<ClientTransport>(link_local), imds_options);
     CredentialsChainOptions chain_options;
     chain_options.getenv = [&world, secret_override](const std::string& name) -> std::optional<std::string> {
       if (secret_override.empty()) return std::nullopt;  // no environment: the instance role from IMDS
@@ -47,9 +47,9 @@ struct Clients {
     ec2_options.burst = 1000;
     ec2_options.max_retries = 3;
     ec2_options.backoff = quick_backoff();
-    CurlTransportOptions tls;
+    TransportOptions tls;
     tls.ca_file = world.ca_file();
-    ec2 = std::make_unique<Ec2Client>(std::make_shared<CurlTransport>(tls), *chain, ec2_options);
+    ec2 = std::make_unique<Ec2Client>(std::make_shared<ClientTransport>(tls), *chain, ec2_options);
   }
   std::unique_ptr<ImdsClient> imds;
   std::unique_ptr<CredentialsChain> chain;
