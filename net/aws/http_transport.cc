@@ -10,10 +10,13 @@ std::string HttpResponse::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-ClientTransport::ClientTransport(TransportOptions options)
-    : options_(std::move(options)),
-      client_(std::make_unique<http::Client>(http::ClientOptions{
-          .ca_file = options_.ca_file, .use_proxy = options_.use_proxy, .max_idle_connections = 4})) {}
+ClientTransport::ClientTransport(TransportOptions options) : options_(std::move(options)) {
+  http::ClientOptions client;
+  client.ca_file = options_.ca_file;
+  client.use_proxy = options_.use_proxy;
+  client.max_idle_connections = 4;
+  client_ = std::make_unique<http::Client>(std::move(client));
+}
 
 ClientTransport::~ClientTransport() = default;
 

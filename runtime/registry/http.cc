@@ -7,7 +7,11 @@ namespace {
 
 // One client for every registry: its pool keeps connections (and their TLS) warm across pulls.
 vpcri::http::Client& client() {
-  static vpcri::http::Client instance(vpcri::http::ClientOptions{.max_idle_connections = 8});
+  static vpcri::http::Client instance([] {
+    vpcri::http::ClientOptions options;
+    options.max_idle_connections = 8;
+    return options;
+  }());
   return instance;
 }
 
