@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             used = 1;
             continue;
           }
-          (void)reader->head().header("content-type");
+          (void)reader->head().headers.count("content-type");
           reader->set_body_sink([&](std::string_view chunk) { body_bytes += chunk.size(); });
         }
       }
