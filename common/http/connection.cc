@@ -1,11 +1,9 @@
 #include "common/http/connection.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -21,11 +19,6 @@ namespace {
 using tls_support::ssl_errors;
 
 std::string millis(std::chrono::milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
-
-bool is_ip_literal(const std::string& host) {
-  in6_addr ip{};
-  return ::inet_pton(AF_INET, host.c_str(), &ip) == 1 || ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
-}
 
 // Milliseconds poll may wait: up to the request's end and the stall limit, whichever is first.
 // Throws when the request's end has passed.
@@ -134,13 +127,7 @@ void Connection::start_tls(const TlsContext& tls, const std::string& host, std::
                            const Deadline& deadline) {
   ssl_ = SSL_new(tls.get());
   if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_.get()) != 1) throw TransportError("TLS setup: " + ssl_errors());
-  if (is_ip_literal(host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
-  } else {
-    SSL_set1_host(ssl_, host.c_str());
-    // SNI (SSL_set_tlsext_host_name is a macro with a C cast).
-    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
-  }
+  tls_support::expect_server(ssl_, host);
   Deadline handshake = deadline;
   if (handshake.end - Clock::now() > timeout) {
     handshake.end = Clock::now() + timeout;
@@ -161,12 +148,8 @@ void Connection::start_tls(const TlsContext& tls, const std::string& host, std::
       }
       continue;
     }
-    int saved = errno;
-    long verify = SSL_get_verify_result(ssl_);
-    std::string why = verify != X509_V_OK
-                          ? std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify)
-                          : ssl_errors(error == SSL_ERROR_SYSCALL ? saved : 0);
-    throw TransportError("TLS handshake with " + host + ": " + why, error == SSL_ERROR_SYSCALL ? saved : 0);
+    int saved = error == SSL_ERROR_SYSCALL ? errno : 0;
+    throw TransportError("TLS handshake with " + host + ": " + tls_support::handshake_failure(ssl_, saved), saved);
   }
 }
 

@@ -1,13 +1,11 @@
 #include "cri/streaming/tls.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -236,26 +234,14 @@ UniqueFd connect(UniqueFd tcp, const std::string& host) {
   }
   SslPtr ssl(SSL_new(ctx.get()));  // holds its own reference to the context
   if (!ssl || SSL_set_fd(ssl.get(), tcp.get()) != 1) throw Error(Errc::internal, "TLS setup: " + ssl_errors());
-  in6_addr ip{};
-  bool literal = ::inet_pton(AF_INET, host.c_str(), &ip) == 1 || ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
-  if (literal) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host.c_str());
-  } else {
-    SSL_set1_host(ssl.get(), host.c_str());
-    // SNI (SSL_set_tlsext_host_name is a macro with a C cast).
-    SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
-  }
+  tls_support::expect_server(ssl.get(), host);
   {
     SigpipeBlocked no_sigpipe;
     set_io_timeouts(tcp.get(), std::chrono::seconds(30));
     ERR_clear_error();
     if (SSL_connect(ssl.get()) != 1) {
       int saved = errno;
-      long verify = SSL_get_verify_result(ssl.get());
-      std::string why = verify != X509_V_OK ? std::string("certificate verify failed: ") +
-                                                  X509_verify_cert_error_string(verify)
-                                            : ssl_errors(saved);
-      throw Error(Errc::unavailable, "TLS handshake with " + host + ": " + why);
+      throw Error(Errc::unavailable, "TLS handshake with " + host + ": " + tls_support::handshake_failure(ssl.get(), saved));
     }
   }
   set_io_timeouts(tcp.get(), std::chrono::minutes(1));

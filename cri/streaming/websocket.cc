@@ -19,9 +19,7 @@ std::string accept_key(std::string_view client_key) {
   std::string input = std::string(client_key) + std::string(kGuid);
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
-  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
-  int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
-  return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::optional<Message> Parser::next() {
@@ -112,14 +110,6 @@ std::string close_payload(uint16_t code, std::string_view reason) {
   out += static_cast<char>(code >> 8);
   out += static_cast<char>(code & 0xff);
   return out.append(reason.substr(0, kMaxControlPayload - 2));
-}
-
-std::string base64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 std::string base64_decode(std::string_view in) {

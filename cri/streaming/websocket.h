@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace vpcri::streaming::websocket {
 
 // base64(SHA-1(key + the RFC's GUID)): the Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -55,9 +57,10 @@ std::string frame(Opcode opcode, std::string_view payload, bool fin = true, std:
 // A close frame's payload: the code, big-endian, then the reason.
 std::string close_payload(uint16_t code, std::string_view reason = {});
 
-// Standard base64, as the base64.channel.k8s.io protocols carry data. Decoding throws
-// ProtocolError (1002) on malformed input.
-std::string base64_encode(std::string_view in);
+// Standard base64, as the base64.channel.k8s.io protocols carry data: common/text's encoder; a
+// stricter decoder here (whole 4-character groups; OpenSSL's) that throws ProtocolError (1002)
+// on malformed input.
+using vpcri::base64_encode;
 std::string base64_decode(std::string_view in);
 
 }  // namespace vpcri::streaming::websocket
