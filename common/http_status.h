@@ -1,5 +1,5 @@
 // HTTP/1.1 reason phrases for the statuses vpcri's small HTTP servers send (cri/streaming,
-// metrics/).
+// metrics/, common/http's test servers).
 #pragma once
 
 namespace vpcri {

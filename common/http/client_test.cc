@@ -403,7 +403,7 @@ TEST_CASE("answer headers: names lower-cased, repeated names kept in order, valu
   CHECK(head.header("absent") == "");
   for (const auto& [name, value] : head.headers) {
     CAPTURE(name);
-    CHECK(name == lower(name));
+    CHECK(name == vpcri::to_lower(name));
   }
 }
 

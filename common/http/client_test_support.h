@@ -5,7 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -13,6 +12,7 @@
 
 #include "common/http/client.h"
 #include "common/http/test_server.h"
+#include "common/text.h"
 
 namespace vpcri::http::test {
 
@@ -79,19 +79,14 @@ inline std::string hex(size_t n) {
   return buf;
 }
 
-inline std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 inline bool contains_ci(const std::string& haystack, const std::string& needle) {
-  return lower(haystack).find(lower(needle)) != std::string::npos;
+  return to_lower(haystack).find(to_lower(needle)) != std::string::npos;
 }
 
 // Position of the first header named `lower_name` (case-insensitively) on the wire; -1 if absent.
 inline int header_index(const ReceivedRequest& r, const std::string& lower_name) {
   for (size_t i = 0; i < r.raw_headers.size(); ++i) {
-    if (lower(r.raw_headers[i].first) == lower_name) return static_cast<int>(i);
+    if (to_lower(r.raw_headers[i].first) == lower_name) return static_cast<int>(i);
   }
   return -1;
 }

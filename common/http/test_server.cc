@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -22,44 +21,19 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/http_status.h"
+#include "common/text.h"
+
 extern char** environ;
 
 namespace vpcri::http::test {
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
   return std::string(s.substr(b, e - b));
-}
-
-const char* reason(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 407: return "Proxy Authentication Required";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    default: return "Whatever";
-  }
 }
 
 using Clock = std::chrono::steady_clock;
@@ -161,10 +135,10 @@ std::optional<ReceivedRequest> Connection::read_request(std::chrono::millisecond
     std::string name = line.substr(0, colon);
     std::string value = trim(std::string_view(line).substr(colon + 1));
     req.raw_headers.emplace_back(name, value);
-    req.headers.emplace(lower(name), value);
+    req.headers.emplace(to_lower(name), value);
   }
 
-  if (lower(req.header("transfer-encoding")).find("chunked") != std::string::npos) {
+  if (to_lower(req.header("transfer-encoding")).find("chunked") != std::string::npos) {
     while (true) {
       if (!fill([&] { return buffer_.find("\r\n") != std::string::npos; })) return std::nullopt;
       size_t eol = buffer_.find("\r\n");
@@ -216,7 +190,7 @@ bool Connection::send(std::string_view data) {
 }
 
 bool Connection::respond(int status, std::string_view body, std::string_view extra) {
-  std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) +
+  std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + http_reason_phrase(status) +
                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   answer += extra;
   answer += "\r\n";
